@@ -1,0 +1,34 @@
+"""Shared test set-up: an isolated cache folder, offscreen Qt, and real media files made once per run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    os.environ["SCENESCOPE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """`media(name, **make_video_kwargs)`: a generated video, built once per test session per name."""
+    from tests.media import make_video
+
+    folder = tmp_path_factory.mktemp("media")
+    made: dict[str, Path] = {}
+
+    def build(name: str, **kwargs) -> Path:
+        if name not in made:
+            made[name] = make_video(folder / name, **kwargs)
+        return made[name]
+
+    return build

@@ -1,0 +1,160 @@
+"""Make real media files for tests and benchmarks, with PyAV (no binaries in git, no ffmpeg CLI needed).
+
+Every video frame carries its own index as a 16-bit barcode in its top-left corner, so a test can
+check which frame a decoder delivered by its *content*, not only by its timestamp.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+BARCODE_BITS = 16
+
+
+def barcode_block(width: int) -> int:
+    return max(4, min(16, width // BARCODE_BITS // 2 * 2))
+
+
+def draw_frame(index: int, width: int, height: int, texture: np.ndarray | None = None) -> np.ndarray:
+    """[height, width, 3] uint8: a moving gradient (or texture) with `index` as a barcode at the top-left."""
+    if texture is None:
+        x = np.arange(width, dtype=np.int32)[None, :]
+        y = np.arange(height, dtype=np.int32)[:, None]
+        img = np.empty((height, width, 3), np.uint8)
+        img[..., 0] = (x * 3 + index * 5) % 256
+        img[..., 1] = (y * 2 + index * 3) % 256
+        img[..., 2] = ((x + y) + index * 7) % 256
+    else:
+        img = np.roll(texture, shift=(index * 3, index * 5), axis=(0, 1)).copy()
+    block = barcode_block(width)
+    img[: block * 2, : block * BARCODE_BITS] = 128
+    for bit in range(BARCODE_BITS):
+        value = 255 if (index >> bit) & 1 else 0
+        img[:block, bit * block : (bit + 1) * block] = value
+    return img
+
+
+def read_barcode(image: np.ndarray) -> int:
+    """The frame index drawn by `draw_frame` (image in coded orientation, original size)."""
+    block = barcode_block(image.shape[1])
+    margin = block // 4
+    index = 0
+    for bit in range(BARCODE_BITS):
+        cell = image[margin : block - margin, bit * block + margin : (bit + 1) * block - margin]
+        if cell.mean() > 127:
+            index |= 1 << bit
+    return index
+
+
+def make_video(
+    path: str | Path,
+    *,
+    width: int = 320,
+    height: int = 240,
+    frames: int = 60,
+    fps: float = 25.0,
+    durations_s: Sequence[float] | None = None,
+    codec: str = "libx264",
+    gop: int = 25,
+    bframes: int = 2,
+    rotation_ccw: int = 0,
+    audio: bool = False,
+    audio_codec: str = "aac",
+    faststart: bool = False,
+    texture: bool = False,
+    pix_fmt: str = "yuv420p",
+    options: dict[str, str] | None = None,
+) -> Path:
+    """Write a test video and return its path. The container follows the file extension.
+
+    `durations_s` gives every frame's own duration (variable frame rate); otherwise frames are 1/fps
+    apart. `rotation_ccw` stores a display rotation (counter-clockwise degrees, FFmpeg's convention).
+    """
+    path = Path(path)
+    time_base = Fraction(1, 90000)
+    stamps = _frame_stamps(frames, fps, durations_s, time_base)
+    container_options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), "w", options=container_options) as out:
+        rate = Fraction(fps).limit_denominator(1001)
+        stream = out.add_stream(codec, rate=rate)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = pix_fmt
+        stream.codec_context.time_base = time_base
+        stream.time_base = time_base
+        stream.options = _encoder_options(codec, gop, bframes) | (options or {})
+        if rotation_ccw:
+            stream.set_display_rotation(rotation_ccw)
+        audio_stream = out.add_stream(audio_codec, rate=48000) if audio else None
+        rng = np.random.default_rng(0)
+        tex = _texture(rng, width, height) if texture else None
+        for i, pts in enumerate(stamps):
+            frame = av.VideoFrame.from_ndarray(draw_frame(i, width, height, tex), format="rgb24")
+            frame.pts, frame.time_base = pts, time_base
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+        if audio_stream is not None:
+            total_s = float(stamps[-1] * time_base) + (durations_s[-1] if durations_s else 1 / fps)
+            _write_tone(out, audio_stream, total_s)
+    return path
+
+
+def make_audio_only(path: str | Path, seconds: float = 2.0) -> Path:
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=48000)
+        _write_tone(out, stream, seconds)
+    return path
+
+
+def _frame_stamps(frames, fps, durations_s, time_base) -> list[int]:
+    if durations_s is None:
+        return [round(i / fps / time_base) for i in range(frames)]
+    stamps, t = [], 0.0
+    for d in durations_s:
+        stamps.append(round(t / time_base))
+        t += d
+    return stamps
+
+
+def _encoder_options(codec: str, gop: int, bframes: int) -> dict[str, str]:
+    if codec == "libx264":
+        return {
+            "preset": "veryfast",
+            "g": str(gop),
+            "keyint_min": str(gop),
+            "sc_threshold": "0",
+            "bf": str(bframes),
+        }
+    if codec == "libx265":
+        return {
+            "preset": "ultrafast",
+            "x265-params": f"keyint={gop}:min-keyint={gop}:bframes={bframes}:scenecut=0:log-level=error",
+        }
+    if codec == "libvpx-vp9":
+        return {"g": str(gop), "deadline": "realtime", "cpu-used": "8"}
+    return {"g": str(gop)}
+
+
+def _texture(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """Smooth random texture, so encoded frames cost about what real footage costs to decode."""
+    small = rng.integers(0, 256, (math.ceil(height / 8), math.ceil(width / 8), 3), dtype=np.uint8)
+    return np.repeat(np.repeat(small, 8, axis=0), 8, axis=1)[:height, :width]
+
+
+def _write_tone(out, stream, seconds: float) -> None:
+    rate, samples_per_frame = 48000, 1024
+    total = int(seconds * rate)
+    for start in range(0, total, samples_per_frame):
+        n = min(samples_per_frame, total - start)
+        t = (np.arange(start, start + n) / rate).astype(np.float32)
+        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+        frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = rate, start
+        out.mux(stream.encode(frame))
+    out.mux(stream.encode(None))
