@@ -21,11 +21,11 @@ import torch
 from transformers.cache_utils import DynamicCache
 
 from .model import InternVideoModel
-from .prompt import ChatTemplate, build_prompt
+from .prompt import ChatTemplate, build_prompt, postprocess_answer
 from .tokenizer import InternLM2Tokenizer
 
 CancelCheck = threading.Event | Callable[[], bool] | None
-TokenCallback = Callable[[int, str], None]
+TokenCallback = Callable[[int | None, str], None]
 
 # `clean_up_tokenization` rewrites these; a streamed suffix that may still become one is held back.
 _CLEANUP_PATTERNS = (" .", " ?", " !", " ,", " ' ", " n't", " 'm", " 's", " 've", " 're")
@@ -38,11 +38,6 @@ def is_cancelled(cancel: CancelCheck) -> bool:
     if isinstance(cancel, threading.Event):
         return cancel.is_set()
     return bool(cancel())
-
-
-def postprocess_answer(text: str, stop_token: str) -> str:
-    """The reference `chat()` answer: the text before the first stop token, stripped."""
-    return text.split(stop_token)[0].strip()
 
 
 class IncrementalDecoder:
@@ -71,6 +66,13 @@ class IncrementalDecoder:
             return ""
         delta = text[self._sent : settled]
         self._sent = settled
+        return delta
+
+    def flush(self) -> str:
+        """Whatever text is still held back (call once generation is over)."""
+        text = self._tokenizer.decode(self._ids)
+        delta = text[self._sent :]
+        self._sent = len(text)
         return delta
 
 
@@ -111,6 +113,7 @@ class ChatSession:
     history: list[tuple[str, str]] = field(default_factory=list)
     system_message: str | None = None
     reuse_cache: bool = True
+    extra_stop_ids: tuple[int, ...] = ()  # besides the template's turn end (the reference stops on that only)
     _cache: DynamicCache | None = field(default=None, repr=False)
     _cached_ids: list[int] = field(default_factory=list, repr=False)
     last: Generation | None = field(default=None, repr=False)  # the outcome of the latest turn
@@ -131,14 +134,16 @@ class ChatSession:
 
     def stream(
         self, question: str, max_new_tokens: int = 1024, cancel: CancelCheck = None
-    ) -> Iterator[tuple[int, str]]:
+    ) -> Iterator[tuple[int | None, str]]:
         """Generate an answer token by token, yielding (token_id, text delta); `self.last` holds the result.
 
-        The stop token is not yielded. The finished turn (unless cancelled) is appended to `history`.
+        The stop token is not yielded. Text held back to stay stable (an incomplete UTF-8 character) comes
+        in one last item with token_id None. The joined deltas are the raw decoded answer; `self.last.text`
+        is the post-processed one. The finished turn (unless cancelled) is appended to `history`.
         """
         if max_new_tokens < 1:
             raise ValueError("max_new_tokens must be >= 1")
-        stop_id = self.tokenizer.token_to_id(self.template.stop_token)
+        stop_ids = {self.tokenizer.token_to_id(self.template.stop_token), *self.extra_stop_ids}
         ids = self.tokenizer.encode(self.prompt(question))
         reused = (
             common_prefix_length(ids, self._cached_ids)
@@ -157,12 +162,16 @@ class ChatSession:
             return
         decoder = IncrementalDecoder(self.tokenizer)
         try:
-            reason = yield from self._decode(ids, reused, generated, decoder, stop_id, max_new_tokens, cancel)
+            steps = self._decode(ids, reused, generated, decoder, stop_ids, max_new_tokens, cancel)
+            reason = yield from steps
         except GeneratorExit:  # the consumer stopped iterating: the cache still matches _cached_ids
             raise
         except BaseException:
             self.reset_cache()  # a failed step may leave the cache half-written
             raise
+        rest = decoder.flush()
+        if rest:
+            yield None, rest
         text = postprocess_answer(self.tokenizer.decode(generated), self.template.stop_token)
         self.last = Generation(generated, text, reason, len(ids), reused)
         if reason != "cancelled":
@@ -174,7 +183,7 @@ class ChatSession:
         reused: int,
         generated: list[int],
         decoder: IncrementalDecoder,
-        stop_id: int,
+        stop_ids: set[int],
         max_new_tokens: int,
         cancel: CancelCheck,
     ) -> Generator[tuple[int, str], None, str]:
@@ -187,7 +196,7 @@ class ChatSession:
             while True:
                 token = int(logits[0, -1].float().argmax())
                 generated.append(token)
-                if token == stop_id:
+                if token in stop_ids:
                     return "stop"
                 yield token, decoder.push(token)
                 if len(generated) >= max_new_tokens:

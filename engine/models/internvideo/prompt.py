@@ -134,3 +134,8 @@ def build_prompt(
     else:
         text = render_conversation(template, video_question(question, num_frames), (), system_message)
     return expand_image_tokens(text, num_frames, tokens_per_frame)
+
+
+def postprocess_answer(text: str, stop_token: str) -> str:
+    """The reference `chat()` answer: the decoded text before the first stop token, stripped."""
+    return text.split(stop_token)[0].strip()
