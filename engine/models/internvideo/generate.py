@@ -97,6 +97,13 @@ def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
+def crop_cache(cache: DynamicCache, keep: int) -> None:
+    """Drop every cached position after the first `keep` (transformers 5 crops by a negative count)."""
+    remove = cache.get_seq_length() - keep
+    if remove > 0:
+        cache.crop(-remove)
+
+
 @dataclass
 class ChatSession:
     """A conversation about one video (its visual tokens [N, 16, D]), keeping the KV cache between turns.
@@ -154,7 +161,7 @@ class ChatSession:
         if reused == 0 or self._cache is None:
             self._cache, reused = DynamicCache(config=self.model.language_model.config), 0
         else:
-            self._cache.crop(reused)
+            crop_cache(self._cache, reused)
         self._cached_ids = ids[:reused]
         generated: list[int] = []
         self.last = Generation(generated, "", "cancelled", len(ids), reused)
