@@ -1,0 +1,252 @@
+"""Load an InternVideo2.5 checkpoint from a local folder or the Hugging Face Hub, without remote code.
+
+Only data is read from a model folder: JSON with `json`, tensors with `safetensors` (shard by shard, tensor
+by tensor), the tokenizer with `sentencepiece`. No Python file of the folder is downloaded, imported or
+executed. The network is built on the meta device, then every tensor is converted (`convert.py`), cast and
+placed on its device as it is read, so peak host memory stays around one tensor beyond the model itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from engine.errors import ModelError
+
+from .config import InternVideoConfig
+from .convert import SKIPPED_PREFIXES, LlmHeads, convert_tensor, is_skipped
+from .model import InternVideoModel
+from .precision import PRECISIONS, ModelSize, choose_gpu_precision, model_size_from_dims, required_bytes
+from .quantize import is_quantized_weight, set_quantized_weight
+
+logger = logging.getLogger("engine.models.internvideo")
+
+DEFAULT_REPO = "OpenGVLab/InternVideo2_5_Chat_8B"
+# Newest commit of the published repo we know of (weights unchanged since the initial upload).
+DEFAULT_REVISION = "6dd8f382d8bc69bd812194b93470754c279b6d3b"
+# Everything the loader reads; code files are never fetched.
+ALLOW_PATTERNS = (
+    "config.json",
+    "generation_config.json",
+    "model.safetensors.index.json",
+    "*.safetensors",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+)
+AUTO_FRAMES = 512  # precision="auto" picks the best precision with which this many frames fit
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    """A local checkpoint folder, and the Hub commit it came from (None for a plain local folder)."""
+
+    folder: Path
+    commit: str | None = None
+
+
+def _looks_like_repo_id(source: str) -> bool:
+    parts = source.split("/")
+    return len(parts) == 2 and all(parts) and not source.startswith((".", "~", "/"))
+
+
+def resolve_source(source: str | Path, revision: str | None = None) -> ResolvedSource:
+    """A local folder as is; a Hub id ("owner/name") is downloaded (data files only) at a pinned revision."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return ResolvedSource(path.resolve())
+    text = str(source)
+    if path.exists():
+        raise ModelError(f"model path {text} is not a folder")
+    if not _looks_like_repo_id(text):
+        raise ModelError(f"model folder {text} does not exist")
+    if revision is None:
+        if text != DEFAULT_REPO:
+            raise ModelError(f"pin a revision (commit hash) to load {text} from the Hugging Face Hub")
+        revision = DEFAULT_REVISION
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(
+            repo_id=text, revision=revision, allow_patterns=list(ALLOW_PATTERNS), ignore_patterns=["*.py"]
+        )
+    except Exception as exc:  # network, auth, missing repo or revision: all actionable by the user
+        raise ModelError(f"cannot download {text}@{revision} from the Hugging Face Hub: {exc}") from exc
+    return ResolvedSource(Path(folder), revision)
+
+
+def shard_files(folder: Path) -> list[Path]:
+    """The safetensors shards of a folder (from the index if there is one); `ModelError` if any is missing."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"cannot read {index}: {exc!r}") from exc
+        names = sorted(set(weight_map.values()))
+    elif (folder / "model.safetensors").is_file():
+        names = ["model.safetensors"]
+    else:
+        raise ModelError(f"no safetensors weights (model.safetensors[.index.json]) in model folder {folder}")
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise ModelError(
+            f"model folder {folder} lacks weight shard(s) {', '.join(missing)}; download them again"
+        )
+    return [folder / n for n in names]
+
+
+def model_identity(folder: Path, commit: str | None = None) -> str:
+    """A short stable id of the weights for cache keys: hash of config, index, tokenizer and shard sizes."""
+    h = hashlib.sha256()
+    for name in ("config.json", "model.safetensors.index.json", "tokenizer.model", "added_tokens.json"):
+        p = folder / name
+        h.update(name.encode())
+        h.update(p.read_bytes() if p.is_file() else b"-")
+    for shard in shard_files(folder):
+        h.update(f"{shard.name}:{shard.stat().st_size}".encode())
+    ident = f"internvideo2_5-{h.hexdigest()[:16]}"
+    return f"{ident}@{commit[:12]}" if commit else ident
+
+
+def model_size(config: InternVideoConfig) -> ModelSize:
+    """Parameter counts of a parsed config, for the memory rule."""
+    v, t, spec = config.vision, config.text, config.spec
+    return model_size_from_dims(
+        vision_hidden=v.hidden_size,
+        vision_layers=v.num_hidden_layers,
+        vision_intermediate=v.intermediate_size,
+        image_size=spec.image_size,
+        patch_size=spec.patch_size,
+        projector_in=v.hidden_size * round(1 / spec.downsample_ratio) ** 2,
+        hidden=t.hidden_size,
+        layers=t.num_hidden_layers,
+        heads=t.num_attention_heads,
+        kv_heads=t.num_key_value_heads,
+        intermediate=t.intermediate_size,
+        vocab=t.vocab_size,
+        tokens_per_frame=spec.tokens_per_frame,
+    )
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """ "auto" -> cuda if available, else cpu."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError("CUDA was asked for but no CUDA device is available")
+    return dev
+
+
+def resolve_precision(precision: str, device: torch.device, config: InternVideoConfig) -> str:
+    """ "auto": fp32 on CPU; on CUDA the best of bf16 > int8 > nf4 that fits 512 frames in free memory."""
+    if precision != "auto":
+        if precision not in PRECISIONS:
+            raise ModelError(f"unknown precision {precision!r}; choose auto or one of {PRECISIONS}")
+        return precision
+    if device.type != "cuda":
+        return "fp32"
+    free, _total = torch.cuda.mem_get_info(device)
+    size = model_size(config)
+    chosen = choose_gpu_precision(free, size, AUTO_FRAMES)
+    if chosen is None:
+        need = required_bytes(size, "nf4", AUTO_FRAMES) / 2**30
+        raise ModelError(
+            f"the GPU has {free / 2**30:.1f} GiB free; InternVideo2.5 needs about {need:.1f} GiB even "
+            "with a 4-bit language model. Close other GPU programs or run on the CPU"
+        )
+    return chosen
+
+
+def compute_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """Dtype of everything that is not quantized: fp32 for "fp32" and for quantized LLMs on CPU, else bf16."""
+    if precision == "fp32" or (precision in ("int8", "nf4") and device.type != "cuda"):
+        return torch.float32
+    return torch.bfloat16
+
+
+def choose_attention(device: torch.device, dtype: torch.dtype) -> str:
+    """flash_attention_2 when installed and usable (CUDA, half precision), otherwise SDPA. Never eager."""
+    from transformers.utils import is_flash_attn_2_available
+
+    if device.type == "cuda" and dtype in (torch.float16, torch.bfloat16) and is_flash_attn_2_available():
+        return "flash_attention_2"
+    return "sdpa"
+
+
+def _assign(
+    root: nn.Module, name: str, tensor: torch.Tensor, dtype: torch.dtype, device: torch.device
+) -> None:
+    module_path, attr = name.rsplit(".", 1)
+    module = root.get_submodule(module_path)
+    old = module._parameters.get(attr)
+    if old is None:
+        raise ModelError(f"converted tensor {name} has no parameter in the model")
+    if tuple(old.shape) != tuple(tensor.shape):
+        raise ModelError(f"{name}: checkpoint shape {tuple(tensor.shape)} != model shape {tuple(old.shape)}")
+    module._parameters[attr] = nn.Parameter(tensor.to(device=device, dtype=dtype), requires_grad=False)
+
+
+def build_model(
+    folder: Path,
+    config: InternVideoConfig,
+    device: torch.device,
+    precision: str,
+    attn_implementation: str,
+) -> InternVideoModel:
+    """Build the network on the meta device and fill it from the folder's shards."""
+    from accelerate import init_empty_weights
+    from safetensors import safe_open
+
+    shards = shard_files(folder)
+    dtype = compute_dtype(precision, device)
+    quant = precision if precision in ("int8", "nf4") else None
+    with init_empty_weights(include_buffers=False):
+        model = InternVideoModel(config, attn_implementation=attn_implementation)
+    expected = {name for name, _ in model.named_parameters()}
+    t = config.text
+    heads = LlmHeads(t.num_attention_heads, t.num_key_value_heads, t.hidden_size // t.num_attention_heads)
+    loaded: set[str] = set()
+    skipped: list[str] = []
+    for shard in shards:
+        with safe_open(str(shard), framework="pt", device="cpu") as f:
+            for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
+                if is_skipped(key):
+                    skipped.append(key)
+                    continue
+                converted = convert_tensor(key, f.get_tensor(key), heads)
+                for name, tensor in converted or ():
+                    if name in loaded:
+                        raise ModelError(f"tensor {name} appears twice in the checkpoint")
+                    if quant and is_quantized_weight(name):
+                        set_quantized_weight(model, name, tensor, quant, dtype, device)
+                    else:
+                        _assign(model, name, tensor, dtype, device)
+                    loaded.add(name)
+    missing = sorted(expected - loaded)
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise ModelError(f"the checkpoint in {folder} lacks tensors {', '.join(missing[:5])}{more}")
+    if skipped:
+        heads_found = sorted(
+            {p for p in SKIPPED_PREFIXES for k in skipped if k == p or k.startswith(p + ".")}
+        )
+        logger.info(
+            "skipped %d task-head tensors not used for chat (%s)", len(skipped), ", ".join(heads_found)
+        )
+    for module in model.modules():  # buffers (e.g. RoPE inverse frequencies) were built on the host
+        for bname, buf in list(module._buffers.items()):
+            if buf is not None:
+                module._buffers[bname] = buf.to(device)
+    lm = model.language_model
+    if lm.lm_head.weight.data_ptr() == lm.model.embed_tokens.weight.data_ptr():
+        raise ModelError("lm_head is tied to the embedding; InternLM2 keeps them separate")
+    return model.eval()

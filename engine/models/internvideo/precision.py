@@ -1,0 +1,136 @@
+"""Precision choices and the memory rule behind `precision="auto"` (pure functions, no torch).
+
+Precisions:
+- "fp32": everything float32 (the CPU default; what the parity tests use);
+- "bf16": everything bfloat16 (CUDA);
+- "int8" / "nf4": the LLM's decoder linear layers in bitsandbytes 8-bit / 4-bit NF4 (double-quantized),
+  everything else (vision tower, projector, embeddings, lm_head, norms) in the compute dtype.
+
+Sizes come from the checkpoint's config (parameter counts), so the rule is not tied to the 8B; for the
+8B they give the documented numbers: bf16 ≈ 15.0 GiB, int8 LLM ≈ 8.5 GiB, NF4 LLM ≈ 5.4 GiB of weights,
+and a KV cache of 128 KiB per token in bf16.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GIB = 1024**3
+PRECISIONS = ("fp32", "bf16", "int8", "nf4")
+GPU_PREFERENCE = ("bf16", "int8", "nf4")  # best quality first
+
+# bytes per parameter of the quantized LLM linears: int8 weight (+ one fp32 scale per row, negligible);
+# NF4 = 4 bits + fp8 absmax per 64 weights + fp32 per 256 blocks (double quantization) ≈ 4.13 bits.
+_BYTES_PER_QUANT_PARAM = {"int8": 1.0, "nf4": 0.5 + 1 / 64 + 4 / (64 * 256)}
+_BYTES_PER_PARAM = {"fp32": 4.0, "bf16": 2.0, "int8": 2.0, "nf4": 2.0}
+
+TEXT_TOKENS_PER_FRAME = 7  # "FrameK: <img>...</img>\n" costs ~6-7 text tokens around the 16 visual ones
+PROMPT_OVERHEAD_TOKENS = 256  # system message, question, answer
+RUNTIME_MARGIN_BYTES = 1 * GIB  # CUDA context, allocator slack, vision-tower chunk activations
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """Parameter counts and shapes that memory depends on (derived from a config)."""
+
+    vision_params: int
+    projector_params: int
+    llm_linear_params: int  # decoder q/k/v/o/gate/up/down: the part bitsandbytes quantizes
+    llm_other_params: int  # embeddings, lm_head, norms
+    num_layers: int
+    num_kv_heads: int
+    head_dim: int
+    hidden_size: int
+    intermediate_size: int
+    tokens_per_frame: int
+
+    def kv_bytes_per_token(self, bytes_per_value: int = 2) -> int:
+        """K and V of every layer for one token."""
+        return 2 * self.num_layers * self.num_kv_heads * self.head_dim * bytes_per_value
+
+
+def model_size_from_dims(
+    *,
+    vision_hidden: int,
+    vision_layers: int,
+    vision_intermediate: int,
+    image_size: int,
+    patch_size: int,
+    projector_in: int,
+    hidden: int,
+    layers: int,
+    heads: int,
+    kv_heads: int,
+    intermediate: int,
+    vocab: int,
+    tokens_per_frame: int,
+) -> ModelSize:
+    """Count parameters of the architecture from its dimensions."""
+    patches = (image_size // patch_size) ** 2
+    vision_layer = 4 * vision_hidden * vision_hidden + 4 * vision_hidden  # q, k, v, proj (+ biases)
+    vision_layer += 2 * vision_hidden * vision_intermediate + vision_intermediate + vision_hidden  # fc1, fc2
+    vision_layer += 6 * vision_hidden  # two layer norms, two layer scales
+    vision = vision_layers * vision_layer
+    vision += 3 * patch_size * patch_size * vision_hidden + vision_hidden  # patch embedding
+    vision += (patches + 2) * vision_hidden  # position embeddings and CLS
+    projector = 2 * projector_in + projector_in * hidden + hidden + hidden * hidden + hidden
+    head_dim = hidden // heads
+    attn = hidden * heads * head_dim + 2 * hidden * kv_heads * head_dim + heads * head_dim * hidden
+    linear = layers * (attn + 3 * hidden * intermediate)
+    other = 2 * vocab * hidden + (2 * layers + 1) * hidden
+    return ModelSize(
+        vision_params=vision,
+        projector_params=projector,
+        llm_linear_params=linear,
+        llm_other_params=other,
+        num_layers=layers,
+        num_kv_heads=kv_heads,
+        head_dim=head_dim,
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        tokens_per_frame=tokens_per_frame,
+    )
+
+
+def weight_bytes(size: ModelSize, precision: str) -> int:
+    """Bytes of all weights at a precision."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    per = _BYTES_PER_PARAM[precision]
+    rest = size.vision_params + size.projector_params + size.llm_other_params
+    linear_per = _BYTES_PER_QUANT_PARAM.get(precision, per)
+    return int(rest * per + size.llm_linear_params * linear_per)
+
+
+def context_tokens(size: ModelSize, num_frames: int) -> int:
+    """Prompt length of a video question with `num_frames` frames (visual + text tokens)."""
+    return num_frames * (size.tokens_per_frame + TEXT_TOKENS_PER_FRAME) + PROMPT_OVERHEAD_TOKENS
+
+
+def runtime_bytes(size: ModelSize, num_frames: int, bytes_per_value: int = 2) -> int:
+    """Memory beyond the weights to answer about `num_frames` frames: KV cache, prefill activations, margin.
+
+    Prefill activations: a few hidden-size tensors and three intermediate-size tensors (gate, up, product)
+    per token live at once; logits are computed for the last position only.
+    """
+    tokens = context_tokens(size, num_frames)
+    kv = tokens * size.kv_bytes_per_token(bytes_per_value)
+    activations = tokens * (4 * size.hidden_size + 3 * size.intermediate_size) * bytes_per_value
+    return kv + activations + RUNTIME_MARGIN_BYTES
+
+
+def required_bytes(size: ModelSize, precision: str, num_frames: int) -> int:
+    """Weights plus runtime memory for a precision and frame count."""
+    return weight_bytes(size, precision) + runtime_bytes(size, num_frames, 4 if precision == "fp32" else 2)
+
+
+def choose_gpu_precision(free_bytes: int, size: ModelSize, num_frames: int = 512) -> str | None:
+    """The best GPU precision ("bf16" > "int8" > "nf4") whose weights and runtime fit in `free_bytes`.
+
+    None if even NF4 does not fit. With the 8B and 512 frames: bf16 needs ≈ 18.8 GiB, int8 ≈ 12.3 GiB and
+    NF4 ≈ 9.2 GiB, so a 24 GB card runs bf16, a 16 GB card int8 and a 12 GB card NF4.
+    """
+    for precision in GPU_PREFERENCE:
+        if required_bytes(size, precision, num_frames) <= free_bytes:
+            return precision
+    return None
