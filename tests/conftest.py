@@ -20,15 +20,18 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
-    """`media(name, **make_video_kwargs)`: a generated video, built once per test session per name."""
+    """`media(name, **make_video_kwargs)`: a generated video, built once per test session per arguments."""
     from tests.media import make_video
 
     folder = tmp_path_factory.mktemp("media")
     made: dict[str, Path] = {}
 
     def build(name: str, **kwargs) -> Path:
-        if name not in made:
-            made[name] = make_video(folder / name, **kwargs)
-        return made[name]
+        key = f"{name}:{sorted(kwargs.items())}"
+        if key not in made:
+            subfolder = folder / str(len(made))
+            subfolder.mkdir()
+            made[key] = make_video(subfolder / name, **kwargs)
+        return made[key]
 
     return build
