@@ -1,0 +1,43 @@
+"""Start the desktop app: parse its arguments, build the main window, run the event loop."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from app.main_window import MainWindow
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="scenescope", description="Scenescope desktop app")
+    parser.add_argument("video", nargs="?", type=Path, help="video file to open")
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="PNG",
+        help="render the window once the video is shown, save it as PNG and quit (docs, smoke tests)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Scenescope")
+    window = MainWindow()
+    window.show()
+    if args.video is not None:
+        window.open_video(args.video)
+    if args.screenshot is not None:
+        QTimer.singleShot(300, lambda: _save_screenshot(window, args.screenshot, app))
+    return app.exec()
+
+
+def _save_screenshot(window: MainWindow, path: Path, app: QApplication) -> None:
+    ok = window.grab().save(str(path))
+    app.exit(0 if ok else 1)

@@ -1,0 +1,64 @@
+"""`scenescope sample VIDEO (--frames N | --fps F | --auto) [--start S] [--end E] [--json]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from engine.errors import ScenescopeError
+from engine.timecode import format_timecode, parse_timecode
+from engine.video import Sampling, probe, sample_frames
+from engine.video.sampling import DEFAULT_BUDGET
+
+NAME = "sample"
+
+
+def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        NAME,
+        parents=parents,
+        help="show which frames the model would see",
+        description="Choose frames as the model would. Counts are whole groups of 4 frames.",
+    )
+    p.add_argument("video", help="video file")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--frames", type=int, metavar="N", help="N frames at segment midpoints (reference)")
+    how.add_argument("--fps", type=float, metavar="F", help="F frames per second of video")
+    how.add_argument("--auto", action="store_true", help="dense for short ranges, sparse for long ones")
+    p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="most frames --auto may choose")
+    p.add_argument("--start", type=parse_timecode, metavar="S", help="range start (seconds or HH:MM:SS)")
+    p.add_argument("--end", type=parse_timecode, metavar="E", help="range end (seconds or HH:MM:SS)")
+    p.add_argument("--json", action="store_true", help='print {"frames": [{"index", "time_s"}, ...]}')
+
+
+def sampling_from_args(args: argparse.Namespace) -> Sampling:
+    """The `Sampling` that --frames/--fps/--auto and --start/--end ask for (shared with other commands)."""
+    if args.frames is not None:
+        if args.frames < 1:
+            raise ScenescopeError("--frames must be at least 1.")
+        return Sampling("frames", args.frames, args.start, args.end)
+    if args.fps is not None:
+        if args.fps <= 0:
+            raise ScenescopeError("--fps must be positive.")
+        return Sampling("fps", args.fps, args.start, args.end)
+    if args.budget < 4:
+        raise ScenescopeError("--budget must be at least 4 frames.")
+    return Sampling("auto", args.budget, args.start, args.end)
+
+
+def run(args: argparse.Namespace) -> int:
+    sampling = sampling_from_args(args)
+    info = probe(args.video)
+    try:
+        chosen = sample_frames(info.frames, sampling)
+    except ValueError as e:
+        raise ScenescopeError(f"Cannot sample {info.path}: {e}.") from None
+    if args.frames is not None and len(chosen) != args.frames:
+        print(f"note: {len(chosen)} frames, not {args.frames}: the model takes groups of 4", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"frames": chosen.to_list()}))
+        return 0
+    for i, (index, time_s) in enumerate(zip(chosen.indices, chosen.times_s, strict=True)):
+        print(f"{i + 1:4d}  frame {int(index):7d}  {format_timecode(float(time_s))}")
+    return 0
