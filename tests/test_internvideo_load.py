@@ -310,29 +310,49 @@ def test_wrong_architecture_is_refused(tmp_path: Path, change: dict[str, Any], m
 
 def test_hub_download_is_pinned_and_fetches_no_code(tmp_path: Path, monkeypatch) -> None:
     import huggingface_hub
+    import huggingface_hub.utils
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
     calls: list[dict[str, Any]] = []
+    cached = {"yes": True}
 
     def fake_snapshot_download(**kwargs: Any) -> str:
         calls.append(kwargs)
+        if kwargs.get("local_files_only") and not cached["yes"]:
+            raise LocalEntryNotFoundError("not cached")
         return str(tmp_path)
 
+    class AnsweringHub:
+        def head(self, url: str, timeout: float) -> None:
+            calls.append({"head": url})
+
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.setattr(huggingface_hub.utils, "get_session", lambda: AnsweringHub())
     resolved = resolve_source(DEFAULT_REPO)
     assert resolved.folder == tmp_path and resolved.commit == DEFAULT_REVISION
-    (call,) = calls
+    (call,) = calls  # found in the local cache: no network request at all
+    assert call["local_files_only"] is True
     assert call["repo_id"] == DEFAULT_REPO and call["revision"] == DEFAULT_REVISION
     assert len(DEFAULT_REVISION) == 40
     assert not any(p.endswith(".py") or p in ("*", "*.*") for p in call["allow_patterns"])
     assert "*.py" in call["ignore_patterns"]
+
+    calls.clear()
+    cached["yes"] = False
+    assert resolve_source(DEFAULT_REPO).folder == tmp_path
+    local, head, download = calls  # not cached: the Hub answers, then the download runs
+    assert local["local_files_only"] and "head" in head and not download.get("local_files_only")
+    assert download["revision"] == DEFAULT_REVISION and "*.py" in download["ignore_patterns"]
     with pytest.raises(ModelError, match="pin a revision"):
         resolve_source("someone/other-model")
     assert resolve_source("someone/other-model", revision="a" * 40).commit == "a" * 40
 
-    def offline(**kwargs: Any) -> str:
-        raise OSError("no network")
+    def failing_download(**kwargs: Any) -> str:
+        if kwargs.get("local_files_only"):
+            raise LocalEntryNotFoundError("not cached")
+        raise OSError("connection reset")
 
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", failing_download)
     with pytest.raises(ModelError, match="cannot download"):
         resolve_source(DEFAULT_REPO)
 

@@ -18,7 +18,7 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -86,7 +86,8 @@ def decode_frames(
     """Yield the frames at `indices` (sorted; repeats allowed), in that order.
 
     `size` resizes each frame (see `resize_frame`); None keeps the displayed size. `workers` defaults
-    to all cores. Closing the iterator, or setting `cancel`, stops the decoding threads.
+    to all cores. Closing the iterator, or setting `cancel`, stops the decoding threads (the iterator
+    then ends early); `cancel` itself is only read, never set.
     """
     wanted = np.asarray(indices, dtype=np.int64)
     if wanted.size == 0:
@@ -101,7 +102,6 @@ def decode_frames(
     out_w, out_h = (size, size) if isinstance(size, int) else (size or (info.width, info.height))
     frames_per_queue = max(4, buffer_bytes // (out_w * out_h * 3) // (workers + 1))
 
-    stop = decoder.stop
     queues: list[queue.Queue] = []
     pool = ThreadPoolExecutor(max_workers=min(workers, len(chunks)), thread_name_prefix="decode")
     try:
@@ -114,7 +114,7 @@ def decode_frames(
                 )
                 queues.append(q)
             q = queues[chunk_no]
-            while (item := _get(q, stop)) is not _DONE:
+            while (item := _get(q, decoder.stopped)) is not _DONE:
                 if item is None:
                     return  # cancelled
                 if isinstance(item, BaseException):
@@ -124,7 +124,7 @@ def decode_frames(
                     position += 1
             queues[chunk_no] = None  # type: ignore[call-overload]  # let finished chunks' frames go
     finally:
-        stop.set()
+        decoder.stop.set()
         for q in queues:
             while q is not None and not q.empty():
                 q.get_nowait()
@@ -140,8 +140,12 @@ class _Run:
 class _ChunkDecoder:
     def __init__(self, info, size, skip_nonref, stats, cancel):
         self.info, self.size, self.skip_nonref, self.stats = info, size, skip_nonref, stats
-        self.stop = cancel
+        self.cancel = cancel  # the caller's
+        self.stop = threading.Event()  # ours: set when the consumer is done
         self.table = info.frames
+
+    def stopped(self) -> bool:
+        return self.stop.is_set() or self.cancel.is_set()
 
     def plan(self, targets: np.ndarray, workers: int) -> list[list[_Run]]:
         """Group wanted frames into runs by keyframe, then runs into chunks of about equal work."""
@@ -207,7 +211,7 @@ class _ChunkDecoder:
                 packets, read_pos = self._seek(container, stream, run.key)
                 last = None
             for packet in packets:
-                if self.stop.is_set():
+                if self.stopped():
                     return
                 if packet.size:
                     read_pos = self._decode_position(packet, read_pos)
@@ -271,7 +275,7 @@ class _ChunkDecoder:
         target = next(targets_left, None)
         ordinal, last = -1, None
         for frame in container.decode(stream):
-            if self.stop.is_set():
+            if self.stopped():
                 return
             self.stats.add(decoded=1)
             ordinal += 1
@@ -303,7 +307,7 @@ class _ChunkDecoder:
         self._emit(index, frame, out)
 
     def _put(self, out: queue.Queue, item) -> None:
-        while not self.stop.is_set():
+        while not self.stopped():
             try:
                 out.put(item, timeout=0.1)
                 return
@@ -311,9 +315,9 @@ class _ChunkDecoder:
                 continue
 
 
-def _get(q: queue.Queue, stop: threading.Event):
-    """The next item of `q`, or None once `stop` is set."""
-    while not stop.is_set():
+def _get(q: queue.Queue, stopped: Callable[[], bool]):
+    """The next item of `q`, or None once `stopped()`."""
+    while not stopped():
         try:
             return q.get(timeout=0.1)
         except queue.Empty:

@@ -9,6 +9,8 @@ Public API:
     InternVideo.generate(question, visual_tokens, history=()) -> Generation
     InternVideo.identity / .visual_tokens_key: strings for cache keys
     choose_gpu_precision(free_bytes, size, num_frames): the rule behind precision="auto"
+    VisualTokenCache(folder=None, max_bytes=None): visual tokens on disk, keyed by TokenCacheKey
+        (.load(key, device) -> CachedTokens | None, .store(key, visual_tokens, frame_times_s))
 """
 
 from __future__ import annotations
@@ -32,16 +34,20 @@ from .load import (
 )
 from .pipeline import InternVideo, preprocess_frames
 from .precision import ModelSize, choose_gpu_precision
+from .token_cache import CachedTokens, TokenCacheKey, VisualTokenCache
 from .tokenizer import InternLM2Tokenizer
 
 __all__ = [
     "DEFAULT_REPO",
     "DEFAULT_REVISION",
+    "CachedTokens",
     "ChatSession",
     "Generation",
     "InternLM2Tokenizer",
     "InternVideo",
     "ModelSize",
+    "TokenCacheKey",
+    "VisualTokenCache",
     "choose_gpu_precision",
     "load_internvideo",
     "preprocess_frames",
@@ -59,7 +65,7 @@ def load_internvideo(
 
     device: "auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...
     precision: "auto" (fp32 on CPU; on CUDA bf16, else an int8 or NF4 LLM, whichever lets 512 frames fit
-        the free memory), "fp32", "bf16", "int8" or "nf4".
+        the free memory), "fp32", "bf16", "fp16" (CUDA cards without fast bfloat16), "int8" or "nf4".
     attn_implementation: None picks flash_attention_2 when usable, else "sdpa"; "eager" is for checks only.
     Raises `ModelError` with an actionable message for a missing or incompatible checkpoint.
     """

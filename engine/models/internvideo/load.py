@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ ALLOW_PATTERNS = (
     "added_tokens.json",
 )
 AUTO_FRAMES = 512  # precision="auto" picks the best precision with which this many frames fit
+HUB_CHECK_TIMEOUT_S = 5.0  # how long a download waits for the Hub to answer at all
 
 
 @dataclass(frozen=True)
@@ -71,15 +73,42 @@ def resolve_source(source: str | Path, revision: str | None = None) -> ResolvedS
         if text != DEFAULT_REPO:
             raise ModelError(f"pin a revision (commit hash) to load {text} from the Hugging Face Hub")
         revision = DEFAULT_REVISION
-    try:
-        from huggingface_hub import snapshot_download
+    return ResolvedSource(hub_snapshot(text, revision), revision)
 
-        folder = snapshot_download(
-            repo_id=text, revision=revision, allow_patterns=list(ALLOW_PATTERNS), ignore_patterns=["*.py"]
-        )
+
+def hub_snapshot(repo_id: str, revision: str) -> Path:
+    """The local folder of repo_id@revision: the Hugging Face cache's copy when there is one (no network at
+    all), else a download of the data files, started only after the Hub answered a quick request.
+
+    Without that check an unreachable Hub costs about 25 s of retries before failing, and an offline
+    machine (HF_HUB_OFFLINE=1) is told at once what to do.
+    """
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+    from huggingface_hub.utils import get_session
+
+    files = {"allow_patterns": list(ALLOW_PATTERNS), "ignore_patterns": ["*.py"]}
+    try:
+        return Path(snapshot_download(repo_id=repo_id, revision=revision, local_files_only=True, **files))
+    except LocalEntryNotFoundError:
+        pass
+    missing = f"{repo_id}@{revision[:12]} is not in the Hugging Face cache ({constants.HF_HUB_CACHE})"
+    how = (
+        f"download it on a machine with network access (`hf download {repo_id} --revision {revision}`, "
+        "then copy the cache or the downloaded folder here), or pass a local model folder (--model DIR)"
+    )
+    if constants.is_offline_mode():
+        raise ModelError(f"{missing} and HF_HUB_OFFLINE is set; {how}")
+    try:
+        get_session().head(constants.ENDPOINT, timeout=HUB_CHECK_TIMEOUT_S)
+    except Exception as exc:  # DNS, refused, timeout, proxy: the Hub cannot be reached from here
+        raise ModelError(f"{missing} and {constants.ENDPOINT} cannot be reached ({exc}); {how}") from exc
+    logger.warning("downloading %s@%s (about 17 GB) into %s", repo_id, revision[:12], constants.HF_HUB_CACHE)
+    try:
+        folder = snapshot_download(repo_id=repo_id, revision=revision, **files)
     except Exception as exc:  # network, auth, missing repo or revision: all actionable by the user
-        raise ModelError(f"cannot download {text}@{revision} from the Hugging Face Hub: {exc}") from exc
-    return ResolvedSource(Path(folder), revision)
+        raise ModelError(f"cannot download {repo_id}@{revision} from the Hugging Face Hub: {exc}") from exc
+    return Path(folder)
 
 
 def shard_files(folder: Path) -> list[Path]:
@@ -167,10 +196,11 @@ def resolve_precision(precision: str, device: torch.device, config: InternVideoC
 
 
 def compute_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """Dtype of everything that is not quantized: fp32 for "fp32" and for quantized LLMs on CPU, else bf16."""
+    """Dtype of everything that is not quantized: fp32 for "fp32" and for quantized LLMs on CPU, fp16 for
+    "fp16", else bf16."""
     if precision == "fp32" or (precision in ("int8", "nf4") and device.type != "cuda"):
         return torch.float32
-    return torch.bfloat16
+    return torch.float16 if precision == "fp16" else torch.bfloat16
 
 
 def choose_attention(device: torch.device, dtype: torch.dtype) -> str:
@@ -203,38 +233,23 @@ def build_model(
     attn_implementation: str,
 ) -> InternVideoModel:
     """Build the network on the meta device and fill it from the folder's shards."""
-    from accelerate import init_empty_weights
     from safetensors import safe_open
 
     shards = shard_files(folder)
-    dtype = compute_dtype(precision, device)
-    quant = precision if precision in ("int8", "nf4") else None
-    with init_empty_weights(include_buffers=False):
-        model = InternVideoModel(config, attn_implementation=attn_implementation)
-    expected = {name for name, _ in model.named_parameters()}
     t = config.text
     heads = LlmHeads(t.num_attention_heads, t.num_key_value_heads, t.hidden_size // t.num_attention_heads)
-    loaded: set[str] = set()
     skipped: list[str] = []
-    for shard in shards:
-        with safe_open(str(shard), framework="pt", device="cpu") as f:
-            for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
-                if is_skipped(key):
-                    skipped.append(key)
-                    continue
-                converted = convert_tensor(key, f.get_tensor(key), heads)
-                for name, tensor in converted or ():
-                    if name in loaded:
-                        raise ModelError(f"tensor {name} appears twice in the checkpoint")
-                    if quant and is_quantized_weight(name):
-                        set_quantized_weight(model, name, tensor, quant, dtype, device)
-                    else:
-                        _assign(model, name, tensor, dtype, device)
-                    loaded.add(name)
-    missing = sorted(expected - loaded)
-    if missing:
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise ModelError(f"the checkpoint in {folder} lacks tensors {', '.join(missing[:5])}{more}")
+
+    def checkpoint_tensors() -> Iterator[tuple[str, torch.Tensor]]:
+        for shard in shards:
+            with safe_open(str(shard), framework="pt", device="cpu") as f:
+                for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
+                    if is_skipped(key):
+                        skipped.append(key)
+                        continue
+                    yield from convert_tensor(key, f.get_tensor(key), heads) or ()
+
+    model = materialize(config, checkpoint_tensors(), device, precision, attn_implementation, str(folder))
     if skipped:
         heads_found = sorted(
             {p for p in SKIPPED_PREFIXES for k in skipped if k == p or k.startswith(p + ".")}
@@ -242,6 +257,43 @@ def build_model(
         logger.info(
             "skipped %d task-head tensors not used for chat (%s)", len(skipped), ", ".join(heads_found)
         )
+    return model
+
+
+def materialize(
+    config: InternVideoConfig,
+    tensors: Iterable[tuple[str, torch.Tensor]],
+    device: torch.device,
+    precision: str,
+    attn_implementation: str,
+    source: str,
+) -> InternVideoModel:
+    """Build the network on the meta device, then fill it with (our parameter name, tensor) pairs.
+
+    Each tensor is cast, placed (and quantized, for the decoder linears of an int8/NF4 LLM) as it arrives,
+    so peak host memory stays around one tensor beyond the model. `source` names the tensors' origin in
+    error messages. Every parameter must arrive exactly once.
+    """
+    from accelerate import init_empty_weights
+
+    dtype = compute_dtype(precision, device)
+    quant = precision if precision in ("int8", "nf4") else None
+    with init_empty_weights(include_buffers=False):
+        model = InternVideoModel(config, attn_implementation=attn_implementation)
+    expected = {name for name, _ in model.named_parameters()}
+    loaded: set[str] = set()
+    for name, tensor in tensors:
+        if name in loaded:
+            raise ModelError(f"tensor {name} appears twice in {source}")
+        if quant and is_quantized_weight(name):
+            set_quantized_weight(model, name, tensor, quant, dtype, device)
+        else:
+            _assign(model, name, tensor, dtype, device)
+        loaded.add(name)
+    missing = sorted(expected - loaded)
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise ModelError(f"the checkpoint in {source} lacks tensors {', '.join(missing[:5])}{more}")
     for module in model.modules():  # buffers (e.g. RoPE inverse frequencies) were built on the host
         for bname, buf in list(module._buffers.items()):
             if buf is not None:

@@ -3,6 +3,7 @@
 Precisions:
 - "fp32": everything float32 (the CPU default; what the parity tests use);
 - "bf16": everything bfloat16 (CUDA);
+- "fp16": everything float16 (CUDA cards without fast bfloat16);
 - "int8" / "nf4": the LLM's decoder linear layers in bitsandbytes 8-bit / 4-bit NF4 (double-quantized),
   everything else (vision tower, projector, embeddings, lm_head, norms) in the compute dtype.
 
@@ -16,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 GIB = 1024**3
-PRECISIONS = ("fp32", "bf16", "int8", "nf4")
+PRECISIONS = ("fp32", "bf16", "fp16", "int8", "nf4")
 GPU_PREFERENCE = ("bf16", "int8", "nf4")  # best quality first
 
 # bytes per parameter of the quantized LLM linears: int8 weight (+ one fp32 scale per row, negligible);
 # NF4 = 4 bits + fp8 absmax per 64 weights + fp32 per 256 blocks (double quantization) ≈ 4.13 bits.
 _BYTES_PER_QUANT_PARAM = {"int8": 1.0, "nf4": 0.5 + 1 / 64 + 4 / (64 * 256)}
-_BYTES_PER_PARAM = {"fp32": 4.0, "bf16": 2.0, "int8": 2.0, "nf4": 2.0}
+_BYTES_PER_PARAM = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 2.0, "nf4": 2.0}
 
 TEXT_TOKENS_PER_FRAME = 7  # "FrameK: <img>...</img>\n" costs ~6-7 text tokens around the 16 visual ones
 PROMPT_OVERHEAD_TOKENS = 256  # system message, question, answer
