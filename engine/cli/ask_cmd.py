@@ -12,15 +12,20 @@ import argparse
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from engine.assistant import DEFAULT_MAX_NEW_TOKENS, DEFAULT_SAMPLING, Answer, VideoAssistant
 from engine.cli.sample_cmd import sampling_from_args
 from engine.errors import ScenescopeError
-from engine.models.internvideo import DEFAULT_REPO
 from engine.timecode import parse_timecode
 from engine.video import probe
 from engine.video.sampling import DEFAULT_BUDGET
 
+if TYPE_CHECKING:
+    from engine.assistant import Answer
+
+# engine.assistant pulls in torch and transformers (seconds); it is imported when `ask` runs, not when the
+# command line is parsed, so the other commands and the app launcher stay quick. Defaults left as None
+# here are the engine's: the published model, 128 frames (the model card), 1024 new tokens.
 NAME = "ask"
 PRECISIONS = {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32", "int8": "int8", "int4": "nf4"}
 
@@ -36,17 +41,13 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
     p.add_argument("question", help="the question, in quotes")
     p.add_argument(
         "--model",
-        default=DEFAULT_REPO,
         metavar="ID|DIR",
-        help=f"Hugging Face id (local cache first, else downloaded) or model folder (default {DEFAULT_REPO})",
+        help="model folder, or Hugging Face id (local cache first, else downloaded); "
+        "default: OpenGVLab/InternVideo2_5_Chat_8B",
     )
     how = p.add_mutually_exclusive_group()
     how.add_argument(
-        "--frames",
-        type=int,
-        metavar="N",
-        default=int(DEFAULT_SAMPLING.value),
-        help=f"N frames at segment midpoints, a multiple of 4 (default {int(DEFAULT_SAMPLING.value)})",
+        "--frames", type=int, metavar="N", help="N frames at segment midpoints, a multiple of 4 (default 128)"
     )
     how.add_argument("--auto", action="store_true", help="frames by duration: dense for short ranges")
     p.add_argument("--start", type=parse_timecode, metavar="S", help="range start (seconds or HH:MM:SS)")
@@ -58,27 +59,26 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         default="auto",
         help="auto: fp32 on the CPU; on a GPU bf16, else an int8 or 4-bit (NF4) LLM, whichever fits",
     )
-    p.add_argument(
-        "--max-new-tokens",
-        type=int,
-        default=DEFAULT_MAX_NEW_TOKENS,
-        metavar="N",
-        help=f"longest answer in tokens (default {DEFAULT_MAX_NEW_TOKENS})",
-    )
+    p.add_argument("--max-new-tokens", type=int, metavar="N", help="longest answer in tokens (default 1024)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the answer and its frames")
     p.set_defaults(fps=None, budget=DEFAULT_BUDGET)  # what sample_cmd.sampling_from_args reads
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.auto:
-        args.frames = None
-    if args.max_new_tokens < 1:
+    from engine.assistant import DEFAULT_MAX_NEW_TOKENS, DEFAULT_SAMPLING, VideoAssistant
+    from engine.models.internvideo import DEFAULT_REPO
+
+    if args.frames is None and not args.auto:
+        args.frames = int(DEFAULT_SAMPLING.value)
+    max_new_tokens = DEFAULT_MAX_NEW_TOKENS if args.max_new_tokens is None else args.max_new_tokens
+    if max_new_tokens < 1:
         raise ScenescopeError("--max-new-tokens must be at least 1.")
     sampling = sampling_from_args(args)
     clock = time.perf_counter()
     info = probe(args.video)  # a bad video fails before the model is loaded
     probe_s = time.perf_counter() - clock
-    assistant = VideoAssistant.load(args.model, device=args.device, precision=PRECISIONS[args.precision])
+    model = args.model or DEFAULT_REPO
+    assistant = VideoAssistant.load(model, device=args.device, precision=PRECISIONS[args.precision])
     load_s = time.perf_counter() - clock - probe_s
     video = assistant.open_video(info, sampling)
     on_text = None if args.json else _print_piece
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             f"note: {len(video.frames)} frames, not {args.frames}: the model takes groups of 4",
             file=sys.stderr,
         )
-    answer = video.conversation().ask(args.question, on_text=on_text, max_new_tokens=args.max_new_tokens)
+    answer = video.conversation().ask(args.question, on_text=on_text, max_new_tokens=max_new_tokens)
     if args.json:
         result = answer.to_dict()
         result["timings_s"] = {"probe_s": round(probe_s, 6), "load_model_s": round(load_s, 6)} | result[

@@ -92,7 +92,7 @@ def max_bytes_from_env() -> int:
         gb = float(text)
     except ValueError:
         gb = -1.0
-    if not gb >= 0:
+    if not 0 <= gb < float("inf"):
         raise ScenescopeError(f"{MAX_GB_ENV} must be a number of gigabytes (e.g. 4 or 0.5), not {text!r}")
     return int(gb * 2**30)
 
