@@ -27,8 +27,9 @@ from engine.models.internvideo import (
     load_internvideo,
 )
 from engine.video import SampledFrames, Sampling, VideoInfo, probe, sample_frames
+from engine.video.sampling import DEFAULT_FRAMES
 
-DEFAULT_SAMPLING = Sampling("frames", 128)  # the model card's num_segments=128
+DEFAULT_SAMPLING = Sampling("frames", DEFAULT_FRAMES)
 
 
 @dataclass

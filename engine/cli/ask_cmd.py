@@ -18,14 +18,14 @@ from engine.cli.sample_cmd import sampling_from_args
 from engine.errors import ScenescopeError
 from engine.timecode import parse_timecode
 from engine.video import probe
-from engine.video.sampling import DEFAULT_BUDGET
+from engine.video.sampling import DEFAULT_BUDGET, DEFAULT_FRAMES
 
 if TYPE_CHECKING:
     from engine.assistant import Answer
 
-# engine.assistant pulls in torch and transformers (seconds); it is imported when `ask` runs, not when the
-# command line is parsed, so the other commands and the app launcher stay quick. Defaults left as None
-# here are the engine's: the published model, 128 frames (the model card), 1024 new tokens.
+# engine.assistant pulls in torch and transformers (seconds); it is imported when `ask` runs, after the
+# arguments are checked, not when the command line is parsed, so the other commands and the app launcher
+# stay quick. Defaults left as None here are the engine's: the published model, 1024 new tokens.
 NAME = "ask"
 PRECISIONS = {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32", "int8": "int8", "int4": "nf4"}
 
@@ -47,7 +47,10 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
     )
     how = p.add_mutually_exclusive_group()
     how.add_argument(
-        "--frames", type=int, metavar="N", help="N frames at segment midpoints, a multiple of 4 (default 128)"
+        "--frames",
+        type=int,
+        metavar="N",
+        help=f"N frames at segment midpoints, a multiple of 4 (default {DEFAULT_FRAMES})",
     )
     how.add_argument("--auto", action="store_true", help="frames by duration: dense for short ranges")
     p.add_argument("--start", type=parse_timecode, metavar="S", help="range start (seconds or HH:MM:SS)")
@@ -65,15 +68,16 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.assistant import DEFAULT_MAX_NEW_TOKENS, DEFAULT_SAMPLING, VideoAssistant
-    from engine.models.internvideo import DEFAULT_REPO
-
     if args.frames is None and not args.auto:
-        args.frames = int(DEFAULT_SAMPLING.value)
-    max_new_tokens = DEFAULT_MAX_NEW_TOKENS if args.max_new_tokens is None else args.max_new_tokens
-    if max_new_tokens < 1:
+        args.frames = DEFAULT_FRAMES
+    if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise ScenescopeError("--max-new-tokens must be at least 1.")
     sampling = sampling_from_args(args)
+
+    from engine.assistant import DEFAULT_MAX_NEW_TOKENS, VideoAssistant
+    from engine.models.internvideo import DEFAULT_REPO
+
+    max_new_tokens = args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
     clock = time.perf_counter()
     info = probe(args.video)  # a bad video fails before the model is loaded
     probe_s = time.perf_counter() - clock
@@ -90,9 +94,8 @@ def run(args: argparse.Namespace) -> int:
     answer = video.conversation().ask(args.question, on_text=on_text, max_new_tokens=max_new_tokens)
     if args.json:
         result = answer.to_dict()
-        result["timings_s"] = {"probe_s": round(probe_s, 6), "load_model_s": round(load_s, 6)} | result[
-            "timings_s"
-        ]
+        timings = {"probe_s": round(probe_s, 6), "load_model_s": round(load_s, 6)}
+        result["timings_s"] = timings | result["timings_s"]
         print(json.dumps(result, ensure_ascii=False))
     else:
         print(flush=True)

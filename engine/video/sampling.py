@@ -24,6 +24,7 @@ MIN_DURATION_FRAMES, MAX_DURATION_FRAMES = 128, 512  # clamp of the reference du
 DENSE_FPS, SPARSE_FPS = 15.0, 1.0  # adaptive rule: densest for short clips, sparsest for long ones
 SHORT_CLIP_S, LONG_CLIP_S = 30.0, 600.0  # adaptive rule: at most this long is short, at least this is long
 DEFAULT_BUDGET = 512  # most frames the adaptive rule asks for
+DEFAULT_FRAMES = 128  # the model card's load_video(num_segments=128)
 
 
 def segment_midpoints(start_idx: int, end_idx: int, count: int) -> np.ndarray:
