@@ -217,7 +217,7 @@ class _ChunkDecoder:
                     read_pos = self._decode_position(packet, read_pos)
                     if skip:
                         cc.skip_frame = "DEFAULT" if packet.pts in wanted_pts else "NONREF"
-                for frame in cc.decode(packet if packet.size else None):
+                for frame in self._decode_packet(cc, packet):
                     self.stats.add(decoded=1)
                     # Output is in presentation order: a wanted frame we passed was never produced.
                     while done < run_end and frame.pts is not None and frame.pts > pending_pts[done]:
@@ -267,6 +267,14 @@ class _ChunkDecoder:
                 return int(self.table.decode_pos[i])
         return previous + 1
 
+    def _decode_packet(self, cc, packet) -> list[av.VideoFrame]:
+        """Frames out of the decoder for `packet`; a damaged packet is dropped, as players do."""
+        try:
+            return cc.decode(packet if packet.size else None)
+        except av.error.InvalidDataError:
+            log.debug("dropping a damaged packet at pts %s of %s", packet.pts, self.info.path)
+            return []
+
     def _decode_in_order(self, container, stream, targets: list[int], out: queue.Queue) -> None:
         """For files without usable timestamps: the n-th decoded frame is frame n."""
         cc = stream.codec_context
@@ -274,17 +282,18 @@ class _ChunkDecoder:
         targets_left = iter(targets)
         target = next(targets_left, None)
         ordinal, last = -1, None
-        for frame in container.decode(stream):
-            if self.stopped():
-                return
-            self.stats.add(decoded=1)
-            ordinal += 1
-            last = frame
-            while target is not None and target == ordinal:
-                self._emit(target, frame, out)
-                target = next(targets_left, None)
-            if target is None:
-                return
+        for packet in container.demux(stream):
+            for frame in self._decode_packet(cc, packet):
+                if self.stopped():
+                    return
+                self.stats.add(decoded=1)
+                ordinal += 1
+                last = frame
+                while target is not None and target == ordinal:
+                    self._emit(target, frame, out)
+                    target = next(targets_left, None)
+                if target is None:
+                    return
         while target is not None and last is not None:
             self._substitute(target, last, out)
             target = next(targets_left, None)

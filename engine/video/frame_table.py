@@ -144,17 +144,31 @@ def read_frame_table(container: av.container.InputContainer, stream: av.video.Vi
     Stops quietly at the first unreadable packet of a damaged file: the table then holds the frames
     before the damage, which is what can be decoded.
     """
-    shown: list[tuple[int | None, int | None, bool, int, int]] = []  # pts, dts, key, decode pos, duration
+    # pts, dts, keyframe, decode position, duration, corrupt
+    shown: list[tuple[int | None, int | None, bool, int, int, bool]] = []
     packet_count = 0
     try:
         for packet in container.demux(stream):
             if packet.size == 0:
                 continue
             if not packet.is_discard:  # discarded packets (edit-list pre-roll) are decoded, never shown
-                shown.append((packet.pts, packet.dts, packet.is_keyframe, packet_count, packet.duration or 0))
+                shown.append(
+                    (
+                        packet.pts,
+                        packet.dts,
+                        packet.is_keyframe,
+                        packet_count,
+                        packet.duration or 0,
+                        packet.is_corrupt,
+                    )
+                )
             packet_count += 1
     except (av.error.InvalidDataError, av.error.EOFError, OSError):
         pass
+    # A file cut off mid-packet ends with a partial, corrupt packet: it cannot be decoded.
+    while shown and shown[-1][5] and shown[-1][3] == packet_count - 1:
+        shown.pop()
+        packet_count -= 1
     time_base = stream.time_base or Fraction(1, 90000)
     start_s = container.start_time / 1e6 if container.start_time is not None else 0.0
     nominal_ticks = _nominal_ticks(stream, time_base)

@@ -22,6 +22,10 @@ from engine.video.frame_table import FrameTable, read_frame_table
 
 log = logging.getLogger(__name__)
 
+# Containers round their stated duration and audio may outlast the video by a little: only a larger gap
+# between the stated duration and the last readable frame means the file was cut off.
+_CUT_OFF_TOLERANCE_S = 1.0
+
 
 @dataclass(frozen=True, eq=False)
 class VideoInfo:
@@ -86,6 +90,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         has_audio = len(audio) > 0
         audio_codec = audio[0].codec_context.name if has_audio else None
         header_frames = stream.frames
+        header_duration_s = container.duration / 1e6 if container.duration else None
         codec = stream.codec_context.name
         coded_w, coded_h = first.width, first.height
         rotation = (-round(first.rotation / 90) * 90) % 360
@@ -102,6 +107,11 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     if header_frames and table.packet_count < header_frames:
         warnings.append(
             f"The file is damaged or cut off: {table.packet_count} of {header_frames} frames can be read."
+        )
+    elif header_duration_s and table.duration_s < header_duration_s - _CUT_OFF_TOLERANCE_S:
+        warnings.append(
+            f"The file is damaged or cut off: only {table.duration_s:.1f} s of its "
+            f"{header_duration_s:.1f} s can be read."
         )
     if not table.exact:
         warnings.append("The file has no usable timestamps: frame times are estimated from the frame rate.")

@@ -202,17 +202,23 @@ def parse_config(raw: dict[str, Any]) -> InternVideoConfig:
     return InternVideoConfig(vision=vision, text=text, spec=spec, raw=raw)
 
 
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON file of the model folder that must hold an object; unreadable or malformed is a ModelError."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelError(f"{path} does not hold a JSON object")
+    return data
+
+
 def load_config(folder: Path) -> InternVideoConfig:
     """Read and parse `folder/config.json`."""
     path = Path(folder) / "config.json"
     if not path.is_file():
         raise ModelError(f"no config.json in model folder {folder}; is this an InternVideo2.5 checkpoint?")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ModelError(f"{path} does not hold a JSON object")
+    raw = read_json_object(path)
     try:
         return parse_config(raw)
     except (KeyError, TypeError, ValueError) as exc:

@@ -15,7 +15,6 @@ decode: special ids (bos/eos/unk/pad and the additional special tokens) are drop
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from typing import Any
 import sentencepiece as spm
 
 from engine.errors import ModelError
+
+from .config import read_json_object
 
 
 def _clean_up_tokenization(text: str) -> str:
@@ -202,12 +203,5 @@ _DEFAULT_SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ModelError(f"{path} does not hold a JSON object")
-    return data
+    """An optional tokenizer file: {} when absent."""
+    return read_json_object(path) if path.is_file() else {}

@@ -1,0 +1,114 @@
+"""The `scenescope` command, run as a real subprocess the way users run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.video import Sampling, probe, sample_frames
+
+SCENESCOPE = shutil.which("scenescope", path=str(Path(sys.executable).parent)) or "scenescope"
+
+
+def run(*args: str, env_extra: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+    env = os.environ | (env_extra or {})
+    return subprocess.run([SCENESCOPE, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_probe_json_has_the_documented_fields(media):
+    path = media("cli_vfr_audio.mp4", durations_s=[0.04] * 30 + [0.02] * 30, audio=True)
+    result = run("probe", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    info = probe(path)
+    assert data["frame_count"] == info.frame_count == 60
+    assert data["duration_s"] == pytest.approx(1.8, abs=1e-3)
+    assert data["fps"] == pytest.approx(60 / 1.8, rel=1e-4)
+    assert (data["width"], data["height"], data["rotation"]) == (320, 240, 0)
+    assert data["vfr"] is True and data["has_audio"] is True and data["codec"] == "h264"
+
+
+def test_probe_text_output(media):
+    path = media("cli_rot.mp4", rotation_ccw=90, width=320, height=240)
+    result = run("probe", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "240x320, shown rotated 270° clockwise" in result.stdout
+    assert "constant frame rate" in result.stdout
+
+
+def test_sample_json_matches_the_engine(media):
+    path = media("cli_cfr.mp4", frames=250, fps=25, gop=50)
+    result = run("sample", str(path), "--frames", "16", "--start", "2", "--end", "0:08", "--json")
+    assert result.returncode == 0, result.stderr
+    frames = json.loads(result.stdout)["frames"]
+    expected = sample_frames(probe(path).frames, Sampling("frames", 16, 2.0, 8.0))
+    assert [f["index"] for f in frames] == expected.indices.tolist()
+    assert [f["time_s"] for f in frames] == pytest.approx(expected.times_s.tolist(), abs=1e-6)
+    assert all(2.0 <= f["time_s"] <= 8.0 for f in frames)
+
+
+def test_sample_rounds_to_groups_of_four_and_says_so(media):
+    path = media("cli_cfr.mp4", frames=250, fps=25, gop=50)
+    result = run("sample", str(path), "--frames", "10", "--json")
+    assert result.returncode == 0
+    assert len(json.loads(result.stdout)["frames"]) == 12
+    assert "12 frames, not 10" in result.stderr
+
+
+@pytest.mark.parametrize("mode", [["--fps", "2"], ["--auto"], ["--auto", "--budget", "8"]])
+def test_sample_modes(media, mode):
+    path = media("cli_cfr.mp4", frames=250, fps=25, gop=50)
+    result = run("sample", str(path), *mode)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) % 4 == 0 and len(lines) > 0
+    assert lines[0].split()[0] == "1" and "00:00:" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["sample", "{v}", "--frames", "8", "--start", "20", "--end", "30"], "is empty"),
+        (["sample", "{v}", "--fps", "0"], "--fps must be positive"),
+        (["sample", "{v}", "--frames", "8", "--start", "1:75"], None),  # argparse rejects the time
+        (["probe", "/no/such/video.mp4"], "No such file"),
+        (["prob", "x.mp4"], "neither a file nor a command"),
+    ],
+)
+def test_bad_arguments_fail_with_status_2_and_no_traceback(media, args, message):
+    path = media("cli_cfr.mp4", frames=250, fps=25, gop=50)
+    result = run(*[a.format(v=path) for a in args])
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    if message:
+        assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_debug_shows_the_traceback():
+    result = run("probe", "/no/such/video.mp4", "--debug")
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "VideoError" in result.stderr
+
+
+def test_no_arguments_and_a_video_open_the_app(media, tmp_path):
+    path = media("cli_cfr.mp4", frames=250, fps=25, gop=50)
+    shot = tmp_path / "window.png"
+    result = run(str(path), "--screenshot", str(shot), env_extra={"QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr
+    from PIL import Image
+
+    with Image.open(shot) as img:
+        assert img.size[0] >= 640 and img.size[1] >= 400
+
+
+def test_help_lists_the_commands():
+    result = run("--help")
+    assert result.returncode == 0
+    assert "probe" in result.stdout and "sample" in result.stdout
