@@ -16,7 +16,7 @@ answer with finish_reason "cancelled").
 
 from engine.assistant.assistant import DEFAULT_SAMPLING, VideoAssistant, VideoContext
 from engine.assistant.conversation import DEFAULT_MAX_NEW_TOKENS, Answer, Conversation
-from engine.assistant.encode import EncodedVideo, encode_video
+from engine.assistant.encode import EncodedVideo, encode_images, encode_video
 
 __all__ = [
     "DEFAULT_MAX_NEW_TOKENS",
@@ -26,5 +26,6 @@ __all__ = [
     "EncodedVideo",
     "VideoAssistant",
     "VideoContext",
+    "encode_images",
     "encode_video",
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +78,7 @@ def encode_video(
             wait_s += now - mark
             if cancel.is_set():
                 break
-            chunks.append(_encode_chunk(model, batch))
+            chunks.append(encode_images(model, batch))
             done += len(batch)
             batch = []
             mark = time.perf_counter()
@@ -106,7 +106,7 @@ def encode_video(
     )
 
 
-def _encode_chunk(model: InternVideo, images: list[np.ndarray]) -> torch.Tensor:
+def encode_images(model: InternVideo, images: Sequence[np.ndarray]) -> torch.Tensor:
     """One vision-tower pass: uint8 frames [c, 448, 448, 3] -> visual tokens [c, 16, D] on the device.
 
     The uint8 frames travel to the device and are normalized there (4x less to copy than float32).

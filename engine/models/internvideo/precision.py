@@ -97,10 +97,15 @@ def weight_bytes(size: ModelSize, precision: str) -> int:
     """Bytes of all weights at a precision."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
-    per = _BYTES_PER_PARAM[precision]
     rest = size.vision_params + size.projector_params + size.llm_other_params
-    linear_per = _BYTES_PER_QUANT_PARAM.get(precision, per)
-    return int(rest * per + size.llm_linear_params * linear_per)
+    return int(
+        rest * _BYTES_PER_PARAM[precision] + size.llm_linear_params * llm_linear_bytes_per_param(precision)
+    )
+
+
+def llm_linear_bytes_per_param(precision: str) -> float:
+    """Bytes per parameter of the LLM's decoder linears (what decoding reads for every token)."""
+    return _BYTES_PER_QUANT_PARAM.get(precision, _BYTES_PER_PARAM[precision])
 
 
 def context_tokens(size: ModelSize, num_frames: int) -> int:
