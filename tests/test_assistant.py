@@ -220,3 +220,14 @@ def test_opening_can_be_cancelled_and_stores_nothing(model, video, tmp_path: Pat
 def test_an_empty_range_is_a_video_error(model, video, tmp_path: Path) -> None:
     with pytest.raises(VideoError, match="empty"):
         assistant(model, tmp_path).open_video(video, Sampling("frames", 8, start_s=30.0))
+
+
+@pytest.mark.parametrize(("precision", "dtype"), [("fp16", torch.float16), ("int8", torch.float32)])
+def test_other_precisions_answer_on_the_cpu(video, tmp_path: Path, caplog, precision, dtype) -> None:
+    half = load_internvideo(internvideo_fixture() / "checkpoint", device="cpu", precision=precision)
+    context = assistant(half, tmp_path).open_video(video, Sampling("frames", 8))
+    assert context.visual_tokens.dtype == dtype
+    with caplog.at_level(logging.WARNING):
+        answer = context.conversation().ask(Q1, max_new_tokens=6)
+    assert answer.generated_tokens == 6
+    assert "MatMul8bitLt" not in caplog.text  # bitsandbytes' per-call cast notice is expected, not shown

@@ -111,7 +111,8 @@ def _print_piece(text: str) -> None:
 def _summary(answer: Answer) -> str:
     frames = answer.frames
     first, last = float(frames.times_s[0]), float(frames.times_s[-1])
-    tokens = "visual tokens from cache" if answer.cache_hit else f"{answer.vision_passes} vision passes"
+    passes = answer.vision_passes
+    tokens = "visual tokens from cache" if answer.cache_hit else f"{passes} vision pass{'es' * (passes != 1)}"
     rate = answer.tokens_per_s
     speed = f", {rate:.1f} tokens/s" if rate is not None else ""
     return (

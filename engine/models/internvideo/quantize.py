@@ -8,6 +8,7 @@ is never held in memory. bitsandbytes is imported only when a quantized precisio
 
 from __future__ import annotations
 
+import logging
 import re
 
 import torch
@@ -25,6 +26,12 @@ INT8_OUTLIER_THRESHOLD = 6.0  # LLM.int8() mixed-precision decomposition thresho
 def is_quantized_weight(name: str) -> bool:
     """True for the decoder linear weights that a quantized precision stores in bitsandbytes layers."""
     return QUANTIZED_WEIGHT.fullmatch(name) is not None
+
+
+def _quiet_expected_cast(record: logging.LogRecord) -> bool:
+    """bitsandbytes logs "MatMul8bitLt: inputs will be cast ... to float16" on every int8 matmul whose input
+    is not fp16, i.e. every call of ours (fp32/bf16 activations): expected, so not shown."""
+    return not record.getMessage().startswith("MatMul8bitLt: inputs will be cast")
 
 
 def _bnb():
@@ -46,6 +53,9 @@ def quantized_linear(
     kind "int8": `Linear8bitLt` (LLM.int8 with outlier threshold 6.0, int8 weights only).
     """
     bnb = _bnb()
+    cast_logger = logging.getLogger("bitsandbytes.autograd._functions")
+    if _quiet_expected_cast not in cast_logger.filters:
+        cast_logger.addFilter(_quiet_expected_cast)
     out_features, in_features = weight.shape
     if kind == "nf4":
         layer = bnb.nn.Linear4bit(
