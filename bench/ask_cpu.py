@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,6 +89,7 @@ def row(name: str, answer: dict) -> dict:
         "first_token_s": t["first_token_s"],
         "to_first_token_s": open_s + t["first_token_s"],
         "tokens_per_s": answer["tokens"]["per_s"],
+        "generated_tokens": answer["tokens"]["generated"],
         "prompt_tokens": answer["tokens"]["prompt"],
         "prefilled_tokens": answer["tokens"]["prompt"] - answer["tokens"]["reused"],
         "decode_wait_s": t.get("decode_wait_s"),
@@ -95,11 +97,18 @@ def row(name: str, answer: dict) -> dict:
     }
 
 
+def median_row(rows: tuple[dict, ...]) -> dict:
+    """One scenario over the repeats: the median of every number (time-shared machines are noisy)."""
+    numeric = [k for k, v in rows[0].items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    return rows[0] | {k: statistics.median(r[k] for r in rows) for k in numeric}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=2.0, help="length of the generated source video")
     parser.add_argument("--frames", type=int, default=128)
     parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the medians are printed (default 3)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--follow-up", action="store_true", help=argparse.SUPPRESS)
@@ -109,38 +118,49 @@ def main() -> int:
         return 0
 
     video = source_video(args.minutes)
-    with tempfile.TemporaryDirectory(prefix="scenescope-bench-") as cache:
-        env = {**os.environ, "SCENESCOPE_CACHE_DIR": cache, "PYTHONPATH": str(REPO)}
-        first = run_child(video, args, env, follow_up=True)
-        reopened = run_child(video, args, env, follow_up=False)
-    rows = [
-        row("first ask (new process, empty cache)", first["first"]),
-        row("follow-up (same conversation)", first["follow_up"]),
-        row("reopened (new process, cache on disk)", reopened["first"]),
-    ]
+    runs = []
+    for _ in range(args.repeat):  # each repeat starts from an empty cache
+        with tempfile.TemporaryDirectory(prefix="scenescope-bench-") as cache:
+            env = {**os.environ, "SCENESCOPE_CACHE_DIR": cache, "PYTHONPATH": str(REPO)}
+            first = run_child(video, args, env, follow_up=True)
+            reopened = run_child(video, args, env, follow_up=False)
+        runs.append(
+            [
+                row("first ask (new process, empty cache)", first["first"]),
+                row("follow-up (same conversation)", first["follow_up"]),
+                row("reopened (new process, cache on disk)", reopened["first"]),
+            ]
+        )
+    rows = [median_row(same) for same in zip(*runs, strict=True)]
     speedup = rows[0]["to_first_token_s"] / rows[2]["to_first_token_s"]
     report = {
         "video": video.name,
         "frames": args.frames,
+        "repeats": args.repeat,
         "rows": rows,
         "reopen_speedup": speedup,
-        "decode_alone_s": decode_alone(video, args.frames),
+        "decode_alone_s": statistics.median(decode_alone(video, args.frames) for _ in range(args.repeat)),
     }
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"{video.name}, {args.frames} frames, tiny model on {os.cpu_count()} CPU cores")
-    head = ("vision", "open", "first", "to 1st", "tok/s", "prompt", "prefill")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"{video.name}, {args.frames} frames, tiny model on {os.cpu_count()} CPU cores (load {load}), "
+        f"medians of {args.repeat} runs"
+    )
+    head = ("vision", "open", "first", "to 1st", "tokens", "tok/s", "prompt", "prefill")
     print(f"{'':40} " + " ".join(f"{h:>7}" for h in head))
     for r in rows:
         cells = (
-            f"{r['vision_passes']:7d}",
+            f"{r['vision_passes']:7.0f}",
             f"{r['open_video_s']:6.2f}s",
             f"{r['first_token_s']:6.3f}s",
             f"{r['to_first_token_s']:6.2f}s",
+            f"{r['generated_tokens']:7.0f}",
             f"{r['tokens_per_s'] or 0:7.1f}",
-            f"{r['prompt_tokens']:7d}",
-            f"{r['prefilled_tokens']:7d}",
+            f"{r['prompt_tokens']:7.0f}",
+            f"{r['prefilled_tokens']:7.0f}",
         )
         print(f"{r['scenario']:40} " + " ".join(cells))
     waited, encode, alone = rows[0]["decode_wait_s"], rows[0]["encode_s"], report["decode_alone_s"]
