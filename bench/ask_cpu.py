@@ -11,8 +11,8 @@ The model is the tiny random-weight fixture (vision tower 32 wide, 2 layers, at 
 1025 tokens per frame; LLM 64 wide), so the vision tower is cheap next to the 8B; the ratios show what the
 caches save, not what a GPU run costs (bench/ask_gpu.py).
 
-The source video is generated once (tests/media.py) and kept in bench/_media; the visual-token cache
-lives in a temporary folder for the run.
+The source video is generated once (bench/sampling.py's, a moving texture) and kept in bench/_media;
+the visual-token cache lives in a temporary folder for each repeat.
 """
 
 from __future__ import annotations
@@ -30,23 +30,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.sampling import source_video  # noqa: E402  (the generated-once test video of bench/)
+
 FIXTURE = REPO.parent / "shared/fixtures/internvideo2_5_tiny/checkpoint"
 QUESTION = "What happens in this video?"
 FOLLOW_UP = "And what happens at the end?"
-
-
-def source_video(minutes: float) -> Path:
-    from tests.media import make_video
-
-    folder = REPO / "bench" / "_media"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"ask_{minutes:g}min_640x360_gop60.mp4"
-    if not path.exists():
-        print(f"generating {path.name} (once) ...", flush=True)
-        tmp = path.with_suffix(".part.mp4")
-        make_video(tmp, width=640, height=360, frames=int(minutes * 60 * 30), fps=30, gop=60, bframes=2)
-        tmp.rename(path)
-    return path
 
 
 def child(video: Path, frames: int, max_new_tokens: int, follow_up: bool) -> dict:
@@ -117,7 +105,7 @@ def main() -> int:
         print(json.dumps(child(args.child, args.frames, args.max_new_tokens, args.follow_up)))
         return 0
 
-    video = source_video(args.minutes)
+    video = source_video(args.minutes, width=640, height=360, gop=60, bframes=2)
     runs = []
     for _ in range(args.repeat):  # each repeat starts from an empty cache
         with tempfile.TemporaryDirectory(prefix="scenescope-bench-") as cache:

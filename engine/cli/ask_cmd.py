@@ -14,9 +14,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from engine.cli.sample_cmd import sampling_from_args
+from engine.cli.sample_cmd import add_range_arguments, sampling_from_args
 from engine.errors import ScenescopeError
-from engine.timecode import parse_timecode
 from engine.video import probe
 from engine.video.sampling import DEFAULT_BUDGET, DEFAULT_FRAMES
 
@@ -53,8 +52,7 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         help=f"N frames at segment midpoints, a multiple of 4 (default {DEFAULT_FRAMES})",
     )
     how.add_argument("--auto", action="store_true", help="frames by duration: dense for short ranges")
-    p.add_argument("--start", type=parse_timecode, metavar="S", help="range start (seconds or HH:MM:SS)")
-    p.add_argument("--end", type=parse_timecode, metavar="E", help="range end (seconds or HH:MM:SS)")
+    add_range_arguments(p)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
     p.add_argument(
         "--precision",

@@ -27,9 +27,14 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
     how.add_argument("--fps", type=float, metavar="F", help="F frames per second of video")
     how.add_argument("--auto", action="store_true", help="dense for short ranges, sparse for long ones")
     p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="most frames --auto may choose")
+    add_range_arguments(p)
+    p.add_argument("--json", action="store_true", help='print {"frames": [{"index", "time_s"}, ...]}')
+
+
+def add_range_arguments(p: argparse.ArgumentParser) -> None:
+    """--start S and --end E: the part of the video to sample (shared with other commands)."""
     p.add_argument("--start", type=parse_timecode, metavar="S", help="range start (seconds or HH:MM:SS)")
     p.add_argument("--end", type=parse_timecode, metavar="E", help="range end (seconds or HH:MM:SS)")
-    p.add_argument("--json", action="store_true", help='print {"frames": [{"index", "time_s"}, ...]}')
 
 
 def sampling_from_args(args: argparse.Namespace) -> Sampling:
