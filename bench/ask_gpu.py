@@ -25,6 +25,7 @@ decoding at full memory bandwidth).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
@@ -246,6 +247,8 @@ def main() -> int:
     max_new = args.max_new_tokens or (16 if args.tiny else 128)
     raw = raw_config(args.tiny)
     spec = gpu_spec(device)
+    if device.type == "cuda" and spec is None and not args.json:
+        print(f"{torch.cuda.get_device_name(device)} is not in GPU_SPECS: no roofline comparison")
     rows = []
     for precision in precisions:
         model = build_random_model(raw, device, precision, args.tokenizer)
@@ -261,8 +264,10 @@ def main() -> int:
             if not args.json:
                 print(format_row(row), flush=True)
         del model
+        gc.collect()  # free this precision's weights before building the next
     report = {
-        "device": spec[0] if spec else str(device),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "roofline_spec": None if spec is None else {"tflops_bf16": spec[1], "tb_per_s": spec[2]},
         "config": "tiny" if args.tiny else "8B",
         "expected_prompt_tokens": {f: context_tokens(model_size(parse_config(raw)), f) for f in frame_counts},
         "rows": rows,

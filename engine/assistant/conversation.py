@@ -91,7 +91,8 @@ class Conversation:
         """Yield the answer's text as it is generated; `self.last` holds the `Answer` afterwards.
 
         The pieces joined are the raw answer (`Answer.text` is that, stripped). Setting `cancel` ends the
-        answer after the current token (finish_reason "cancelled"; the turn is not added to the history).
+        answer after the current token (finish_reason "cancelled"; the turn is not added to the history);
+        leaving the loop early instead leaves `last` unset for this turn.
         Timings: those of opening the video (first answer only, see `VideoAssistant.open_video`), then
         `first_token_s` (prompt prefill and the first token) and `generate_s` (the whole turn).
         """
