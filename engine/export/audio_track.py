@@ -82,12 +82,17 @@ def encode_packets(
         rate = source.rate
         first, stop = round(start_s * rate), round(end_s * rate)  # sample numbers on the file's clock
         to_planar = av.AudioResampler(format="fltp", layout=source.layout, rate=rate)
-        position = None  # sample number of the next decoded sample, for frames without timestamps
+        # Timestamps in coarse units (Matroska counts milliseconds) place a frame only to within a
+        # tick: count samples from the first frame on, and follow the timestamps only across a gap.
+        tick = rate * source.time_base  # samples per timestamp unit
+        position = None  # sample number of the next decoded sample on the file's clock
         for decoded in _decode_near(container, source, first):
             if cancel.is_set():
                 raise InterruptedError("export cancelled")
             if decoded.pts is not None:
-                position = round(decoded.pts * decoded.time_base * rate)
+                stamped = round(decoded.pts * decoded.time_base * rate)
+                if position is None or abs(stamped - position) > tick + 1:
+                    position = stamped
             elif position is None:
                 position = 0
             for frame in to_planar.resample(decoded):
