@@ -20,12 +20,18 @@ from engine.video import decode_frames, decode_native_frames, probe
 from tests.media import audio_samples, read_barcode
 
 FAST = EncodeSettings(preset="ultrafast")
-PSNR_FLOOR_DB = 33  # measured 35.3 dB on this random-block texture (x264 CRF 18, preset medium)
+PSNR_FLOOR_DB = 32  # measured 33.5 dB mean on this random-block texture (CRF 18, preset medium); CRF 30: 26.6
 VFR_DURATIONS = [0.04] * 20 + [0.02] * 20 + [0.1, 0.04] * 10  # 60 frames, 25/50/~14 fps
 
 SOURCES = {
     "bframes.mp4": {"frames": 100, "gop": 25, "bframes": 2, "audio": True, "audio_signal": "noise"},
-    "vfr.mp4": {"durations_s": VFR_DURATIONS, "gop": 12, "bframes": 3, "audio": True, "audio_signal": "noise"},
+    "vfr.mp4": {
+        "durations_s": VFR_DURATIONS,
+        "gop": 12,
+        "bframes": 3,
+        "audio": True,
+        "audio_signal": "noise",
+    },
     "rotated.mp4": {"frames": 60, "gop": 20, "bframes": 2, "rotation_ccw": -90, "width": 322, "height": 242},
     "silent.mp4": {"frames": 60, "gop": 20, "bframes": 0},
     "h264.ts": {"frames": 100, "gop": 25, "bframes": 2, "audio": True, "audio_signal": "noise"},
@@ -172,7 +178,9 @@ def test_open_gop_keyframes_are_not_copy_points(media, tmp_path):
     assert info.frames.keyframe[40]
     frames = frame_range(info.frames, info.frames.time_of(40), info.frames.time_of(60))
     assert not can_copy(info, frames)
-    clip = export_clip(info, info.frames.time_of(40), info.frames.time_of(60), tmp_path / "c.mp4", settings=FAST)
+    clip = export_clip(
+        info, info.frames.time_of(40), info.frames.time_of(60), tmp_path / "c.mp4", settings=FAST
+    )
     assert clip.video == "encode"
     check_clip((path, {}), clip, info.frames.time_of(40), info.frames.time_of(60), info)
 
@@ -231,14 +239,16 @@ def test_cancelled_clip_leaves_no_file(source, tmp_path, reencode):
             cancel.set()
 
     with pytest.raises(InterruptedError):
-        export_clip(info, 1.0, 3.0, tmp_path / "c.mp4", reencode=reencode, frame_done=frame_done, cancel=cancel)
+        export_clip(
+            info, 1.0, 3.0, tmp_path / "c.mp4", reencode=reencode, frame_done=frame_done, cancel=cancel
+        )
     assert len(seen) == 10
     assert list(tmp_path.iterdir()) == []
 
 
 def test_failed_encoder_leaves_no_file(source, tmp_path):
     _, info = source("bframes.mp4")
-    with pytest.raises(Exception, match="(?i)preset|invalid|argument"):
+    with pytest.raises(av.error.ArgumentError, match="no-such-preset"):
         export_clip(info, 0.5, 1.5, tmp_path / "c.mp4", settings=EncodeSettings(preset="no-such-preset"))
     assert list(tmp_path.iterdir()) == []
 

@@ -13,6 +13,17 @@ from engine.spans import load_spans
 from engine.timecode import format_timecode, parse_timecode
 
 NAME = "export"
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+)
 
 
 def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -38,7 +49,9 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
     p.add_argument("--reencode", action="store_true", help="re-encode even where a lossless copy is possible")
     p.add_argument("--no-clips", action="store_true", help="write only the sidecar files")
     p.add_argument("--crf", type=int, default=EncodeSettings.crf, help="x264 quality when re-encoding")
-    p.add_argument("--preset", default=EncodeSettings.preset, help="x264 speed preset when re-encoding")
+    p.add_argument(
+        "--preset", default=EncodeSettings.preset, choices=X264_PRESETS, help="x264 speed when re-encoding"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object describing what was written")
 
 
