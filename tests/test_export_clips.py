@@ -79,9 +79,9 @@ def check_clip(media_path, clip, start_s, end_s, info):
     # Times: start at 0 and keep every source frame's own time (variable frame rate included).
     want_times = info.frames.times_s[frames.first : frames.last + 1] - frames.start_s
     np.testing.assert_allclose([t for _, t in got], want_times, atol=1e-4)
-    # Duration within one frame of the request (the frames at both cut points bound the error).
+    # Duration within one frame of the request: the frames on screen at the cut points bound the error.
     durations = info.frames.frame_durations
-    one_frame = max(durations[frames.first], durations[frames.last])
+    one_frame = max(durations[info.frames.index_at(max(start_s, 0.0))], durations[frames.last])
     clamped = min(end_s, info.duration_s) - max(start_s, 0.0)
     assert abs(frames.duration_s - clamped) < one_frame
     if frames.frame_count > 1:  # probe refuses single pictures
@@ -159,6 +159,36 @@ def test_reencoding_a_copyable_range_gives_the_same_frames(source, tmp_path, nam
     clip = export_clip(info, start_s, end_s, tmp_path / "clip.mp4", reencode=True, settings=FAST)
     assert clip.video == "encode" and clip.audio in (None, "encode")
     check_clip(media_path, clip, start_s, end_s, info)
+
+
+@pytest.mark.parametrize("name", ["bframes.mp4", "vfr.mp4", "h264.ts"])
+def test_frame_rule_on_random_ranges(source, name):
+    """Frames in [start, end) by presentation time; the clip is within one frame of the request."""
+    _, info = source(name)
+    table = info.frames
+    times, durations = table.times_s, table.frame_durations
+    rng = np.random.default_rng(0)
+    for start, length in zip(
+        rng.uniform(-0.2, info.duration_s, 500), rng.uniform(0.001, 2.0, 500), strict=True
+    ):
+        end = start + length
+        if start >= info.duration_s or end <= 0:
+            with pytest.raises(ValueError, match="holds no frame"):
+                frame_range(table, start, end)
+            continue
+        r = frame_range(table, start, end)
+        lo, hi = max(start, 0.0), min(end, info.duration_s)
+        inside = np.flatnonzero((times >= lo - 5e-7) & (times < hi - 5e-7))
+        if inside.size:
+            assert (r.first, r.last) == (inside[0], inside[-1])
+        else:  # nothing starts inside: the frame on screen at the start
+            assert r.first == r.last == table.index_at(lo)
+        assert r.start_s == times[r.first] and r.end_s == pytest.approx(
+            times[r.first] + durations[r.first : r.last + 1].sum()
+        )
+        if lo >= times[0]:  # (MPEG-TS shows its first frame 21 ms after the file's start)
+            on_screen_at_cuts = max(durations[table.index_at(lo)], durations[r.last])
+            assert abs(r.duration_s - (hi - lo)) < on_screen_at_cuts + 1e-9
 
 
 def test_copied_clip_is_bit_exact(source, tmp_path):

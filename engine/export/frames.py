@@ -2,9 +2,10 @@
 
 The rule: a clip of [start_s, end_s) holds every frame whose presentation time lies in
 [start_s, end_s), and at least the frame on screen at start_s. So it begins at the first frame shown
-at or after start_s and stops before the first frame shown at or after end_s; its duration (from its
-first frame to the end of its last) is within one frame of end_s - start_s on either side, on
-constant and variable frame rate alike, and two clips that meet at a time share no frame.
+at or after start_s and stops before the first frame shown at or after end_s. Its duration (from its
+first frame to the end of its last) differs from end_s - start_s by less than one frame, the longer
+of the two on screen at the cut points, on constant and variable frame rate alike; and two clips
+that meet at a time share no frame.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def frame_range(table: FrameTable, start_s: float, end_s: float) -> FrameRange:
     Raises ValueError when the range lies wholly after the video's last frame.
     """
     times = table.times_s.tolist()
-    if start_s >= table.duration_s or end_s <= start_s:
+    if start_s >= table.duration_s or end_s <= max(start_s, 0.0):
         raise ValueError(f"the range {start_s:.3f}..{end_s:.3f} s holds no frame of the video")
     first = bisect.bisect_left(times, start_s - _SLACK_S)
     stop = bisect.bisect_left(times, end_s - _SLACK_S)  # first frame at or after the end

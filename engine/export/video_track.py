@@ -20,6 +20,7 @@ from engine.video.probe import open_video_stream
 
 _X264_PIXEL_FORMATS = frozenset(f.name for f in av.codec.Codec("libx264", "w").video_formats)
 _COLOR_FIELDS = ("color_range", "color_primaries", "color_trc", "colorspace")
+_DECODE_AHEAD_BYTES = 32 << 20
 
 FrameDone = Callable[[], None]  # called once per frame written
 
@@ -98,7 +99,8 @@ def encode_packets(
     durations = {pts - offset: ticks for pts, ticks in _frame_ticks(info, frames).items()}
     indices = range(frames.first, frames.last + 1)
     # Not `cancel=cancel`: the decoder sets the event it is given when it stops, even when done.
-    for decoded in decode_native_frames(info, indices):
+    # A small read-ahead: the encoder is the slow side, so more decoded frames would only wait.
+    for decoded in decode_native_frames(info, indices, buffer_bytes=_DECODE_AHEAD_BYTES):
         if cancel.is_set():
             raise InterruptedError("export cancelled")
         frame = decoded.frame
