@@ -37,6 +37,7 @@ SOURCES = {
     "h264.ts": {"frames": 100, "gop": 25, "bframes": 2, "audio": True, "audio_signal": "noise"},
     "h264.mkv": {"frames": 100, "gop": 25, "bframes": 2, "audio": True, "audio_signal": "noise"},
     "hevc.mp4": {"codec": "libx265", "frames": 60, "gop": 20, "bframes": 3},
+    "pcm192k.mov": {"frames": 50, "gop": 25, "audio": True, "audio_codec": "pcm_s16le", "audio_rate": 192000},
     "mp3.mkv": {"frames": 60, "gop": 20, "audio": True, "audio_codec": "libmp3lame", "audio_signal": "noise"},
 }
 
@@ -140,6 +141,7 @@ CASES = [
     ("h264.mkv", 1.0, 2.0, "encode"),  # Matroska has no decode timestamps: never copied
     ("hevc.mp4", 0.8, 1.6, "encode"),  # clips are H.264: HEVC is always re-encoded
     ("mp3.mkv", 0.5, 1.7, "encode"),
+    ("pcm192k.mov", 0.4, 1.4, "encode"),  # 192 kHz PCM: AAC has no such rate, resampled to 48 kHz
 ]
 
 
