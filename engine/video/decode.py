@@ -45,6 +45,15 @@ class Frame:
     image: np.ndarray  # [H, W, 3] uint8 RGB
 
 
+@dataclass(frozen=True)
+class NativeFrame:
+    """One decoded frame as the decoder made it: own pixel format, coded (not display) orientation."""
+
+    index: int
+    time_s: float
+    frame: av.VideoFrame  # its pts/time_base are the file's; re-stamp it before encoding
+
+
 @dataclass
 class DecodeStats:
     """What a decode cost. Updated from the worker threads."""
@@ -88,6 +97,35 @@ def decode_frames(
     `size` resizes each frame (see `resize_frame`); None keeps the displayed size. `workers` defaults
     to all cores. Closing the iterator, or setting `cancel`, stops the decoding threads.
     """
+    out_w, out_h = (size, size) if isinstance(size, int) else (size or (info.width, info.height))
+    decoder = _ChunkDecoder(info, size, skip_nonref, stats or DecodeStats(), cancel or threading.Event())
+    return _run(decoder, indices, workers, frames_per_buffer=buffer_bytes // (out_w * out_h * 3))
+
+
+def decode_native_frames(
+    info: VideoInfo,
+    indices: Sequence[int] | np.ndarray,
+    *,
+    workers: int | None = None,
+    buffer_bytes: int = 256 << 20,
+    stats: DecodeStats | None = None,
+    cancel: threading.Event | None = None,
+) -> Iterator[NativeFrame]:
+    """Like `decode_frames`, but yield the decoder's own frames, unconverted, for re-encoding.
+
+    No colour conversion, rotation or resizing: the export re-encodes these pixels as they are and
+    keeps the file's rotation as metadata. Every frame is decoded (no skipping of B-frames).
+    """
+    decoder = _ChunkDecoder(
+        info, None, False, stats or DecodeStats(), cancel or threading.Event(), native=True
+    )
+    frame_bytes = info.coded_width * info.coded_height * 3 // 2  # 4:2:0; a guess for the buffer bound
+    return _run(decoder, indices, workers, frames_per_buffer=buffer_bytes // frame_bytes)
+
+
+def _run(decoder: _ChunkDecoder, indices, workers: int | None, frames_per_buffer: int) -> Iterator:
+    """Plan `indices` into chunks, decode them on `workers` threads, yield the frames in order."""
+    info = decoder.info
     wanted = np.asarray(indices, dtype=np.int64)
     if wanted.size == 0:
         return
@@ -96,10 +134,8 @@ def decode_frames(
     if wanted[0] < 0 or wanted[-1] >= info.frame_count:
         raise ValueError(f"frame indices must lie in 0..{info.frame_count - 1}")
     workers = max(1, workers or os.cpu_count() or 1)
-    decoder = _ChunkDecoder(info, size, skip_nonref, stats or DecodeStats(), cancel or threading.Event())
     chunks = decoder.plan(np.unique(wanted), workers)
-    out_w, out_h = (size, size) if isinstance(size, int) else (size or (info.width, info.height))
-    frames_per_queue = max(4, buffer_bytes // (out_w * out_h * 3) // (workers + 1))
+    frames_per_queue = max(4, frames_per_buffer // (workers + 1))
 
     stop = decoder.stop
     queues: list[queue.Queue] = []
@@ -138,9 +174,10 @@ class _Run:
 
 
 class _ChunkDecoder:
-    def __init__(self, info, size, skip_nonref, stats, cancel):
+    def __init__(self, info, size, skip_nonref, stats, cancel, native=False):
         self.info, self.size, self.skip_nonref, self.stats = info, size, skip_nonref, stats
         self.stop = cancel
+        self.native = native  # emit NativeFrame (the decoder's own frame) instead of an RGB Frame
         self.table = info.frames
 
     def plan(self, targets: np.ndarray, workers: int) -> list[list[_Run]]:
@@ -295,6 +332,9 @@ class _ChunkDecoder:
             target = next(targets_left, None)
 
     def _emit(self, index: int, frame: av.VideoFrame, out: queue.Queue) -> None:
+        if self.native:
+            self._put(out, NativeFrame(index=index, time_s=self.table.time_of(index), frame=frame))
+            return
         image = frame.to_ndarray(format="rgb24")
         if self.info.rotation:
             image = np.ascontiguousarray(np.rot90(image, k=-self.info.rotation // 90))
