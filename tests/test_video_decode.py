@@ -153,3 +153,14 @@ def test_unsorted_or_out_of_range_indices_are_rejected(media):
         list(decode_frames(info, [5, 2]))
     with pytest.raises(ValueError, match=r"0\.\.119"):
         list(decode_frames(info, [0, 120]))
+
+
+def test_finishing_normally_leaves_the_callers_cancel_event_alone(media):
+    info = probe(media("h264_bframes.mp4", **CASES["h264_bframes.mp4"]))
+    cancel = threading.Event()
+    assert len(list(decode_frames(info, [1, 50, 100], cancel=cancel))) == 3
+    assert not cancel.is_set()
+    frames = decode_frames(info, list(range(120)), cancel=cancel)
+    next(frames)
+    frames.close()
+    assert not cancel.is_set()

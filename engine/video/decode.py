@@ -137,7 +137,6 @@ def _run(decoder: _ChunkDecoder, indices, workers: int | None, frames_per_buffer
     chunks = decoder.plan(np.unique(wanted), workers)
     frames_per_queue = max(4, frames_per_buffer // (workers + 1))
 
-    stop = decoder.stop
     queues: list[queue.Queue] = []
     pool = ThreadPoolExecutor(max_workers=min(workers, len(chunks)), thread_name_prefix="decode")
     try:
@@ -150,7 +149,7 @@ def _run(decoder: _ChunkDecoder, indices, workers: int | None, frames_per_buffer
                 )
                 queues.append(q)
             q = queues[chunk_no]
-            while (item := _get(q, stop)) is not _DONE:
+            while (item := _get(q, decoder)) is not _DONE:
                 if item is None:
                     return  # cancelled
                 if isinstance(item, BaseException):
@@ -160,7 +159,7 @@ def _run(decoder: _ChunkDecoder, indices, workers: int | None, frames_per_buffer
                     position += 1
             queues[chunk_no] = None  # type: ignore[call-overload]  # let finished chunks' frames go
     finally:
-        stop.set()
+        decoder.finished.set()
         for q in queues:
             while q is not None and not q.empty():
                 q.get_nowait()
@@ -176,9 +175,13 @@ class _Run:
 class _ChunkDecoder:
     def __init__(self, info, size, skip_nonref, stats, cancel, native=False):
         self.info, self.size, self.skip_nonref, self.stats = info, size, skip_nonref, stats
-        self.stop = cancel
+        self.cancel = cancel  # the caller's: read, never set
+        self.finished = threading.Event()  # set when the consumer is done (or gone)
         self.native = native  # emit NativeFrame (the decoder's own frame) instead of an RGB Frame
         self.table = info.frames
+
+    def stopping(self) -> bool:
+        return self.cancel.is_set() or self.finished.is_set()
 
     def plan(self, targets: np.ndarray, workers: int) -> list[list[_Run]]:
         """Group wanted frames into runs by keyframe, then runs into chunks of about equal work."""
@@ -244,7 +247,7 @@ class _ChunkDecoder:
                 packets, read_pos = self._seek(container, stream, run.key)
                 last = None
             for packet in packets:
-                if self.stop.is_set():
+                if self.stopping():
                     return
                 if packet.size:
                     read_pos = self._decode_position(packet, read_pos)
@@ -317,7 +320,7 @@ class _ChunkDecoder:
         ordinal, last = -1, None
         for packet in container.demux(stream):
             for frame in self._decode_packet(cc, packet):
-                if self.stop.is_set():
+                if self.stopping():
                     return
                 self.stats.add(decoded=1)
                 ordinal += 1
@@ -352,7 +355,7 @@ class _ChunkDecoder:
         self._emit(index, frame, out)
 
     def _put(self, out: queue.Queue, item) -> None:
-        while not self.stop.is_set():
+        while not self.stopping():
             try:
                 out.put(item, timeout=0.1)
                 return
@@ -360,9 +363,9 @@ class _ChunkDecoder:
                 continue
 
 
-def _get(q: queue.Queue, stop: threading.Event):
-    """The next item of `q`, or None once `stop` is set."""
-    while not stop.is_set():
+def _get(q: queue.Queue, decoder: _ChunkDecoder):
+    """The next item of `q`, or None once the decoder is stopping."""
+    while not decoder.stopping():
         try:
             return q.get(timeout=0.1)
         except queue.Empty:
