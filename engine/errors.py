@@ -16,3 +16,7 @@ class VideoError(ScenescopeError):
 
 class ModelError(ScenescopeError):
     """A model is missing, incomplete, incompatible, or does not fit the device."""
+
+
+class ExportError(ScenescopeError):
+    """An export cannot be made: its files exist, the folder is not writable, or a span is off the video."""

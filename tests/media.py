@@ -66,6 +66,8 @@ def make_video(
     rotation_ccw: int = 0,
     audio: bool = False,
     audio_codec: str = "aac",
+    audio_rate: int = 48000,
+    audio_signal: str = "tone",
     faststart: bool = False,
     texture: bool = False,
     pix_fmt: str = "yuv420p",
@@ -75,6 +77,8 @@ def make_video(
 
     `durations_s` gives every frame's own duration (variable frame rate); otherwise frames are 1/fps
     apart. `rotation_ccw` stores a display rotation (counter-clockwise degrees, FFmpeg's convention).
+    `audio_signal` is "tone" (440 Hz) or "noise" (seeded white noise: `audio_samples` recreates it,
+    so a test can find by correlation exactly which source samples a clip's audio holds).
     """
     path = Path(path)
     time_base = Fraction(1, 90000)
@@ -90,7 +94,7 @@ def make_video(
         stream.options = _encoder_options(codec, gop, bframes) | (options or {})
         if rotation_ccw:
             stream.set_display_rotation(rotation_ccw)
-        audio_stream = out.add_stream(audio_codec, rate=48000) if audio else None
+        audio_stream = out.add_stream(audio_codec, rate=audio_rate) if audio else None
         rng = np.random.default_rng(0)
         tex = _texture(rng, width, height) if texture else None
         for i, pts in enumerate(stamps):
@@ -100,7 +104,7 @@ def make_video(
         out.mux(stream.encode(None))
         if audio_stream is not None:
             total_s = float(stamps[-1] * time_base) + (durations_s[-1] if durations_s else 1 / fps)
-            _write_tone(out, audio_stream, total_s)
+            _write_audio(out, audio_stream, total_s, audio_signal)
     return path
 
 
@@ -108,7 +112,7 @@ def make_audio_only(path: str | Path, seconds: float = 2.0) -> Path:
     path = Path(path)
     with av.open(str(path), "w") as out:
         stream = out.add_stream("aac", rate=48000)
-        _write_tone(out, stream, seconds)
+        _write_audio(out, stream, seconds, "tone")
     return path
 
 
@@ -147,14 +151,21 @@ def _texture(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     return np.repeat(np.repeat(small, 8, axis=0), 8, axis=1)[:height, :width]
 
 
-def _write_tone(out, stream, seconds: float) -> None:
-    rate, samples_per_frame = 48000, 1024
+def audio_samples(signal: str, rate: int, count: int) -> np.ndarray:
+    """[count] float32: the mono signal `make_video` writes (sample n is at time n / rate)."""
+    if signal == "noise":
+        return (0.1 * np.random.default_rng(1).standard_normal(count)).astype(np.float32)
+    t = np.arange(count) / rate
+    return (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+
+
+def _write_audio(out, stream, seconds: float, signal: str) -> None:
+    rate, samples_per_frame = stream.rate, 1024
     total = int(seconds * rate)
+    samples = audio_samples(signal, rate, total)
     for start in range(0, total, samples_per_frame):
-        n = min(samples_per_frame, total - start)
-        t = (np.arange(start, start + n) / rate).astype(np.float32)
-        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
-        frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+        chunk = samples[None, start : start + samples_per_frame]
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
         frame.sample_rate, frame.pts = rate, start
         out.mux(stream.encode(frame))
     out.mux(stream.encode(None))

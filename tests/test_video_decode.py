@@ -132,18 +132,6 @@ def test_cancel_event_ends_the_stream(media):
     assert _decode_threads() == 0
 
 
-def test_the_callers_cancel_event_is_only_read(media):
-    path = media("h264_bframes.mp4", **CASES["h264_bframes.mp4"])
-    info = probe(path)
-    cancel = threading.Event()
-    assert len(list(decode_frames(info, [3, 50, 90], workers=2, cancel=cancel))) == 3
-    frames = decode_frames(info, list(range(60)), workers=2, cancel=cancel)
-    next(frames)
-    frames.close()  # stopping early stops the threads, not the caller's event
-    assert not cancel.is_set()
-    assert len(list(decode_frames(info, [3, 50, 90], workers=2, cancel=cancel))) == 3  # reusable
-
-
 def test_memory_stays_bounded_with_a_slow_consumer(media):
     path = media("h264_bframes.mp4", **CASES["h264_bframes.mp4"])
     info = probe(path)
@@ -165,3 +153,14 @@ def test_unsorted_or_out_of_range_indices_are_rejected(media):
         list(decode_frames(info, [5, 2]))
     with pytest.raises(ValueError, match=r"0\.\.119"):
         list(decode_frames(info, [0, 120]))
+
+
+def test_finishing_normally_leaves_the_callers_cancel_event_alone(media):
+    info = probe(media("h264_bframes.mp4", **CASES["h264_bframes.mp4"]))
+    cancel = threading.Event()
+    assert len(list(decode_frames(info, [1, 50, 100], cancel=cancel))) == 3
+    assert not cancel.is_set()
+    frames = decode_frames(info, list(range(120)), cancel=cancel)
+    next(frames)
+    frames.close()
+    assert not cancel.is_set()

@@ -9,7 +9,14 @@ Times are seconds of presentation time from the start of the file; frame indices
 presentation order and stay inside this package and its callers' bookkeeping.
 """
 
-from engine.video.decode import DecodeStats, Frame, decode_frames, resize_frame
+from engine.video.decode import (
+    DecodeStats,
+    Frame,
+    NativeFrame,
+    decode_frames,
+    decode_native_frames,
+    resize_frame,
+)
 from engine.video.frame_table import FrameTable
 from engine.video.probe import VideoInfo, probe
 from engine.video.sampling import (
@@ -25,11 +32,13 @@ __all__ = [
     "DecodeStats",
     "Frame",
     "FrameTable",
+    "NativeFrame",
     "SampledFrames",
     "Sampling",
     "VideoInfo",
     "adaptive_frame_count",
     "decode_frames",
+    "decode_native_frames",
     "num_frames_by_duration",
     "probe",
     "reference_frame_indices",

@@ -18,7 +18,7 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -43,6 +43,15 @@ class Frame:
     index: int  # presentation-order index in the video
     time_s: float  # true presentation time
     image: np.ndarray  # [H, W, 3] uint8 RGB
+
+
+@dataclass(frozen=True)
+class NativeFrame:
+    """One decoded frame as the decoder made it: own pixel format, coded (not display) orientation."""
+
+    index: int
+    time_s: float
+    frame: av.VideoFrame  # its pts/time_base are the file's; re-stamp it before encoding
 
 
 @dataclass
@@ -86,9 +95,37 @@ def decode_frames(
     """Yield the frames at `indices` (sorted; repeats allowed), in that order.
 
     `size` resizes each frame (see `resize_frame`); None keeps the displayed size. `workers` defaults
-    to all cores. Closing the iterator, or setting `cancel`, stops the decoding threads (the iterator
-    then ends early); `cancel` itself is only read, never set.
+    to all cores. Closing the iterator, or setting `cancel`, stops the decoding threads.
     """
+    out_w, out_h = (size, size) if isinstance(size, int) else (size or (info.width, info.height))
+    decoder = _ChunkDecoder(info, size, skip_nonref, stats or DecodeStats(), cancel or threading.Event())
+    return _run(decoder, indices, workers, frames_per_buffer=buffer_bytes // (out_w * out_h * 3))
+
+
+def decode_native_frames(
+    info: VideoInfo,
+    indices: Sequence[int] | np.ndarray,
+    *,
+    workers: int | None = None,
+    buffer_bytes: int = 256 << 20,
+    stats: DecodeStats | None = None,
+    cancel: threading.Event | None = None,
+) -> Iterator[NativeFrame]:
+    """Like `decode_frames`, but yield the decoder's own frames, unconverted, for re-encoding.
+
+    No colour conversion, rotation or resizing: the export re-encodes these pixels as they are and
+    keeps the file's rotation as metadata. Every frame is decoded (no skipping of B-frames).
+    """
+    decoder = _ChunkDecoder(
+        info, None, False, stats or DecodeStats(), cancel or threading.Event(), native=True
+    )
+    frame_bytes = info.coded_width * info.coded_height * 3 // 2  # 4:2:0; a guess for the buffer bound
+    return _run(decoder, indices, workers, frames_per_buffer=buffer_bytes // frame_bytes)
+
+
+def _run(decoder: _ChunkDecoder, indices, workers: int | None, frames_per_buffer: int) -> Iterator:
+    """Plan `indices` into chunks, decode them on `workers` threads, yield the frames in order."""
+    info = decoder.info
     wanted = np.asarray(indices, dtype=np.int64)
     if wanted.size == 0:
         return
@@ -97,10 +134,8 @@ def decode_frames(
     if wanted[0] < 0 or wanted[-1] >= info.frame_count:
         raise ValueError(f"frame indices must lie in 0..{info.frame_count - 1}")
     workers = max(1, workers or os.cpu_count() or 1)
-    decoder = _ChunkDecoder(info, size, skip_nonref, stats or DecodeStats(), cancel or threading.Event())
     chunks = decoder.plan(np.unique(wanted), workers)
-    out_w, out_h = (size, size) if isinstance(size, int) else (size or (info.width, info.height))
-    frames_per_queue = max(4, buffer_bytes // (out_w * out_h * 3) // (workers + 1))
+    frames_per_queue = max(4, frames_per_buffer // (workers + 1))
 
     queues: list[queue.Queue] = []
     pool = ThreadPoolExecutor(max_workers=min(workers, len(chunks)), thread_name_prefix="decode")
@@ -114,7 +149,7 @@ def decode_frames(
                 )
                 queues.append(q)
             q = queues[chunk_no]
-            while (item := _get(q, decoder.stopped)) is not _DONE:
+            while (item := _get(q, decoder)) is not _DONE:
                 if item is None:
                     return  # cancelled
                 if isinstance(item, BaseException):
@@ -124,7 +159,7 @@ def decode_frames(
                     position += 1
             queues[chunk_no] = None  # type: ignore[call-overload]  # let finished chunks' frames go
     finally:
-        decoder.stop.set()
+        decoder.finished.set()
         for q in queues:
             while q is not None and not q.empty():
                 q.get_nowait()
@@ -138,14 +173,15 @@ class _Run:
 
 
 class _ChunkDecoder:
-    def __init__(self, info, size, skip_nonref, stats, cancel):
+    def __init__(self, info, size, skip_nonref, stats, cancel, native=False):
         self.info, self.size, self.skip_nonref, self.stats = info, size, skip_nonref, stats
-        self.cancel = cancel  # the caller's
-        self.stop = threading.Event()  # ours: set when the consumer is done
+        self.cancel = cancel  # the caller's: read, never set
+        self.finished = threading.Event()  # set when the consumer is done (or gone)
+        self.native = native  # emit NativeFrame (the decoder's own frame) instead of an RGB Frame
         self.table = info.frames
 
-    def stopped(self) -> bool:
-        return self.stop.is_set() or self.cancel.is_set()
+    def stopping(self) -> bool:
+        return self.cancel.is_set() or self.finished.is_set()
 
     def plan(self, targets: np.ndarray, workers: int) -> list[list[_Run]]:
         """Group wanted frames into runs by keyframe, then runs into chunks of about equal work."""
@@ -211,7 +247,7 @@ class _ChunkDecoder:
                 packets, read_pos = self._seek(container, stream, run.key)
                 last = None
             for packet in packets:
-                if self.stopped():
+                if self.stopping():
                     return
                 if packet.size:
                     read_pos = self._decode_position(packet, read_pos)
@@ -284,7 +320,7 @@ class _ChunkDecoder:
         ordinal, last = -1, None
         for packet in container.demux(stream):
             for frame in self._decode_packet(cc, packet):
-                if self.stopped():
+                if self.stopping():
                     return
                 self.stats.add(decoded=1)
                 ordinal += 1
@@ -299,6 +335,9 @@ class _ChunkDecoder:
             target = next(targets_left, None)
 
     def _emit(self, index: int, frame: av.VideoFrame, out: queue.Queue) -> None:
+        if self.native:
+            self._put(out, NativeFrame(index=index, time_s=self.table.time_of(index), frame=frame))
+            return
         image = frame.to_ndarray(format="rgb24")
         if self.info.rotation:
             image = np.ascontiguousarray(np.rot90(image, k=-self.info.rotation // 90))
@@ -316,7 +355,7 @@ class _ChunkDecoder:
         self._emit(index, frame, out)
 
     def _put(self, out: queue.Queue, item) -> None:
-        while not self.stopped():
+        while not self.stopping():
             try:
                 out.put(item, timeout=0.1)
                 return
@@ -324,9 +363,9 @@ class _ChunkDecoder:
                 continue
 
 
-def _get(q: queue.Queue, stopped: Callable[[], bool]):
-    """The next item of `q`, or None once `stopped()`."""
-    while not stopped():
+def _get(q: queue.Queue, decoder: _ChunkDecoder):
+    """The next item of `q`, or None once the decoder is stopping."""
+    while not decoder.stopping():
         try:
             return q.get(timeout=0.1)
         except queue.Empty:

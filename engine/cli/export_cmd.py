@@ -1,0 +1,114 @@
+"""`scenescope export VIDEO --spans FILE.json --out DIR [--pad S] [--overwrite] [--json] ...`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+
+from engine.errors import ScenescopeError
+from engine.export import EncodeSettings, ExportResult, Progress, export_spans
+from engine.spans import load_spans
+from engine.timecode import format_timecode, parse_timecode
+
+NAME = "export"
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+)
+
+
+def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        NAME,
+        parents=parents,
+        help="cut a clip of each span and write subtitle/CSV/JSON sidecars",
+        description=(
+            "Cut a frame-accurate MP4 clip of each span (copied losslessly where the cut falls on a "
+            "keyframe, re-encoded otherwise) and write <video>.spans.{srt,vtt,csv,json} listing them."
+        ),
+    )
+    p.add_argument("video", help="the video the spans belong to")
+    p.add_argument(
+        "--spans", required=True, metavar="FILE.json", help="spans file (`scenescope ground --json`)"
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write into (created if missing)")
+    p.add_argument(
+        "--pad", type=parse_timecode, default=0.0, metavar="S", help="widen each clip by S seconds"
+    )
+    p.add_argument("--burn-masks", metavar="TRACKS.json", help="draw tracked masks into the clips")
+    p.add_argument("--overwrite", action="store_true", help="replace files that already exist")
+    p.add_argument("--reencode", action="store_true", help="re-encode even where a lossless copy is possible")
+    p.add_argument("--no-clips", action="store_true", help="write only the sidecar files")
+    p.add_argument("--crf", type=int, default=EncodeSettings.crf, help="x264 quality when re-encoding")
+    p.add_argument(
+        "--preset", default=EncodeSettings.preset, choices=X264_PRESETS, help="x264 speed when re-encoding"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object describing what was written")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.burn_masks is not None:
+        # Never ignore the flag: until the tracking feature's burn-in is connected here, refuse it.
+        missing = importlib.util.find_spec("engine.export.burn_in") is None
+        raise ScenescopeError(
+            f"--burn-masks is not available yet: drawing tracked masks into clips "
+            f"{'comes with the tracking feature' if missing else 'is not connected to export yet'}. "
+            "Export without --burn-masks for now."
+        )
+    spans = load_spans(args.spans)
+    show_progress = not args.json and sys.stderr.isatty()
+    result = export_spans(
+        args.video,
+        spans,
+        args.out,
+        pad_s=args.pad,
+        clips=not args.no_clips,
+        reencode=args.reencode,
+        overwrite=args.overwrite,
+        settings=EncodeSettings(crf=args.crf, preset=args.preset),
+        progress=_print_progress if show_progress else None,
+    )
+    if show_progress:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(_summary(result), ensure_ascii=False))
+        return 0
+    for item in result.spans:
+        if item.clip is not None:
+            clip = item.clip
+            how = "copied" if clip.video == "copy" else "re-encoded"
+            times = f"{format_timecode(clip.frames.start_s)}-{format_timecode(clip.frames.end_s)}"
+            print(f"clip     {clip.path}  ({how}, {times}, {clip.frames.frame_count} frames)")
+    for path in result.sidecars:
+        print(f"sidecar  {path}")
+    return 0
+
+
+def _print_progress(progress: Progress) -> None:
+    print(f"\rclip {progress.clip}/{progress.clips}  {progress.fraction:6.1%}", end="", file=sys.stderr)
+
+
+def _summary(result: ExportResult) -> dict:
+    clips = [
+        {
+            "number": item.number,
+            "path": str(item.clip.path),
+            "start_s": round(item.clip.frames.start_s, 6),
+            "end_s": round(item.clip.frames.end_s, 6),
+            "frames": item.clip.frames.frame_count,
+            "video": item.clip.video,
+            "audio": item.clip.audio,
+        }
+        for item in result.spans
+        if item.clip is not None
+    ]
+    return {"clips": clips, "sidecars": [str(p) for p in result.sidecars]}

@@ -1,0 +1,150 @@
+"""`export_spans`: a clip per span and the sidecars listing them, all checked before anything is written.
+
+    result = export_spans("harbour.mp4", load_spans("spans.json"), "out/", pad_s=1.0)
+    for item in result.spans: item.clip.path, item.clip.frames.start_s
+
+Everything that can be known up front is: every span must touch the video and no output file may
+exist (unless `overwrite`), so a bad spans file or a reused folder fails before minutes of encoding.
+Clips are written one by one, each atomically; the sidecars last, once every clip they name exists.
+A cancelled or failed export keeps the clips already finished and no partial file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import ExportError
+from engine.export.clip import EncodeSettings, export_clip
+from engine.export.frames import frame_range
+from engine.export.names import clip_name, safe_stem, sidecar_name
+from engine.export.sidecars import SIDECAR_KINDS, ExportedSpan, write_sidecars
+from engine.spans import Span
+from engine.timecode import format_timecode
+from engine.video import VideoInfo, probe
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far an export is: `fraction` of all clip frames written, and the clip being written."""
+
+    fraction: float  # 0..1
+    clip: int  # 1-based number of the clip being written
+    clips: int
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    spans: list[ExportedSpan]  # in the spans' order; `clip` is None when clips were not asked for
+    sidecars: list[Path]
+
+
+@dataclass(frozen=True)
+class _Planned:
+    number: int
+    span: Span
+    start_s: float  # padded and clamped to the video
+    end_s: float
+    frames: int  # how many frames the clip will hold (for progress)
+    path: Path
+
+
+def export_spans(
+    video: str | os.PathLike | VideoInfo,
+    spans: Sequence[Span],
+    out_dir: str | os.PathLike,
+    *,
+    pad_s: float = 0.0,
+    clips: bool = True,
+    sidecars: bool = True,
+    reencode: bool = False,
+    overwrite: bool = False,
+    settings: EncodeSettings | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> ExportResult:
+    """Cut a clip of each span, `pad_s` seconds wider on both sides, and write the sidecars.
+
+    Clips are `<video stem>_<NN>_<start>-<end>.mp4`, sidecars `<video stem>.spans.{srt,vtt,csv,json}`,
+    all in `out_dir` (created if missing). See `export_clip` for how each clip is cut.
+    Raises `ExportError` before writing anything when a span lies outside the video or an output
+    file exists (and not `overwrite`); InterruptedError when `cancel` is set.
+    """
+    info = video if isinstance(video, VideoInfo) else probe(video)
+    if not spans:
+        raise ExportError("There are no spans to export. Run grounding first, or check the spans file.")
+    if not (math.isfinite(pad_s) and pad_s >= 0):
+        raise ExportError(f"The padding must be zero or more seconds, not {pad_s}.")
+    out_dir = Path(out_dir)
+    stem = safe_stem(info.path.stem)
+    planned = _plan(info, spans, out_dir, stem, pad_s)
+    sidecar_paths = {kind: out_dir / sidecar_name(stem, kind) for kind in SIDECAR_KINDS} if sidecars else {}
+    if not overwrite:
+        clip_paths = [p.path for p in planned] if clips else []
+        _refuse_existing(clip_paths + list(sidecar_paths.values()), out_dir)
+    _make_folder(out_dir)
+
+    results = []
+    total = sum(p.frames for p in planned) if clips else 0
+    written = 0
+    for plan in planned:
+        clip = None
+        if clips:
+
+            def frame_done(plan: _Planned = plan) -> None:
+                nonlocal written
+                written += 1
+                if progress is not None:
+                    progress(Progress(fraction=written / total, clip=plan.number, clips=len(planned)))
+
+            clip = export_clip(
+                info,
+                plan.start_s,
+                plan.end_s,
+                plan.path,
+                reencode=reencode,
+                overwrite=overwrite,
+                settings=settings,
+                frame_done=frame_done,
+                cancel=cancel,
+            )
+        results.append(ExportedSpan(number=plan.number, span=plan.span, clip=clip))
+    written_sidecars = write_sidecars(sidecar_paths, results, info.path.resolve(), pad_s, overwrite=overwrite)
+    return ExportResult(spans=results, sidecars=written_sidecars)
+
+
+def _plan(info: VideoInfo, spans: Sequence[Span], out_dir: Path, stem: str, pad_s: float) -> list[_Planned]:
+    planned = []
+    for number, span in enumerate(spans, start=1):
+        if span.start_s >= info.duration_s:
+            raise ExportError(
+                f"Span {number} ({format_timecode(span.start_s)}-{format_timecode(span.end_s)}) starts after "
+                f"the end of {info.path.name} ({format_timecode(info.duration_s)}). "
+                "Check that the spans file belongs to this video."
+            )
+        start_s, end_s = max(0.0, span.start_s - pad_s), min(info.duration_s, span.end_s + pad_s)
+        frames = frame_range(info.frames, start_s, end_s)
+        name = clip_name(stem, number, len(spans), span.start_s, span.end_s)
+        planned.append(_Planned(number, span, start_s, end_s, frames.frame_count, out_dir / name))
+    return planned
+
+
+def _refuse_existing(paths: list[Path], out_dir: Path) -> None:
+    existing = [p.name for p in paths if p.exists()]
+    if existing:
+        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+        raise ExportError(
+            f"{shown} already exist{'s' if len(existing) == 1 else ''} in {out_dir}. "
+            "Choose another folder, or allow overwriting (--overwrite)."
+        )
+
+
+def _make_folder(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ExportError(f"Cannot create the folder {out_dir}: {e.strerror or e}.") from None

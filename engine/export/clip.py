@@ -1,0 +1,129 @@
+"""`export_clip`: one frame-accurate H.264/AAC MP4 clip of a video, written atomically.
+
+How the video is cut:
+- copy: when the clip's frames are exactly one clean run of packets that starts at an IDR picture
+  (`video_track.can_copy`), the packets are copied: lossless and fast.
+- re-encode: otherwise every frame of the clip is decoded and encoded with x264 (CRF 18 by default,
+  visually lossless), keeping the source's size, pixel format, colours, frame times and rotation.
+  We do not splice a re-encoded head onto copied packets ("smart cut"): MP4 holds one set of H.264
+  parameters per track, and x264's would have to match the camera's bit for bit.
+The audio is copied or re-encoded independently (see `audio_track`), over exactly the clip's time.
+The clip's timestamps start at 0; streams other than the video and the first audio are not kept.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from engine.atomic import atomic_path
+from engine.errors import ExportError
+from engine.export import audio_track, video_track
+from engine.export.frames import FrameRange, frame_range
+from engine.timecode import format_timecode
+from engine.video import VideoInfo
+
+_MP4_OPTIONS = {"movflags": "+faststart"}  # index at the front: players start before reading it all
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """How re-encoded clips are made. Copied packets are never touched."""
+
+    crf: int = 18  # x264 constant quality: 18 is visually lossless, lower is bigger
+    preset: str = "medium"  # x264 speed/size trade-off, "ultrafast" .. "veryslow"
+    audio_bitrate: int = 96_000  # AAC bits per second per channel
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A written clip and what it holds, in the source's time."""
+
+    path: Path
+    frames: FrameRange  # the source frames in the clip; frames.start_s is the clip's time 0
+    video: str  # "copy" or "encode"
+    audio: str | None  # "copy", "encode", or None when the source has no audio
+
+
+def export_clip(
+    info: VideoInfo,
+    start_s: float,
+    end_s: float,
+    path: str | os.PathLike,
+    *,
+    reencode: bool = False,
+    overwrite: bool = False,
+    settings: EncodeSettings | None = None,
+    frame_done: Callable[[], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> Clip:
+    """Cut [start_s, end_s) of `info`'s video into an MP4 at `path` (see `frames.frame_range`).
+
+    `reencode=True` re-encodes even where a copy would be exact. `frame_done` is called once per
+    frame written; `cancel` stops the export with InterruptedError. Whatever happens, `path` is
+    either the complete clip or untouched: the clip is written to a temporary file and renamed.
+    """
+    path = Path(path)
+    try:
+        frames = frame_range(info.frames, start_s, end_s)
+    except ValueError as e:
+        lasts = format_timecode(info.duration_s)
+        raise ExportError(f"Cannot cut {info.path.name}: {e} (it lasts {lasts}).") from None
+    copy_video = not reencode and video_track.can_copy(info, frames)
+    cancel = cancel or threading.Event()
+    settings = settings or EncodeSettings()
+    done = frame_done or (lambda: None)
+    try:
+        with (
+            atomic_path(path, overwrite=overwrite) as tmp,
+            av.open(str(info.path)) as source,
+            av.open(str(tmp), "w", format="mp4", options=_MP4_OPTIONS) as output,
+        ):
+            tracks, audio = _tracks(
+                info, frames, source, output, copy_video, reencode, settings, done, cancel
+            )
+            for packet in heapq.merge(*tracks, key=_decode_time):
+                output.mux(packet)
+    except FileExistsError:
+        raise ExportError(f"{path} already exists. Choose another folder, or allow overwriting.") from None
+    except InterruptedError:
+        raise
+    except OSError as e:
+        raise ExportError(
+            f"Cannot write {path}: {e.strerror or e}. Check the folder and free disk space."
+        ) from None
+    return Clip(path=path, frames=frames, video="copy" if copy_video else "encode", audio=audio)
+
+
+def _tracks(info, frames, source, output, copy_video, reencode, settings, done, cancel):
+    """Add the clip's streams to `output`; return their packet iterators and how audio is made."""
+    video_source = source.streams[info.stream_index]
+    if copy_video:
+        stream = video_track.add_copy_stream(output, video_source, info)
+        tracks = [video_track.copy_packets(info, frames, stream, done, cancel)]
+    else:
+        stream = video_track.add_encode_stream(output, video_source, info, settings.crf, settings.preset)
+        tracks = [video_track.encode_packets(info, frames, stream, done, cancel)]
+    if not source.streams.audio:
+        return tracks, None
+    audio_source = source.streams.audio[0]
+    # The file's own clock: frame times are measured from its start time.
+    start_s, end_s = frames.start_s + info.frames.start_s, frames.end_s + info.frames.start_s
+    if not reencode and audio_track.can_copy(audio_source):
+        stream = audio_track.add_copy_stream(output, audio_source)
+        tracks.append(audio_track.copy_packets(info.path, start_s, end_s, stream, cancel))
+        return tracks, "copy"
+    stream = audio_track.add_encode_stream(output, audio_source, settings.audio_bitrate)
+    tracks.append(audio_track.encode_packets(info.path, start_s, end_s, stream, cancel))
+    return tracks, "encode"
+
+
+def _decode_time(packet: av.Packet):
+    """When the muxer needs the packet, for interleaving the tracks (exact: a Fraction)."""
+    return (packet.dts if packet.dts is not None else packet.pts) * packet.time_base

@@ -1,0 +1,149 @@
+"""The video track of a clip: the source's H.264 packets copied unchanged, or the frames re-encoded.
+
+Both yield packets in decode order, stamped so the clip's first frame is shown at time 0, each with
+its true duration (the last frame's included), in the source's time base, so variable frame rates
+survive exactly. The rotation stays metadata (a display matrix), as in the source.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import av
+import numpy as np
+
+from engine.export.frames import FrameRange, packets_copyable
+from engine.export.h264 import is_idr
+from engine.video import VideoInfo, decode_native_frames
+from engine.video.probe import open_video_stream
+
+_X264_PIXEL_FORMATS = frozenset(f.name for f in av.codec.Codec("libx264", "w").video_formats)
+_COLOR_FIELDS = ("color_range", "color_primaries", "color_trc", "colorspace")
+_DECODE_AHEAD_BYTES = 32 << 20
+
+FrameDone = Callable[[], None]  # called once per frame written
+
+
+def can_copy(info: VideoInfo, frames: FrameRange) -> bool:
+    """True when copying the packets gives exactly `frames`, decodable and in H.264 (the clip format).
+
+    The packet-run rule is `packets_copyable`; on top of it the first packet must be an IDR picture
+    and carry a decode timestamp (MP4 needs one; Matroska stores none, so its clips are re-encoded).
+    """
+    if info.codec != "h264" or not info.frames_seekable or not packets_copyable(info.frames, frames):
+        return False
+    key_pts = int(info.frames.pts[frames.first])
+    container, stream = open_video_stream(info.path, info.stream_index)
+    with container:
+        packet = next(_packets_from(container, stream, key_pts), None)
+        extradata = stream.codec_context.extradata
+        return packet is not None and packet.dts is not None and is_idr(bytes(packet), extradata)
+
+
+def add_copy_stream(output: av.container.OutputContainer, source: av.video.VideoStream, info: VideoInfo):
+    stream = output.add_stream_from_template(source)
+    stream.time_base = info.frames.time_base
+    if info.rotation:
+        stream.set_display_rotation(-info.rotation)  # FFmpeg's angle is counter-clockwise
+    return stream
+
+
+def add_encode_stream(
+    output: av.container.OutputContainer, source: av.video.VideoStream, info: VideoInfo, crf: int, preset: str
+):
+    """An H.264 stream with the source's picture size, pixel format (when x264 has it) and colours."""
+    src = source.codec_context
+    stream = output.add_stream("libx264", rate=source.average_rate or source.guessed_rate)
+    stream.width, stream.height = info.coded_width, info.coded_height
+    stream.pix_fmt = src.pix_fmt if src.pix_fmt in _X264_PIXEL_FORMATS else "yuv420p"
+    stream.time_base = stream.codec_context.time_base = info.frames.time_base
+    for name in _COLOR_FIELDS:
+        setattr(stream.codec_context, name, getattr(src, name))
+    if src.sample_aspect_ratio:
+        stream.codec_context.sample_aspect_ratio = src.sample_aspect_ratio
+    stream.options = {"crf": str(crf), "preset": preset}
+    if info.rotation:
+        stream.set_display_rotation(-info.rotation)
+    return stream
+
+
+def copy_packets(
+    info: VideoInfo, frames: FrameRange, stream, frame_done: FrameDone, cancel: threading.Event
+) -> Iterator[av.Packet]:
+    """The source packets of `frames` (the caller checked `can_copy`), re-stamped from 0."""
+    table = info.frames
+    offset = int(table.pts[frames.first])
+    durations = _frame_ticks(info, frames)
+    container, source = open_video_stream(info.path, info.stream_index)
+    with container:
+        for written, packet in enumerate(_packets_from(container, source, offset), start=1):
+            if cancel.is_set():
+                raise InterruptedError("export cancelled")
+            packet.duration = durations[packet.pts]
+            packet.pts -= offset
+            packet.dts -= offset
+            packet.stream = stream
+            yield packet
+            frame_done()
+            if written == frames.frame_count:
+                return
+
+
+def encode_packets(
+    info: VideoInfo, frames: FrameRange, stream, frame_done: FrameDone, cancel: threading.Event
+) -> Iterator[av.Packet]:
+    """Decode `frames` and encode them with `stream`'s encoder, keeping every frame's time."""
+    table = info.frames
+    offset = int(table.pts[frames.first])
+    durations = {pts - offset: ticks for pts, ticks in _frame_ticks(info, frames).items()}
+    indices = range(frames.first, frames.last + 1)
+    # Not `cancel=cancel`: the decoder sets the event it is given when it stops, even when done.
+    # A small read-ahead: the encoder is the slow side, so more decoded frames would only wait.
+    for decoded in decode_native_frames(info, indices, buffer_bytes=_DECODE_AHEAD_BYTES):
+        if cancel.is_set():
+            raise InterruptedError("export cancelled")
+        frame = decoded.frame
+        frame.pts = int(table.pts[decoded.index]) - offset
+        frame.time_base = table.time_base
+        frame.pict_type = av.video.frame.PictureType.NONE  # let x264 place its own keyframes
+        for packet in stream.encode(frame):
+            packet.duration = durations[packet.pts]
+            yield packet
+        frame_done()
+    for packet in stream.encode(None):
+        packet.duration = durations[packet.pts]
+        yield packet
+
+
+def _frame_ticks(info: VideoInfo, frames: FrameRange) -> dict[int, int]:
+    """{source pts: ticks the frame is shown} for the frames of the range, the last one's included."""
+    table = info.frames
+    edges = np.append(table.pts, table.end_pts)[frames.first : frames.last + 2]  # [N+1] int64
+    return dict(zip(edges[:-1].tolist(), np.diff(edges).tolist(), strict=True))
+
+
+def _packets_from(container, stream, key_pts: int) -> Iterator[av.Packet]:
+    """The stream's non-empty packets in decode order, starting with the one whose pts is `key_pts`.
+
+    Seeks to it; a demuxer that lands past it (MPEG-TS seeks by byte position) is sent back to the
+    start of the file.
+    """
+    for start_of_file in (False, True):
+        if start_of_file:
+            container.seek(0)
+        else:
+            container.seek(key_pts, stream=stream, backward=True)
+        found = False
+        for packet in container.demux(stream):
+            if not packet.size or packet.pts is None:
+                continue
+            if not found:
+                if packet.is_keyframe and packet.pts > key_pts:
+                    break  # landed past the keyframe
+                found = packet.pts == key_pts
+                if not found:
+                    continue
+            yield packet
+        if found:
+            return
