@@ -15,10 +15,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.cli import probe_cmd, sample_cmd
+from engine.cli import probe_cmd, sample_cmd, track_cmd
 from engine.errors import ScenescopeError
 
-COMMANDS = {module.NAME: module for module in (probe_cmd, sample_cmd)}
+COMMANDS = {module.NAME: module for module in (probe_cmd, sample_cmd, track_cmd)}
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1

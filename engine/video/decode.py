@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Literal
 
 import av
 import numpy as np
@@ -61,15 +62,22 @@ class DecodeStats:
             self.substituted += substituted
 
 
-def resize_frame(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
-    """Resize an RGB frame with PIL bicubic, aspect ratio not kept (the InternVideo2.5 reference).
+_RESAMPLE = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}
 
-    `size` is a side length for a square, or (width, height).
+
+def resize_frame(
+    image: np.ndarray, size: int | tuple[int, int], resample: Literal["bicubic", "bilinear"] = "bicubic"
+) -> np.ndarray:
+    """Resize an RGB frame with PIL, aspect ratio not kept.
+
+    `size` is a side length for a square, or (width, height). Bicubic is the InternVideo2.5 reference;
+    bilinear is SAM2's processor (PIL's filter scales with the reduction, i.e. it antialiases as
+    torchvision does).
     """
     width, height = (size, size) if isinstance(size, int) else size
     if image.shape[1] == width and image.shape[0] == height:
         return image
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.BICUBIC))
+    return np.asarray(Image.fromarray(image).resize((width, height), _RESAMPLE[resample]))
 
 
 def decode_frames(
@@ -77,6 +85,7 @@ def decode_frames(
     indices: Sequence[int] | np.ndarray,
     *,
     size: int | tuple[int, int] | None = None,
+    resample: Literal["bicubic", "bilinear"] = "bicubic",
     workers: int | None = None,
     buffer_bytes: int = 256 << 20,
     skip_nonref: bool = True,
@@ -85,8 +94,8 @@ def decode_frames(
 ) -> Iterator[Frame]:
     """Yield the frames at `indices` (sorted; repeats allowed), in that order.
 
-    `size` resizes each frame (see `resize_frame`); None keeps the displayed size. `workers` defaults
-    to all cores. Closing the iterator, or setting `cancel`, stops the decoding threads.
+    `size` resizes each frame with `resample` (see `resize_frame`); None keeps the displayed size.
+    `workers` defaults to all cores. Closing the iterator, or setting `cancel`, stops the decoding threads.
     """
     wanted = np.asarray(indices, dtype=np.int64)
     if wanted.size == 0:
@@ -96,7 +105,9 @@ def decode_frames(
     if wanted[0] < 0 or wanted[-1] >= info.frame_count:
         raise ValueError(f"frame indices must lie in 0..{info.frame_count - 1}")
     workers = max(1, workers or os.cpu_count() or 1)
-    decoder = _ChunkDecoder(info, size, skip_nonref, stats or DecodeStats(), cancel or threading.Event())
+    decoder = _ChunkDecoder(
+        info, size, resample, skip_nonref, stats or DecodeStats(), cancel or threading.Event()
+    )
     chunks = decoder.plan(np.unique(wanted), workers)
     out_w, out_h = (size, size) if isinstance(size, int) else (size or (info.width, info.height))
     frames_per_queue = max(4, buffer_bytes // (out_w * out_h * 3) // (workers + 1))
@@ -138,8 +149,9 @@ class _Run:
 
 
 class _ChunkDecoder:
-    def __init__(self, info, size, skip_nonref, stats, cancel):
+    def __init__(self, info, size, resample, skip_nonref, stats, cancel):
         self.info, self.size, self.skip_nonref, self.stats = info, size, skip_nonref, stats
+        self.resample = resample
         self.stop = cancel
         self.table = info.frames
 
@@ -299,7 +311,7 @@ class _ChunkDecoder:
         if self.info.rotation:
             image = np.ascontiguousarray(np.rot90(image, k=-self.info.rotation // 90))
         if self.size is not None:
-            image = resize_frame(image, self.size)
+            image = resize_frame(image, self.size, self.resample)
         self._put(out, Frame(index=index, time_s=self.table.time_of(index), image=image))
 
     def _substitute(self, index: int, frame: av.VideoFrame | None, out: queue.Queue) -> None:
