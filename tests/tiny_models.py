@@ -23,7 +23,8 @@ SEED = 0
 NUDGE = 0.05  # std of the noise added to every parameter, zero-initialised ones included
 
 
-def sam2_config():
+def sam2_config(num_maskmem: int = 7, max_object_pointers: int = 16):
+    """The tiny architecture; memory sizes default to SAM 2.1's (smaller ones make pruning show sooner)."""
     from transformers import Sam2VideoConfig
 
     s, d = IMAGE_SIZE, HIDDEN
@@ -46,7 +47,12 @@ def sam2_config():
             "fpn_hidden_size": d,
         },
         prompt_encoder_config={"hidden_size": d, "image_size": s, "patch_size": 16, "mask_input_channels": 4},
-        mask_decoder_config={"hidden_size": d, "mlp_dim": 64, "num_attention_heads": 2, "iou_head_hidden_dim": d},
+        mask_decoder_config={
+            "hidden_size": d,
+            "mlp_dim": 64,
+            "num_attention_heads": 2,
+            "iou_head_hidden_dim": d,
+        },
         image_size=s,
         memory_attention_hidden_size=d,
         memory_attention_num_layers=1,
@@ -57,20 +63,20 @@ def sam2_config():
         mask_downsampler_embed_dim=d,
         memory_fuser_embed_dim=d,
         memory_fuser_intermediate_dim=64,
-        num_maskmem=7,
-        max_object_pointers_in_encoder=16,
+        num_maskmem=num_maskmem,
+        max_object_pointers_in_encoder=max_object_pointers,
     )
 
 
-def write_sam2(folder: str | Path) -> Path:
-    """Write the tiny SAM2 video model to `folder` (created) and return it."""
+def write_sam2(folder: str | Path, **config) -> Path:
+    """Write the tiny SAM2 video model to `folder` (created) and return it. `config`: see `sam2_config`."""
     import torch
     from transformers import Sam2VideoModel
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(SEED)
-    model = Sam2VideoModel(sam2_config()).eval()
+    model = Sam2VideoModel(sam2_config(**config)).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * NUDGE)
@@ -88,7 +94,9 @@ def write_sam2(folder: str | Path) -> Path:
         "image_std": [0.229, 0.224, 0.225],
     }
     (folder / "processor_config.json").write_text(json.dumps(processor, indent=2), encoding="utf-8")
-    (folder / "video_preprocessor_config.json").write_text(json.dumps(video_preprocessor, indent=2), encoding="utf-8")
+    (folder / "video_preprocessor_config.json").write_text(
+        json.dumps(video_preprocessor, indent=2), encoding="utf-8"
+    )
     return folder
 
 
