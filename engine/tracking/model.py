@@ -55,6 +55,7 @@ def load_sam2(
     revision: str | None = None,
 ) -> Sam2:
     """Load a `facebook/sam2.1-hiera-*` video model (Hub id or folder). Raises `ModelError` with a fix."""
+    from safetensors import SafetensorError
     from transformers import Sam2VideoModel
     from transformers.utils import logging as hf_logging
 
@@ -75,7 +76,7 @@ def load_sam2(
         network, info = Sam2VideoModel.from_pretrained(
             folder, local_files_only=True, use_safetensors=True, dtype=dtype, output_loading_info=True
         )
-    except (OSError, ValueError, RuntimeError) as e:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as e:
         raise ModelError(f"cannot load the SAM2 weights in {folder}: {e}. Download the model again.") from e
     finally:
         if bar_was_on:
