@@ -191,3 +191,19 @@ def test_bad_prompts_say_what_to_do(sam2, clip):
         tracker.refine(3, 0.5, points=[(1.0, 1.0)], labels=[1])
     with pytest.raises(ScenescopeError, match="click an object first"):
         tracker.propagate()
+
+
+def test_bfloat16_weights_run_end_to_end(sam2_folder, clip):
+    """GPUs run SAM2 in bfloat16 (precision "auto"); the same dtype plumbing, exercised on the CPU."""
+    import dataclasses
+
+    from engine.tracking import load_sam2
+
+    fp32 = load_sam2(sam2_folder, device="cpu")
+    bf16 = dataclasses.replace(fp32, network=fp32.network.to(torch.bfloat16), dtype=torch.bfloat16)
+    tracker = Tracker(bf16, clip)
+    tracker.prompt(t(clip, 4), **CLICK)
+    run = tracker.propagate(t(clip, 0), t(clip, 8))
+    tracker.refine(1, t(clip, 6), points=[(100.0, 80.0)], labels=[0])
+    assert run.frames_tracked == 7 and tracker.store.frame_indices(1) == list(range(8))
+    assert any(m.area for m in tracker.store.frames(1))

@@ -7,7 +7,9 @@ SAM2 is written as `facebook/sam2.1-hiera-*` publishes its transformers weights:
 `video_preprocessor_config.json`. The architecture is the real one, shrunk (1.4 M parameters, 256 px
 input, 7 mask memories and 16 object pointers as in SAM 2.1). Its weights are random but fixed by a
 seed, and nudged so that masks are neither empty nor full and change with the clicks and the frames
-(freshly initialised SAM2 weights predict "no object" everywhere, which would make tests vacuous).
+(freshly initialised SAM2 weights predict "no object" everywhere, which would make tests vacuous), and
+are blobs with smooth edges as real SAM2 masks are, not a random checkerboard (which would make the
+RLE results of benchmarks a few times larger than real ones).
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ def write_sam2(folder: str | Path, **config) -> Path:
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * NUDGE)
+        for module in model.modules():  # random 2x2 transposed convolutions paint a checkerboard; real
+            if isinstance(module, torch.nn.ConvTranspose2d):  # masks are blobs, so make them upsample evenly
+                module.weight.copy_(module.weight.mean(dim=(2, 3), keepdim=True).expand_as(module.weight))
     model.save_pretrained(folder, safe_serialization=True)
     processor = {"processor_class": "Sam2VideoProcessor", "target_size": IMAGE_SIZE, "point_pad_value": -10}
     video_preprocessor = {
