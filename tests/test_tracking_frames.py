@@ -112,3 +112,12 @@ def test_span_is_the_frames_shown_during_it(media):
     assert table.span(0.5, 1.31) == (10, 26)
     assert table.span(1.0, None) == (20, 39)
     assert table.span(0.5, 0.5001) == (10, 10)
+
+
+def test_backward_chunks_follow_keyframes_when_they_fit(media):
+    info = probe(media("square.mp4", width=256, height=256, frames=40, fps=20, gop=10))
+    assert np.flatnonzero(info.frames.keyframe).tolist() == [0, 10, 20, 30]
+    whole_intervals = list(tracking_frames._backward_chunks(info, 39, 3, most=25))
+    assert whole_intervals == [(30, 39), (20, 29), (10, 19), (3, 9)]  # each decoded from its own keyframe
+    small = list(tracking_frames._backward_chunks(info, 37, 21, most=4))
+    assert small == [(34, 37), (30, 33), (26, 29), (22, 25), (21, 21)]

@@ -72,22 +72,33 @@ def stream_frames(
 ) -> Iterator[Frame]:
     """Frames `first` .. `last` inclusive, resized to size x size as SAM2's processor does.
 
-    `first > last` streams backwards: the range is decoded forwards in chunks of bounded bytes,
-    each yielded in reverse, so memory stays bounded however long the range. Setting `cancel` ends
-    the stream at the next frame (the decoder gets an event of its own: it sets it when it stops).
+    `first > last` streams backwards, so memory stays bounded however long the range: it is decoded
+    forwards in chunks, each yielded in reverse. A chunk is a whole keyframe interval when that fits in
+    `BACKWARD_CHUNK_BYTES` (then no frame is decoded twice), else as many frames as fit. Setting
+    `cancel` ends the stream at the next frame (the decoder gets an event of its own: it sets it when
+    it stops).
     """
-    step = 1 if first <= last else -1
-    per_chunk = info.frame_count if step == 1 else max(1, BACKWARD_CHUNK_BYTES // (size * size * 3))
-    edge = first
-    while (edge - last) * step <= 0:
-        far = edge + step * (per_chunk - 1)
-        far = min(far, last) if step == 1 else max(far, last)
-        lo, hi = min(edge, far), max(edge, far)
+    if first <= last:
+        chunks = [(first, last)]
+    else:
+        chunks = _backward_chunks(info, first, last, max(1, BACKWARD_CHUNK_BYTES // (size * size * 3)))
+    for lo, hi in chunks:
         frames = decode_frames(info, range(lo, hi + 1), size=size, resample="bilinear", workers=workers)
         with contextlib.closing(frames):
-            chunk = frames if step == 1 else reversed(list(frames))
-            for frame in chunk:
+            for frame in frames if first <= last else reversed(list(frames)):
                 if cancel is not None and cancel.is_set():
                     return
                 yield frame
-        edge = far + step
+
+
+def _backward_chunks(info: VideoInfo, first: int, last: int, most: int) -> Iterator[tuple[int, int]]:
+    """(lo, hi) ranges covering last..first, from the end, each at most `most` frames long."""
+    keyframe_of = info.frames.seek_keyframe  # [F] where decoding a frame has to start
+    hi = first
+    while hi >= last:
+        lo = max(last, hi - most + 1)
+        key = int(keyframe_of[hi])
+        if lo <= key <= hi and info.frames_seekable:
+            lo = max(last, key)  # start at the keyframe: the decoder reads nothing before the chunk
+        yield lo, hi
+        hi = lo - 1
