@@ -172,6 +172,9 @@ def test_cancel_stops_and_results_are_readable_meanwhile(sam2, clip):
     assert run.cancelled and run.frames_tracked == 12
     assert tracker.store.frame_indices(1) == list(range(13))
     assert seen == list(range(2, 14))
+    assert (
+        tracker.mask_at(1, t(clip, 12) + 0.01).frame_index == 12 and tracker.mask_at(1, t(clip, 13)) is None
+    )
 
     resumed = tracker.propagate(None, t(clip, 20))  # cancelling leaves a usable tracker
     assert not resumed.cancelled and resumed.frames_tracked == 19

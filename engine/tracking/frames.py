@@ -22,6 +22,7 @@ from engine.video import Frame, VideoInfo, decode_frames
 
 BOX_LABELS = (2, 3)  # SAM2 encodes a box as its two corners with these point labels
 BACKWARD_CHUNK_BYTES = 64 << 20  # frames decoded ahead when streaming backwards
+READ_AHEAD_BYTES = 16 << 20  # decoded frames waiting for the model: it is far slower than the decoder
 
 
 def to_pixel_values(image: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
@@ -83,7 +84,14 @@ def stream_frames(
     else:
         chunks = _backward_chunks(info, first, last, max(1, BACKWARD_CHUNK_BYTES // (size * size * 3)))
     for lo, hi in chunks:
-        frames = decode_frames(info, range(lo, hi + 1), size=size, resample="bilinear", workers=workers)
+        frames = decode_frames(
+            info,
+            range(lo, hi + 1),
+            size=size,
+            resample="bilinear",
+            workers=workers,
+            buffer_bytes=READ_AHEAD_BYTES,
+        )
         with contextlib.closing(frames):
             for frame in frames if first <= last else reversed(list(frames)):
                 if cancel is not None and cancel.is_set():

@@ -226,6 +226,10 @@ class Tracker:
                 sweeps = [forwards] if any(f < frame_index for f in cond) else [backwards]
             return self._run(sweeps, on_progress, cancel)
 
+    def mask_at(self, obj_id: int, time_s: float) -> FrameMask | None:
+        """The object's mask on the frame shown at `time_s`, or None where it was not tracked (yet)."""
+        return self.store.get(obj_id, self.video.frames.index_at(time_s))
+
     def remove_object(self, obj_id: int) -> None:
         with self._lock:
             self._objects.pop(obj_id, None)
