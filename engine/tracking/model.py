@@ -1,7 +1,7 @@
 """Load SAM 2.1 for video (transformers' `Sam2VideoModel`) from a local folder or the Hugging Face Hub.
 
 Only data is read from a model folder: JSON with `json`, weights with safetensors (by transformers,
-`use_safetensors=True`). Nothing is imported or executed from it (no `trust_remote_code`), and a Hub
+`use_safetensors=True`). Nothing is imported or executed from it (remote code is never trusted), and a Hub
 download fetches JSON and safetensors files only. The `Sam2VideoProcessor` needs torchvision, which
 cannot work on the CPU machines, so this module reads the preprocessing constants itself and
 `frames.py` applies them.
