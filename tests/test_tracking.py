@@ -133,6 +133,16 @@ def test_refining_a_later_frame_changes_only_the_frames_after_it(sam2, clip):
     assert again[4] != after[4] and sum(again[i] != after[i] for i in range(4)) >= 2
 
 
+def test_refining_near_the_tracking_front_is_exactly_unpruned_sam2(sam2, clip):
+    """The memory there is still whole, so the correction needs no rebuilt window and matches exactly."""
+    pruned, unpruned = Tracker(sam2, clip), Tracker(sam2, clip, keep_all_memory=True)
+    for tracker in (pruned, unpruned):
+        tracker.prompt(t(clip, 10), **CLICK)
+        tracker.propagate(None, t(clip, 30))
+        tracker.refine(1, t(clip, 25), points=[(100.0, 80.0)], labels=[0])
+    assert snapshot(pruned) == snapshot(unpruned)
+
+
 def test_objects_keep_their_ids_and_never_retrack_each_other(sam2, clip):
     tracker = Tracker(sam2, clip)
     first = tracker.prompt(t(clip, 5), **CLICK)
