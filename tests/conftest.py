@@ -35,3 +35,39 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
         return made[key]
 
     return build
+
+
+@pytest.fixture(scope="session")
+def sam2_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random SAM2 video model, written in the published folder layout (tests/tiny_models.py)."""
+    from tests.tiny_models import write_sam2
+
+    return write_sam2(tmp_path_factory.mktemp("sam2_tiny"))
+
+
+@pytest.fixture(scope="session")
+def sam2(sam2_folder: Path):
+    from engine.tracking import load_sam2
+
+    return load_sam2(sam2_folder, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def sam2_short_memory(tmp_path_factory: pytest.TempPathFactory):
+    """The tiny SAM2 with 3 mask memories and 4 object pointers: pruning bites after a few frames."""
+    from engine.tracking import load_sam2
+    from tests.tiny_models import write_sam2
+
+    folder = write_sam2(tmp_path_factory.mktemp("sam2_short"), num_maskmem=3, max_object_pointers=4)
+    return load_sam2(folder, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models are all overhead: one thread is faster, and fairer to tests running beside them."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,14 +1,21 @@
-"""Exports: frame-accurate MP4 clips of spans, and sidecar files (SRT, WebVTT, CSV, JSON) listing them.
+"""Exports: frame-accurate MP4 clips of spans, sidecar files listing them, and tracking results.
 
     result = export_spans("harbour.mp4", load_spans("spans.json"), "out/", pad_s=1.0)
     clip = export_clip(probe("harbour.mp4"), 83.5, 91.25, "out/boat.mp4")   # one clip
+    write_png_masks(store, "out/masks")        # out/masks/object_1/000123.png ...
+    write_coco_json(store, "out/tracks.json")  # docs/formats.md, "Tracks"
+    write_mot_csv(store, "out/boxes.csv")
+    burn_in("clip.mp4", store, "out/tracked.mp4", start_s=None, end_s=None)
 
 Times are seconds of presentation time on the source's clock (`engine.video`), as spans carry them.
+Every export writes atomically and refuses to replace existing files unless `overwrite=True`.
 """
 
 from engine.export.batch import ExportResult, Progress, export_spans
+from engine.export.burn_in import burn_in, draw_masks
 from engine.export.clip import Clip, EncodeSettings, export_clip
 from engine.export.frames import FrameRange, frame_range
+from engine.export.masks import png_name, write_coco_json, write_mot_csv, write_png_masks
 from engine.export.names import clip_name, safe_stem, sidecar_name
 from engine.export.sidecars import SIDECAR_KINDS, ExportedSpan, write_sidecars
 
@@ -20,11 +27,17 @@ __all__ = [
     "ExportedSpan",
     "FrameRange",
     "Progress",
+    "burn_in",
     "clip_name",
+    "draw_masks",
     "export_clip",
     "export_spans",
     "frame_range",
+    "png_name",
     "safe_stem",
     "sidecar_name",
+    "write_coco_json",
+    "write_mot_csv",
+    "write_png_masks",
     "write_sidecars",
 ]

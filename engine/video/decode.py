@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Literal
 
 import av
 import numpy as np
@@ -70,15 +71,22 @@ class DecodeStats:
             self.substituted += substituted
 
 
-def resize_frame(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
-    """Resize an RGB frame with PIL bicubic, aspect ratio not kept (the InternVideo2.5 reference).
+_RESAMPLE = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}
 
-    `size` is a side length for a square, or (width, height).
+
+def resize_frame(
+    image: np.ndarray, size: int | tuple[int, int], resample: Literal["bicubic", "bilinear"] = "bicubic"
+) -> np.ndarray:
+    """Resize an RGB frame with PIL, aspect ratio not kept.
+
+    `size` is a side length for a square, or (width, height). Bicubic is the InternVideo2.5 reference;
+    bilinear is SAM2's processor (PIL's filter scales with the reduction, i.e. it antialiases as
+    torchvision does).
     """
     width, height = (size, size) if isinstance(size, int) else size
     if image.shape[1] == width and image.shape[0] == height:
         return image
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.BICUBIC))
+    return np.asarray(Image.fromarray(image).resize((width, height), _RESAMPLE[resample]))
 
 
 def decode_frames(
@@ -86,6 +94,7 @@ def decode_frames(
     indices: Sequence[int] | np.ndarray,
     *,
     size: int | tuple[int, int] | None = None,
+    resample: Literal["bicubic", "bilinear"] = "bicubic",
     workers: int | None = None,
     buffer_bytes: int = 256 << 20,
     skip_nonref: bool = True,
@@ -94,11 +103,13 @@ def decode_frames(
 ) -> Iterator[Frame]:
     """Yield the frames at `indices` (sorted; repeats allowed), in that order.
 
-    `size` resizes each frame (see `resize_frame`); None keeps the displayed size. `workers` defaults
-    to all cores. Closing the iterator, or setting `cancel`, stops the decoding threads.
+    `size` resizes each frame with `resample` (see `resize_frame`); None keeps the displayed size.
+    `workers` defaults to all cores. Closing the iterator, or setting `cancel`, stops the decoding threads.
     """
     out_w, out_h = (size, size) if isinstance(size, int) else (size or (info.width, info.height))
-    decoder = _ChunkDecoder(info, size, skip_nonref, stats or DecodeStats(), cancel or threading.Event())
+    decoder = _ChunkDecoder(
+        info, size, skip_nonref, stats or DecodeStats(), cancel or threading.Event(), resample=resample
+    )
     return _run(decoder, indices, workers, frames_per_buffer=buffer_bytes // (out_w * out_h * 3))
 
 
@@ -173,8 +184,9 @@ class _Run:
 
 
 class _ChunkDecoder:
-    def __init__(self, info, size, skip_nonref, stats, cancel, native=False):
+    def __init__(self, info, size, skip_nonref, stats, cancel, native=False, resample="bicubic"):
         self.info, self.size, self.skip_nonref, self.stats = info, size, skip_nonref, stats
+        self.resample = resample
         self.cancel = cancel  # the caller's: read, never set
         self.finished = threading.Event()  # set when the consumer is done (or gone)
         self.native = native  # emit NativeFrame (the decoder's own frame) instead of an RGB Frame
@@ -342,7 +354,7 @@ class _ChunkDecoder:
         if self.info.rotation:
             image = np.ascontiguousarray(np.rot90(image, k=-self.info.rotation // 90))
         if self.size is not None:
-            image = resize_frame(image, self.size)
+            image = resize_frame(image, self.size, self.resample)
         self._put(out, Frame(index=index, time_s=self.table.time_of(index), image=image))
 
     def _substitute(self, index: int, frame: av.VideoFrame | None, out: queue.Queue) -> None:

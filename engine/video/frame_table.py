@@ -72,6 +72,16 @@ class FrameTable:
             return len(times) - 1
         return i if times[i] - time_s < time_s - times[i - 1] else i - 1
 
+    def span(self, start_s: float | None = None, end_s: float | None = None) -> tuple[int, int]:
+        """First and last frame on screen during [start_s, end_s) (None: the start / end of the video)."""
+        first = 0 if start_s is None else self.index_at(start_s)
+        last = self.frame_count - 1
+        if end_s is not None:
+            last = self.index_at(end_s)
+            if last > first and self._times_list[last] >= end_s:
+                last -= 1  # it appears just as the span ends
+        return first, max(first, last)
+
     @functools.cached_property
     def seek_keyframe(self) -> np.ndarray:
         """[F] int64: for each frame, the index of the keyframe to start decoding from.

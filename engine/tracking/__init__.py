@@ -1,0 +1,30 @@
+"""Click-to-track with SAM 2.1: prompts, streaming propagation with bounded memory, refinement, RLE results.
+
+    model = load_sam2("facebook/sam2.1-hiera-tiny")                 # or a local folder
+    tracker = Tracker(model, probe("clip.mp4"))
+    tracker.prompt(12.5, points=[(640, 360)], labels=[1])           # -> FrameMask of object 1 at 12.5 s
+    tracker.propagate(on_progress=print, cancel=threading.Event())  # both ways, whole video
+    tracker.refine(1, 31.0, points=[(700, 300)], labels=[0])         # re-tracks from 31 s on only
+    tracker.store.save("tracks.json")                                # COCO RLE, docs/formats.md
+
+Times are seconds, pixels are original-video pixels in display orientation.
+"""
+
+from engine.tracking.model import DEFAULT_SAM_MODEL, Sam2, load_sam2
+from engine.tracking.store import FrameMask, Prompt, TrackStore, decode_mask, encode_mask, masks_at
+from engine.tracking.tracker import Tracker, TrackingProgress, TrackingRun
+
+__all__ = [
+    "DEFAULT_SAM_MODEL",
+    "FrameMask",
+    "Prompt",
+    "Sam2",
+    "TrackStore",
+    "Tracker",
+    "TrackingProgress",
+    "TrackingRun",
+    "decode_mask",
+    "encode_mask",
+    "load_sam2",
+    "masks_at",
+]

@@ -1,0 +1,251 @@
+"""Tracking results: one COCO RLE mask per object per frame, with its box, area and score.
+
+Compact (a compressed RLE string is a few hundred bytes where the mask is a few megabytes) and safe to
+read from another thread while a propagation is still writing: the GUI draws whatever has arrived.
+Masks are in display orientation at the video's displayed size. RLE follows COCO (pycocotools,
+column-major counts), so any COCO tool decodes it.
+
+The JSON form (`to_json` / `save` / `load`) is documented in docs/formats.md, section "Tracks".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from engine.atomic import write_text_atomic
+from engine.errors import ScenescopeError
+
+FORMAT = "scenescope-tracks"
+VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMask:
+    """One object's mask on one frame. Pixel values are display-orientation video pixels."""
+
+    frame_index: int
+    time_s: float
+    rle: bytes  # COCO compressed RLE counts of an [height, width] mask
+    bbox: tuple[int, int, int, int]  # x, y, width, height of the mask's pixels (COCO); zeros if empty
+    area: int  # mask pixels
+    score: float  # probability that the object is in the frame (SAM2's object score, sigmoid)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What the user gave for one object on one frame, in display-orientation video pixels."""
+
+    time_s: float
+    frame_index: int
+    points: tuple[tuple[float, float], ...] = ()
+    labels: tuple[int, ...] = ()  # 1 keeps the point in the object, 0 keeps it out
+    box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1
+
+    def to_dict(self) -> dict:
+        return {
+            "time_s": round(self.time_s, 6),
+            "frame_index": self.frame_index,
+            "points": [list(p) for p in self.points],
+            "labels": list(self.labels),
+            "box": list(self.box) if self.box is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Prompt:
+        box = d.get("box")
+        return cls(
+            time_s=float(d["time_s"]),
+            frame_index=int(d["frame_index"]),
+            points=tuple((float(x), float(y)) for x, y in d.get("points", [])),
+            labels=tuple(int(v) for v in d.get("labels", [])),
+            box=tuple(float(v) for v in box) if box is not None else None,
+        )
+
+
+def encode_mask(mask: np.ndarray) -> tuple[bytes, tuple[int, int, int, int], int]:
+    """[H, W] bool -> (compressed COCO RLE counts, bbox x/y/w/h, area)."""
+    rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
+    area = int(mask_utils.area(rle))
+    x, y, w, h = (round(v) for v in mask_utils.toBbox(rle)) if area else (0, 0, 0, 0)
+    return rle["counts"], (x, y, w, h), area
+
+
+def decode_mask(rle: bytes, height: int, width: int) -> np.ndarray:
+    """Compressed COCO RLE counts -> [height, width] bool."""
+    return mask_utils.decode({"size": [height, width], "counts": rle}).astype(bool)
+
+
+@dataclass
+class TrackStore:
+    """Per-object, per-frame masks of one video. Every method may be called from any thread."""
+
+    width: int
+    height: int
+    video: dict = field(default_factory=dict)  # path, identity, fps, frame_count, duration_s
+    model: str = ""
+    _masks: dict[int, dict[int, FrameMask]] = field(default_factory=dict, repr=False)
+    _prompts: dict[int, dict[int, Prompt]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _version: int = 0
+
+    @property
+    def version(self) -> int:
+        """Grows with every change: a reader that saw this number has seen everything before it."""
+        return self._version
+
+    def put(self, obj_id: int, mask: FrameMask) -> None:
+        with self._lock:
+            self._masks.setdefault(obj_id, {})[mask.frame_index] = mask
+            self._version += 1
+
+    def add_prompt(self, obj_id: int, prompt: Prompt) -> None:
+        with self._lock:
+            self._prompts.setdefault(obj_id, {})[prompt.frame_index] = prompt
+            self._masks.setdefault(obj_id, {})
+            self._version += 1
+
+    def remove_object(self, obj_id: int) -> None:
+        with self._lock:
+            self._masks.pop(obj_id, None)
+            self._prompts.pop(obj_id, None)
+            self._version += 1
+
+    def object_ids(self) -> list[int]:
+        with self._lock:
+            return sorted(self._masks)
+
+    def prompts(self, obj_id: int) -> list[Prompt]:
+        with self._lock:
+            return [p for _, p in sorted(self._prompts.get(obj_id, {}).items())]
+
+    def get(self, obj_id: int, frame_index: int) -> FrameMask | None:
+        with self._lock:
+            return self._masks.get(obj_id, {}).get(frame_index)
+
+    def frames(self, obj_id: int) -> list[FrameMask]:
+        """The object's masks in frame order (a snapshot)."""
+        with self._lock:
+            return [m for _, m in sorted(self._masks.get(obj_id, {}).items())]
+
+    def frame_indices(self, obj_id: int) -> list[int]:
+        with self._lock:
+            return sorted(self._masks.get(obj_id, {}))
+
+    def mask(self, obj_id: int, frame_index: int) -> np.ndarray | None:
+        """[height, width] bool, or None where the object was not tracked."""
+        entry = self.get(obj_id, frame_index)
+        return None if entry is None else decode_mask(entry.rle, self.height, self.width)
+
+    def frames_tracked(self) -> int:
+        """Distinct frames with a mask of at least one object."""
+        with self._lock:
+            return len(set().union(*(m.keys() for m in self._masks.values()))) if self._masks else 0
+
+    def to_json(self) -> dict:
+        """The COCO-style document of docs/formats.md ("Tracks")."""
+        with self._lock:
+            masks = {obj: dict(frames) for obj, frames in self._masks.items()}
+            prompts = {obj: dict(p) for obj, p in self._prompts.items()}
+        frame_times = {m.frame_index: m.time_s for frames in masks.values() for m in frames.values()}
+        images = [
+            {"id": i, "frame_index": i, "time_s": round(t, 6), "width": self.width, "height": self.height}
+            for i, t in sorted(frame_times.items())
+        ]
+        annotations = []
+        for obj in sorted(masks):
+            for index in sorted(masks[obj]):
+                m = masks[obj][index]
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": index,
+                        "category_id": 1,
+                        "track_id": obj,
+                        "segmentation": {"size": [self.height, self.width], "counts": m.rle.decode("ascii")},
+                        "area": m.area,
+                        "bbox": list(m.bbox),
+                        "score": round(m.score, 6),
+                        "iscrowd": 0,
+                    }
+                )
+        tracks = [
+            {
+                "id": obj,
+                "prompts": [p.to_dict() for _, p in sorted(prompts.get(obj, {}).items())],
+                "frame_count": len(masks[obj]),
+            }
+            for obj in sorted(masks)
+        ]
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "video": {**self.video, "width": self.width, "height": self.height},
+            "model": self.model,
+            "categories": [{"id": 1, "name": "object"}],
+            "images": images,
+            "annotations": annotations,
+            "tracks": tracks,
+        }
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the JSON atomically. Refuses to replace an existing file unless `overwrite`."""
+        path = Path(path)
+        write_text_atomic(path, json.dumps(self.to_json(), separators=(",", ":")), overwrite=overwrite)
+        return path
+
+    @classmethod
+    def from_json(cls, doc: dict) -> TrackStore:
+        if doc.get("format") != FORMAT:
+            raise ScenescopeError("not a Scenescope tracks file (its 'format' is not scenescope-tracks)")
+        if doc.get("version") != VERSION:
+            raise ScenescopeError(f"tracks file version {doc.get('version')} is not supported ({VERSION} is)")
+        video = dict(doc["video"])
+        width, height = int(video.pop("width")), int(video.pop("height"))
+        store = cls(width=width, height=height, video=video, model=doc.get("model", ""))
+        times = {int(img["id"]): float(img["time_s"]) for img in doc["images"]}
+        for track in doc.get("tracks", []):
+            for p in track.get("prompts", []):
+                store.add_prompt(int(track["id"]), Prompt.from_dict(p))
+        for ann in doc["annotations"]:
+            index = int(ann["image_id"])
+            x, y, w, h = (int(v) for v in ann["bbox"])
+            store.put(
+                int(ann["track_id"]),
+                FrameMask(
+                    frame_index=index,
+                    time_s=times[index],
+                    rle=ann["segmentation"]["counts"].encode("ascii"),
+                    bbox=(x, y, w, h),
+                    area=int(ann["area"]),
+                    score=float(ann.get("score", 1.0)),
+                ),
+            )
+        return store
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TrackStore:
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            return cls.from_json(doc)
+        except FileNotFoundError:
+            raise ScenescopeError(f"No such tracks file: {path}.") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise ScenescopeError(f"{path} is not a tracks file ({type(e).__name__}: {e}).") from None
+
+
+def masks_at(
+    store: TrackStore, frame_index: int, obj_ids: Iterable[int] | None = None
+) -> dict[int, FrameMask]:
+    """The masks of every (or the given) object on one frame."""
+    ids = store.object_ids() if obj_ids is None else obj_ids
+    found = {obj: store.get(obj, frame_index) for obj in ids}
+    return {obj: m for obj, m in found.items() if m is not None}

@@ -1,0 +1,166 @@
+"""Track exports: PNG sequences, COCO JSON, MOT CSV and burned-in H.264 with the source audio."""
+
+from __future__ import annotations
+
+import csv
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+from pycocotools import mask as mask_utils
+
+from engine.errors import ScenescopeError
+from engine.export import burn_in, png_name, write_coco_json, write_mot_csv, write_png_masks
+from engine.export.burn_in import ALPHA, PALETTE
+from engine.tracking import FrameMask, TrackStore, encode_mask
+from engine.video import decode_frames, probe
+from tests.media import read_barcode
+
+
+def rectangle(width: int, height: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    mask = np.zeros((height, width), bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def boxes_store(info, boxes: dict[int, dict[int, tuple[int, int, int, int]]]) -> TrackStore:
+    """A store whose masks are known rectangles: {obj: {frame: (x0, y0, x1, y1)}} (no model needed)."""
+    store = TrackStore(width=info.width, height=info.height)
+    for obj, frames in boxes.items():
+        for i, box in frames.items():
+            rle, bbox, area = encode_mask(rectangle(info.width, info.height, *box))
+            store.put(obj, FrameMask(i, info.frames.time_of(i), rle, bbox, area, 0.9))
+    return store
+
+
+@pytest.fixture(scope="module")
+def source(media):
+    return probe(media("burn_src.mp4", frames=30, fps=25, width=160, height=120, gop=10, audio=True))
+
+
+@pytest.fixture(scope="module")
+def store(source):
+    moving = {i: (60 + i, 50, 100 + i, 90) for i in range(30)}
+    late = {i: (10, 80, 40, 110) for i in range(10, 20)}
+    empty = {20: (0, 0, 0, 0)}  # tracked but not visible on frame 20
+    return boxes_store(source, {1: moving, 2: late | empty})
+
+
+def test_png_sequences_hold_each_tracked_mask(store, tmp_path):
+    folders = write_png_masks(store, tmp_path / "masks")
+    assert sorted(folders) == [1, 2]
+    assert sorted(p.name for p in folders[2].iterdir()) == [png_name(i) for i in range(10, 21)]
+    for obj in (1, 2):
+        for m in store.frames(obj):
+            image = Image.open(folders[obj] / png_name(m.frame_index))
+            assert image.mode == "L" and image.size == (160, 120)
+            pixels = np.asarray(image)
+            assert set(np.unique(pixels)) <= {0, 255}
+            assert np.array_equal(pixels == 255, store.mask(obj, m.frame_index))
+    with pytest.raises(FileExistsError):
+        write_png_masks(store, tmp_path / "masks")
+    write_png_masks(store, tmp_path / "masks", [1], overwrite=True)
+    assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == ["object_1", "object_2"]  # no leftovers
+
+
+def test_coco_json_decodes_with_pycocotools(store, tmp_path):
+    import json
+
+    path = write_coco_json(store, tmp_path / "tracks.json")
+    doc = json.loads(path.read_text())
+    assert len(doc["annotations"]) == 41
+    for ann in doc["annotations"]:
+        rle = {"size": ann["segmentation"]["size"], "counts": ann["segmentation"]["counts"].encode()}
+        mask = mask_utils.decode(rle).astype(bool)
+        assert np.array_equal(mask, store.mask(ann["track_id"], ann["image_id"]))
+        assert ann["area"] == mask.sum()
+        assert ann["bbox"] == mask_utils.toBbox(rle).tolist()
+    loaded = TrackStore.load(path).frames(2)
+    assert [(m.frame_index, m.rle, m.bbox, m.area) for m in loaded] == [
+        (m.frame_index, m.rle, m.bbox, m.area) for m in store.frames(2)
+    ]
+    assert [m.time_s for m in loaded] == pytest.approx([m.time_s for m in store.frames(2)], abs=1e-6)
+
+
+def test_mot_csv_rows(store, tmp_path):
+    path = write_mot_csv(store, tmp_path / "boxes.csv")
+    rows = list(csv.reader(path.open()))
+    assert rows[0] == [
+        "frame",
+        "id",
+        "bb_left",
+        "bb_top",
+        "bb_width",
+        "bb_height",
+        "conf",
+        "x",
+        "y",
+        "z",
+        "time_s",
+    ]
+    body = [[float(v) for v in r] for r in rows[1:]]
+    assert len(body) == 40  # the empty mask of object 2 on frame 20 has no box
+    assert [(r[0], r[1]) for r in body] == sorted((r[0], r[1]) for r in body)
+    first_late = next(r for r in body if r[1] == 2)
+    assert first_late[:6] == [11, 2, 10, 80, 30, 30] and first_late[7:10] == [-1, -1, -1]
+    assert first_late[10] == pytest.approx(0.4)
+    assert body[0][:6] == [1, 1, 60, 50, 40, 40]
+
+
+def audio_seconds(path) -> float:
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[0]
+        return sum(f.samples for f in c.decode(stream)) / stream.rate
+
+
+def test_burned_in_video_keeps_duration_audio_and_frames(source, store, tmp_path):
+    out = burn_in(source, store, tmp_path / "tracked.mp4")
+    info = probe(out)
+    assert (info.codec, info.width, info.height, info.rotation) == ("h264", 160, 120, 0)
+    assert info.frame_count == 30 and info.duration_s == pytest.approx(source.duration_s, abs=1e-3)
+    assert info.has_audio and info.audio_codec == "aac"
+    assert audio_seconds(out) == pytest.approx(audio_seconds(source.path), abs=0.025)
+    burned = list(decode_frames(info, range(30)))
+    original = list(decode_frames(source, range(30)))
+    color = np.array(PALETTE[0], dtype=np.float32)
+    for i in (0, 15, 29):
+        assert read_barcode(burned[i].image) == i
+        inside = burned[i].image[55:85, 65 + i : 95 + i].astype(np.float32)
+        expected = original[i].image[55:85, 65 + i : 95 + i] * (1 - ALPHA) + color * ALPHA
+        assert np.abs(inside - expected).mean() < 6
+        outside = (slice(95, 120), slice(110, 160)) if i < 10 else (slice(0, 40), slice(100, 160))
+        assert np.abs(burned[i].image[outside].astype(int) - original[i].image[outside]).mean() < 4
+    with pytest.raises(FileExistsError):
+        burn_in(source, store, out)
+
+
+def test_burned_in_span_starts_and_ends_in_sync(source, store, tmp_path):
+    start, end = source.frames.time_of(8) + 0.01, source.frames.time_of(20)
+    tracks = store.save(tmp_path / "tracks.json")
+    out = burn_in(source.path, tracks, tmp_path / "span.mp4", start_s=start, end_s=end)
+    info = probe(out)
+    assert info.frame_count == 12 and info.duration_s == pytest.approx(12 / 25, abs=1e-3)
+    assert audio_seconds(out) == pytest.approx(12 / 25, abs=0.025)
+    assert [read_barcode(f.image) for f in decode_frames(info, range(12))] == list(range(8, 20))
+
+
+def test_burn_in_of_rotated_odd_video_is_upright(media, tmp_path):
+    source = probe(media("burn_rot.mp4", frames=8, width=161, height=121, rotation_ccw=90, pix_fmt="yuv444p"))
+    assert (source.width, source.height) == (121, 161)
+    store = boxes_store(source, {3: {i: (20, 100, 60, 150) for i in range(8)}})
+    info = probe(burn_in(source, store, tmp_path / "rot.mp4"))
+    assert (info.width, info.height, info.rotation) == (122, 162, 0)  # padded to even, shown as is
+    frame = next(decode_frames(info, [5])).image[:161, :121]
+    coded = np.rot90(frame, k=source.rotation // 90)  # back to the stored orientation to read the barcode
+    assert read_barcode(np.ascontiguousarray(coded)) == 5
+    original = next(decode_frames(source, [5])).image
+    tint = frame[110:140, 30:50].astype(int) - original[110:140, 30:50]
+    color = np.array(PALETTE[2]) - original[110:140, 30:50].mean(axis=(0, 1))
+    assert np.sign(tint.mean(axis=(0, 1))).tolist() == np.sign(color).tolist()
+
+
+def test_tracks_of_another_video_are_refused(source, media, tmp_path):
+    other = probe(media("burn_rot.mp4", frames=8, width=161, height=121, rotation_ccw=90, pix_fmt="yuv444p"))
+    with pytest.raises(ScenescopeError, match="belong to another video"):
+        burn_in(other, TrackStore(width=source.width, height=source.height), tmp_path / "x.mp4")
