@@ -35,3 +35,11 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
         return made[key]
 
     return build
+
+
+@pytest.fixture(scope="session")
+def leaning_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model changed to say yes for some frames (`tests.fixtures.leaning_checkpoint`)."""
+    from tests.fixtures import leaning_checkpoint
+
+    return leaning_checkpoint(tmp_path_factory.mktemp("leaning") / "checkpoint")
