@@ -30,7 +30,7 @@ class Span:
     start_s: float
     end_s: float
     score: float | None = None  # relevance from the model, higher is better; None for hand-made spans
-    source: str = "user"  # what made it, e.g. "model" (grounding) or "user" (drawn on the timeline)
+    source: str = "user"  # what made it: grounding's "text", "curve" or "both", or "user" (drawn by hand)
     label: str | None = None  # a short caption to show, e.g. the model's description of the moment
     query: str | None = None  # the question or phrase the span answers
 

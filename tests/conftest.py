@@ -1,4 +1,5 @@
-"""Shared test set-up: an isolated cache folder, offscreen Qt, and real media files made once per run."""
+"""Shared test set-up: an isolated cache folder, offscreen Qt, real media files made once per run, an
+offline environment for command-line subprocesses, and the tiny model changed to say yes."""
 
 from __future__ import annotations
 
@@ -71,3 +72,24 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def leaning_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model changed to say yes for some frames (`tests.fixtures.leaning_checkpoint`)."""
+    from tests.fixtures import leaning_checkpoint
+
+    return leaning_checkpoint(tmp_path_factory.mktemp("leaning") / "checkpoint")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """No network for anyone: an empty Hugging Face cache and a Hub endpoint where nothing listens."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "SCENESCOPE_CACHE_DIR": str(tmp_path_factory.mktemp("cli-cache")),
+        "HF_HUB_CACHE": str(tmp_path_factory.mktemp("empty-hf-cache")),
+        "HF_ENDPOINT": "http://127.0.0.1:9",  # the discard port
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }

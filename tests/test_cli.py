@@ -112,3 +112,12 @@ def test_help_lists_the_commands():
     result = run("--help")
     assert result.returncode == 0
     assert "probe" in result.stdout and "sample" in result.stdout
+
+
+def test_light_commands_do_not_load_torch():
+    """probe/sample/export start in a fraction of a second: torch loads only for model commands."""
+    code = (
+        "import sys, engine.cli, engine.export\nprint(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr

@@ -32,19 +32,6 @@ def video(media: Callable[..., Path]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """No network for anyone: an empty Hugging Face cache and a Hub endpoint where nothing listens."""
-    return {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
-        "SCENESCOPE_CACHE_DIR": str(tmp_path_factory.mktemp("cli-cache")),
-        "HF_HUB_CACHE": str(tmp_path_factory.mktemp("empty-hf-cache")),
-        "HF_ENDPOINT": "http://127.0.0.1:9",  # the discard port
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-    }
-
-
-@pytest.fixture(scope="module")
 def cached_env(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A Hugging Face cache holding the tiny model as if it were the published repo at the pinned commit."""
     hf_cache = tmp_path_factory.mktemp("hf-cache")

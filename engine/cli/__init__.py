@@ -15,10 +15,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.cli import ask_cmd, export_cmd, probe_cmd, sample_cmd, track_cmd
+from engine.cli import ask_cmd, export_cmd, ground_cmd, probe_cmd, sample_cmd, track_cmd
 from engine.errors import ScenescopeError
 
-COMMANDS = {module.NAME: module for module in (probe_cmd, sample_cmd, ask_cmd, track_cmd, export_cmd)}
+COMMANDS = {
+    module.NAME: module for module in (probe_cmd, sample_cmd, ask_cmd, ground_cmd, track_cmd, export_cmd)
+}
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1

@@ -6,11 +6,13 @@ import argparse
 import importlib.util
 import json
 import sys
+from typing import Any, TextIO
 
 from engine.errors import ScenescopeError
 from engine.export import EncodeSettings, ExportResult, Progress, export_spans
-from engine.spans import load_spans
+from engine.spans import Span, load_spans
 from engine.timecode import format_timecode, parse_timecode
+from engine.video import VideoInfo
 
 NAME = "export"
 X264_PRESETS = (
@@ -64,40 +66,53 @@ def run(args: argparse.Namespace) -> int:
             f"{'comes with the tracking feature' if missing else 'is not connected to export yet'}. "
             "Export without --burn-masks for now."
         )
-    spans = load_spans(args.spans)
-    show_progress = not args.json and sys.stderr.isatty()
-    result = export_spans(
+    result = export_with_progress(
         args.video,
-        spans,
+        load_spans(args.spans),
         args.out,
+        quiet=args.json,
         pad_s=args.pad,
         clips=not args.no_clips,
         reencode=args.reencode,
         overwrite=args.overwrite,
         settings=EncodeSettings(crf=args.crf, preset=args.preset),
-        progress=_print_progress if show_progress else None,
     )
-    if show_progress:
-        print(file=sys.stderr)
     if args.json:
-        print(json.dumps(_summary(result), ensure_ascii=False))
-        return 0
+        print(json.dumps(result_summary(result), ensure_ascii=False))
+    else:
+        print_result(result)
+    return 0
+
+
+def print_result(result: ExportResult, file: TextIO | None = None) -> None:
+    """One line per clip and per sidecar written."""
     for item in result.spans:
         if item.clip is not None:
             clip = item.clip
             how = "copied" if clip.video == "copy" else "re-encoded"
             times = f"{format_timecode(clip.frames.start_s)}-{format_timecode(clip.frames.end_s)}"
-            print(f"clip     {clip.path}  ({how}, {times}, {clip.frames.frame_count} frames)")
+            print(f"clip     {clip.path}  ({how}, {times}, {clip.frames.frame_count} frames)", file=file)
     for path in result.sidecars:
-        print(f"sidecar  {path}")
-    return 0
+        print(f"sidecar  {path}", file=file)
+
+
+def export_with_progress(
+    video: str | VideoInfo, spans: list[Span], out_dir: str, *, quiet: bool, **options: Any
+) -> ExportResult:
+    """`export_spans` with a progress line on stderr when it is a terminal (unless `quiet`)."""
+    show = not quiet and sys.stderr.isatty()
+    result = export_spans(video, spans, out_dir, progress=_print_progress if show else None, **options)
+    if show:
+        print(file=sys.stderr)
+    return result
 
 
 def _print_progress(progress: Progress) -> None:
     print(f"\rclip {progress.clip}/{progress.clips}  {progress.fraction:6.1%}", end="", file=sys.stderr)
 
 
-def _summary(result: ExportResult) -> dict:
+def result_summary(result: ExportResult) -> dict:
+    """The JSON form of what was written (`--json`)."""
     clips = [
         {
             "number": item.number,

@@ -101,10 +101,10 @@ def combine_spans(
     candidates: list[ScoredSpan] = []
     for span in from_text:
         agrees = any(_overlaps(span, other) for other in from_curve)
-        candidates.append(_scored(span, curve, named=True, source="both" if agrees else "text"))
+        candidates.append(score_span(span, curve, named=True, source="both" if agrees else "text"))
     for span in from_curve:
         named = any(_overlaps(span, other) for other in from_text)
-        candidates.append(_scored(span, curve, named=named, source="both" if named else "curve"))
+        candidates.append(score_span(span, curve, named=named, source="both" if named else "curve"))
     return non_maximum_suppression(candidates)
 
 
@@ -117,7 +117,8 @@ def non_maximum_suppression(spans: list[ScoredSpan], max_iou: float = NMS_IOU) -
     return kept
 
 
-def _scored(span: tuple[float, float], curve: RelevanceCurve, named: bool, source: str) -> ScoredSpan:
+def score_span(span: tuple[float, float], curve: RelevanceCurve, named: bool, source: str) -> ScoredSpan:
+    """The span scored: `TEXT_WEIGHT` if the answer named it, plus the rest times the curve's support."""
     start, end = max(0.0, span[0]), span[1]
     score = TEXT_WEIGHT * named + (1 - TEXT_WEIGHT) * curve.support(start, end)
     return ScoredSpan(start_s=start, end_s=end, score=round(min(1.0, score), 6), source=source)

@@ -10,9 +10,32 @@
 Times are seconds, pixels are original-video pixels in display orientation.
 """
 
-from engine.tracking.model import DEFAULT_SAM_MODEL, Sam2, load_sam2
+import importlib
+from typing import TYPE_CHECKING
+
 from engine.tracking.store import FrameMask, Prompt, TrackStore, decode_mask, encode_mask, masks_at
-from engine.tracking.tracker import Tracker, TrackingProgress, TrackingRun
+
+if TYPE_CHECKING:
+    from engine.tracking.model import DEFAULT_SAM_MODEL, Sam2, load_sam2
+    from engine.tracking.tracker import Tracker, TrackingProgress, TrackingRun
+
+# The model side imports torch and transformers (seconds); results and exports need neither, so those
+# names load on first use.
+_MODEL_SIDE = {
+    "DEFAULT_SAM_MODEL": "engine.tracking.model",
+    "Sam2": "engine.tracking.model",
+    "load_sam2": "engine.tracking.model",
+    "Tracker": "engine.tracking.tracker",
+    "TrackingProgress": "engine.tracking.tracker",
+    "TrackingRun": "engine.tracking.tracker",
+}
+
+
+def __getattr__(name: str):
+    if name in _MODEL_SIDE:
+        return getattr(importlib.import_module(_MODEL_SIDE[name]), name)
+    raise AttributeError(f"module 'engine.tracking' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_SAM_MODEL",

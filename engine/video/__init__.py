@@ -26,6 +26,7 @@ from engine.video.sampling import (
     num_frames_by_duration,
     reference_frame_indices,
     sample_frames,
+    sampled_range_s,
 )
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "reference_frame_indices",
     "resize_frame",
     "sample_frames",
+    "sampled_range_s",
 ]

@@ -138,8 +138,8 @@ def sample_frames(table: FrameTable, sampling: Sampling) -> SampledFrames:
     return SampledFrames(indices=indices, times_s=table.times_s[indices], sampling=sampling)
 
 
-def _range_bounds(table: FrameTable, sampling: Sampling) -> tuple[int, int, float, float]:
-    """First and last frame index of the range, and its start and end in seconds."""
+def sampled_range_s(table: FrameTable, sampling: Sampling) -> tuple[float, float]:
+    """Start and end in seconds of the part of the video `sampling` chooses from (ValueError if empty)."""
     video_end = table.duration_s
     start_s = 0.0 if sampling.start_s is None else max(0.0, sampling.start_s)
     end_s = video_end if sampling.end_s is None else min(video_end, sampling.end_s)
@@ -147,6 +147,12 @@ def _range_bounds(table: FrameTable, sampling: Sampling) -> tuple[int, int, floa
         raise ValueError(
             f"the range {start_s:.3f}-{end_s:.3f} s is empty (the video lasts {video_end:.3f} s)"
         )
+    return start_s, end_s
+
+
+def _range_bounds(table: FrameTable, sampling: Sampling) -> tuple[int, int, float, float]:
+    """First and last frame index of the range, and its start and end in seconds."""
+    start_s, end_s = sampled_range_s(table, sampling)
     start_idx = table.nearest_index(start_s) if sampling.start_s is not None else 0
     last = table.frame_count - 1
     end_idx = min(table.nearest_index(end_s), last) if sampling.end_s is not None else last

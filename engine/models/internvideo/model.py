@@ -121,7 +121,11 @@ class InternVideoModel(nn.Module):
 
     # ----- language -----------------------------------------------------------------------------------------
     def embed(self, input_ids: torch.Tensor, visual_tokens: torch.Tensor | None) -> torch.Tensor:
-        """input_ids [1, L] -> embeddings [1, L, D] with visual_tokens [N, 16, D] at the <IMG_CONTEXT> ids."""
+        """input_ids [1, L] -> embeddings [1, L, D] with visual_tokens [N, 16, D] at the <IMG_CONTEXT> ids.
+
+        visual_tokens [B, N, 16, D] gives a batch [B, L, D] of B prompts with the same text and their own
+        visual tokens (relevance scoring of windows of a video, `engine.grounding`).
+        """
         embedding = self.language_model.get_input_embeddings()
         if input_ids.numel() and int(input_ids.max()) >= embedding.num_embeddings:
             raise ModelError(
@@ -133,19 +137,20 @@ class InternVideoModel(nn.Module):
             return embeds
         if self.img_context_token_id is None:
             raise ModelError("img_context_token_id is not set")
-        mask = input_ids.to(embeds.device) == self.img_context_token_id  # [1, L]
-        flat = visual_tokens.reshape(-1, visual_tokens.shape[-1])  # [N·16, D]
-        if int(mask.sum()) != flat.shape[0]:
+        batch = visual_tokens.reshape(-1, *visual_tokens.shape[-3:])  # [B, N, 16, D] (B = 1 for [N, 16, D])
+        mask = input_ids[0].to(embeds.device) == self.img_context_token_id  # [L]
+        flat = batch.reshape(batch.shape[0], -1, batch.shape[-1])  # [B, N·16, D]
+        if int(mask.sum()) != flat.shape[1]:
             raise ModelError(
                 f"the prompt has {int(mask.sum())} image-context tokens "
-                f"but {flat.shape[0]} visual tokens were given"
+                f"but {flat.shape[1]} visual tokens were given"
             )
         if flat.shape[-1] != embeds.shape[-1]:
             raise ModelError(
                 f"visual tokens are {flat.shape[-1]}-wide; the language model expects {embeds.shape[-1]}"
             )
-        embeds = embeds.clone()
-        embeds[mask] = flat.to(device=embeds.device, dtype=embeds.dtype)
+        embeds = embeds.expand(flat.shape[0], -1, -1).clone()  # [B, L, D]
+        embeds[:, mask] = flat.to(device=embeds.device, dtype=embeds.dtype)
         return embeds
 
     def language_forward(
@@ -154,7 +159,9 @@ class InternVideoModel(nn.Module):
         past_key_values: Cache | None = None,
         logits_to_keep: int = 0,
     ) -> tuple[torch.Tensor, Cache | None]:
-        """One LLM pass over inputs_embeds [1, q, D] after the cached prefix -> (logits [1, k, V], cache).
+        """One LLM pass over inputs_embeds [B, q, D] after the cached prefix -> (logits [B, k, V], cache).
+
+        A batch of B sequences has no padding: all are q long, after a cached prefix of B rows (or none).
 
         `logits_to_keep=0` keeps the logits of every position; 1 keeps only the last (what decoding needs).
         """

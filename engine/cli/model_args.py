@@ -1,0 +1,88 @@
+"""What the commands that run the video LLM share (`ask`, `ground`): model, frames, range, device, precision.
+
+engine.assistant pulls in torch and transformers (seconds); it is imported when the model is loaded,
+after the arguments are checked, not when the command line is parsed, so the other commands and the app
+launcher stay quick. The default model is the engine's: the published checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from engine.cli.sample_cmd import add_range_arguments, sampling_from_args
+from engine.video import SampledFrames, Sampling, VideoInfo, probe
+from engine.video.sampling import DEFAULT_BUDGET, DEFAULT_FRAMES
+
+if TYPE_CHECKING:
+    from engine.assistant import VideoAssistant
+
+PRECISIONS = {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32", "int8": "int8", "int4": "nf4"}
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """--model, --frames N | --auto, --start/--end, --device, --precision."""
+    p.add_argument(
+        "--model",
+        metavar="ID|DIR",
+        help="model folder, or Hugging Face id (local cache first, else downloaded); "
+        "default: OpenGVLab/InternVideo2_5_Chat_8B",
+    )
+    how = p.add_mutually_exclusive_group()
+    how.add_argument(
+        "--frames",
+        type=int,
+        metavar="N",
+        help=f"N frames at segment midpoints, a multiple of 4 (default {DEFAULT_FRAMES})",
+    )
+    how.add_argument("--auto", action="store_true", help="frames by duration: dense for short ranges")
+    add_range_arguments(p)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
+    p.add_argument(
+        "--precision",
+        choices=tuple(PRECISIONS),
+        default="auto",
+        help="auto: fp32 on the CPU; on a GPU bf16, else an int8 or 4-bit (NF4) LLM, whichever fits",
+    )
+    p.set_defaults(fps=None, budget=DEFAULT_BUDGET)  # what sample_cmd.sampling_from_args reads
+
+
+def model_sampling(args: argparse.Namespace) -> Sampling:
+    """The frames the model sees: --frames N (default 128, the model card's) or --auto, within the range."""
+    if args.frames is None and not args.auto:
+        args.frames = DEFAULT_FRAMES
+    return sampling_from_args(args)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    assistant: VideoAssistant
+    info: VideoInfo  # the video, probed before the model was loaded
+    timings_s: dict[str, float]  # probe_s, load_model_s
+
+
+def load_model_for(args: argparse.Namespace) -> LoadedModel:
+    """Probe the video first (a bad file fails before seconds of model loading), then load the model."""
+    from engine.assistant import VideoAssistant
+    from engine.models.internvideo import DEFAULT_REPO
+
+    clock = time.perf_counter()
+    info = probe(args.video)
+    probed = time.perf_counter()
+    assistant = VideoAssistant.load(
+        args.model or DEFAULT_REPO, device=args.device, precision=PRECISIONS[args.precision]
+    )
+    timings = {"probe_s": probed - clock, "load_model_s": time.perf_counter() - probed}
+    return LoadedModel(assistant, info, timings)
+
+
+def note_frame_count(args: argparse.Namespace, frames: SampledFrames) -> None:
+    """Say on stderr when --frames N was rounded to whole groups of 4."""
+    if args.frames is not None and len(frames) != args.frames:
+        print(
+            f"note: {len(frames)} frames, not {args.frames}: the model takes groups of 4",
+            file=sys.stderr,
+        )

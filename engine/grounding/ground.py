@@ -1,0 +1,182 @@
+"""`ground`: every moment of a video that matches a query, as scored spans, from two signals.
+
+open (same sampling as `ask`: the cached visual tokens are shared)
+  -> text answer: the model asked for start and end times, given every frame's time -> parse.py
+  -> relevance curve: P(yes) per window of frames, language model only (relevance.py)
+  -> combine: curve runs above an adaptive threshold + the answer's spans, scored, NMS (spans.py)
+  -> refine: dense re-sampling around the best spans to sharpen their edges (refine.py)
+  -> `Span`s in time order, times in seconds of presentation time
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.assistant import DEFAULT_SAMPLING, VideoAssistant, VideoContext
+from engine.grounding.parse import parse_time_spans
+from engine.grounding.prompt import check_query, grounding_question
+from engine.grounding.refine import DEFAULT_FRAMES_PER_SPAN, DEFAULT_MAX_SPANS, refine_spans
+from engine.grounding.relevance import DEFAULT_STRIDE_GROUPS, DEFAULT_WINDOW_GROUPS, relevance_curve
+from engine.grounding.spans import RelevanceCurve, ScoredSpan, adaptive_threshold, combine_spans
+from engine.spans import Span
+from engine.video import SampledFrames, Sampling, VideoInfo, sampled_range_s
+from engine.video.sampling import GROUP
+
+DEFAULT_MAX_NEW_TOKENS = 96  # a few "The event happens in the 12.3 - 20.1 seconds." sentences
+
+
+@dataclass(frozen=True)
+class GroundingOptions:
+    """How hard to look. The defaults suit the 8B on one GPU; see the modules for the reasons."""
+
+    window_groups: int = DEFAULT_WINDOW_GROUPS  # relevance window width, in groups of 4 sampled frames
+    stride_groups: int = DEFAULT_STRIDE_GROUPS  # step between windows, in groups
+    batch_windows: int | None = None  # windows per language-model pass (default: 32 on a GPU, 8 on CPU)
+    text_answer: bool = True  # also ask the model for times in words (one generated answer)
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    refine: bool = True  # zoom in on the best spans (costs vision-tower passes for the new frames)
+    refine_spans: int = DEFAULT_MAX_SPANS  # how many of the best spans to refine
+    refine_frames: int = DEFAULT_FRAMES_PER_SPAN  # frames sampled around each refined span
+
+
+@dataclass(frozen=True)
+class GroundingResult:
+    """What `ground` found, with what it cost."""
+
+    query: str
+    spans: list[Span]  # in time order; score in [0, 1]; source "text", "curve" or "both"
+    curve: RelevanceCurve  # whole-sampling relevance, one score per window (the timeline draws it)
+    threshold: float  # the curve level spans had to reach
+    answer_text: str  # the model's answer to the grounding question ("" when not asked)
+    frames: SampledFrames  # the frames scanned
+    vision_passes: int  # vision-tower passes run by this call (opening the video, refinement)
+    timings_s: dict[str, float] = field(default_factory=dict)  # open_s, answer_s, scan_s, refine_s, total_s
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form printed by `scenescope ground --json` (its "spans" load with `load_spans`)."""
+        curve = self.curve
+        points = [
+            {
+                "time_s": round(float(c), 6),
+                "start_s": round(float(s), 6),
+                "end_s": round(float(e), 6),
+                "score": round(float(p), 6),
+            }
+            for c, s, e, p in zip(curve.centers_s, curve.starts_s, curve.ends_s, curve.scores, strict=True)
+        ]
+        return {
+            "query": self.query,
+            "spans": [span.to_dict() for span in self.spans],
+            "curve": points,
+            "threshold": round(self.threshold, 6),
+            "answer": self.answer_text,
+            "vision_passes": self.vision_passes,
+            "timings_s": {k: round(v, 6) for k, v in self.timings_s.items()},
+        }
+
+
+def ground(
+    assistant: VideoAssistant,
+    video: VideoContext | VideoInfo | str | os.PathLike,
+    query: str,
+    *,
+    sampling: Sampling = DEFAULT_SAMPLING,
+    options: GroundingOptions = GroundingOptions(),
+    cancel: threading.Event | None = None,
+) -> GroundingResult:
+    """Find the moments of `video` that show `query`.
+
+    `video` is an opened `VideoContext` (its sampling is used), or a file or `VideoInfo` opened here
+    with `sampling` (default: `ask`'s, so a video already asked about runs no vision pass for the scan).
+    Setting `cancel` stops the work (`InterruptedError`).
+    """
+    check_query(query)
+    marks = [("start", time.perf_counter())]  # (what just ended, when)
+    if isinstance(video, VideoContext):
+        context, passes = video, 0
+    else:
+        context = assistant.open_video(video, sampling, cancel=cancel)
+        passes = context.vision_passes
+        marks.append(("open_s", time.perf_counter()))
+    model, info, frames = context.model, context.info, context.frames
+    range_start, range_end = sampled_range_s(info.frames, frames.sampling)
+
+    answer_text = ""
+    if options.text_answer:
+        question = grounding_question(query, frames.times_s, info.duration_s)
+        answer = context.conversation().ask(question, max_new_tokens=options.max_new_tokens, cancel=cancel)
+        if answer.finish_reason == "cancelled":
+            raise InterruptedError("grounding cancelled")
+        answer_text = answer.text
+        marks.append(("answer_s", time.perf_counter()))
+    text_spans = parse_time_spans(answer_text, info.duration_s, frames.times_s)
+
+    def scan(tokens, times, end_s: float, window_groups: int, stride_groups: int) -> RelevanceCurve:
+        return relevance_curve(
+            model,
+            tokens,
+            times,
+            end_s,
+            query,
+            window_groups=window_groups,
+            stride_groups=stride_groups,
+            batch_windows=options.batch_windows,
+            cancel=cancel,
+        )
+
+    curve = scan(
+        context.visual_tokens, frames.times_s, range_end, options.window_groups, options.stride_groups
+    )
+    marks.append(("scan_s", time.perf_counter()))
+    threshold = adaptive_threshold(curve.scores)
+    group_s = (range_end - range_start) * model.frame_group / len(frames)  # time between group starts
+    scored = combine_spans(text_spans, curve, moment_halfwidth_s=group_s / 2, threshold=threshold)
+
+    if options.refine and scored:
+
+        def zoom(start_s: float, end_s: float) -> RelevanceCurve:
+            nonlocal passes
+            fine = assistant.open_video(info, _zoom_sampling(info, start_s, end_s, options), cancel=cancel)
+            passes += fine.vision_passes
+            return scan(fine.visual_tokens, fine.frames.times_s, end_s, 1, 1)
+
+        scored = refine_spans(
+            scored, zoom, margin_s=group_s, duration_s=info.duration_s, max_spans=options.refine_spans
+        )
+        marks.append(("refine_s", time.perf_counter()))
+    timings = {name: end - since for (_, since), (name, end) in itertools.pairwise(marks)}
+    timings["total_s"] = marks[-1][1] - marks[0][1]
+    return GroundingResult(
+        query=query,
+        spans=_to_spans(scored, query, info.duration_s),
+        curve=curve,
+        threshold=threshold,
+        answer_text=answer_text,
+        frames=frames,
+        vision_passes=passes,
+        timings_s=timings,
+    )
+
+
+def _zoom_sampling(info: VideoInfo, start_s: float, end_s: float, options: GroundingOptions) -> Sampling:
+    """Up to `refine_frames` frames over [start_s, end_s], whole groups, no more than the video has there."""
+    available = info.frames.index_at(end_s) - info.frames.index_at(start_s) + 1
+    count = max(GROUP, min(options.refine_frames, available) // GROUP * GROUP)
+    return Sampling("frames", count, start_s, end_s)
+
+
+def _to_spans(scored: list[ScoredSpan], query: str, duration_s: float) -> list[Span]:
+    """Engine spans in time order, clamped to the video, times to the microsecond (a moment squeezed to
+    nothing at the video's end is dropped)."""
+    spans = []
+    for s in sorted(scored, key=lambda s: (s.start_s, s.end_s)):
+        start, end = round(max(0.0, s.start_s), 6), round(min(duration_s, s.end_s), 6)
+        if end > start:
+            score = min(1.0, max(0.0, s.score))
+            spans.append(Span(start_s=start, end_s=end, score=score, source=s.source, query=query))
+    return spans
