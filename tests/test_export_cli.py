@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import av
+import numpy as np
 
 from engine.spans import Span, save_spans
-from engine.video import probe
+from engine.video import decode_frames, probe
 from tests.media import read_barcode
 from tests.test_cli import run
 
@@ -60,23 +61,38 @@ def test_bad_spans_file_is_one_line(media, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_burn_masks_is_refused_until_available(media, tmp_path):
+def test_burn_masks_draws_the_tracks_into_the_clips(media, tmp_path):
+    from engine.export.burn_in import PALETTE
+    from tests.test_export_tracks import boxes_store
+
+    video = media("cli export.mp4", **VIDEO)
+    info = probe(video)
+    tracks = boxes_store(info, {1: {i: (200, 100, 260, 160) for i in range(info.frame_count)}})
+    tracks.save(tmp_path / "tracks.json")
+    spans = tmp_path / "spans.json"
+    save_spans(spans, [Span(1.0, 2.0)])
+    out = tmp_path / "out"
+    result = run("export", str(video), "--spans", str(spans), "--out", str(out), "--json",
+                 "--burn-masks", str(tmp_path / "tracks.json"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (clip,) = json.loads(result.stdout)["clips"]
+    assert clip["video"] == "burn-in" and clip["frames"] == 25
+    burned = probe(clip["path"])
+    assert burned.frame_count == 25 and burned.has_audio
+    frames = [f.image for f in decode_frames(burned, range(25))]
+    assert [read_barcode(f) for f in frames] == list(range(25, 50))  # the same frames as a plain clip
+    plain = next(decode_frames(info, [25])).image
+    tint = frames[0][110:150, 210:250].astype(int) - plain[110:150, 210:250]
+    toward = np.array(PALETTE[0]) - plain[110:150, 210:250].mean(axis=(0, 1))
+    assert np.sign(tint.mean(axis=(0, 1))).tolist() == np.sign(toward).tolist()
+
+
+def test_burn_masks_with_a_missing_tracks_file_fails_before_writing(media, tmp_path):
     video = media("cli export.mp4", **VIDEO)
     spans = tmp_path / "spans.json"
     save_spans(spans, [Span(1.0, 2.0)])
-    tracks = tmp_path / "tracks.json"
-    tracks.write_text("{}")
-    args = (
-        "export",
-        str(video),
-        "--spans",
-        str(spans),
-        "--out",
-        str(tmp_path / "out"),
-        "--burn-masks",
-        str(tracks),
-    )
-    result = run(*args)
+    result = run("export", str(video), "--spans", str(spans), "--out", str(tmp_path / "out"),
+                 "--burn-masks", str(tmp_path / "nope.json"))  # fmt: skip
     assert result.returncode == 2
-    assert "--burn-masks is not available yet" in result.stderr
+    assert "No such tracks file" in result.stderr
     assert not (tmp_path / "out").exists()

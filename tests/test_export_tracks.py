@@ -140,9 +140,11 @@ def test_burned_in_span_starts_and_ends_in_sync(source, store, tmp_path):
     tracks = store.save(tmp_path / "tracks.json")
     out = burn_in(source.path, tracks, tmp_path / "span.mp4", start_s=start, end_s=end)
     info = probe(out)
-    assert info.frame_count == 12 and info.duration_s == pytest.approx(12 / 25, abs=1e-3)
-    assert audio_seconds(out) == pytest.approx(12 / 25, abs=0.025)
-    assert [read_barcode(f.image) for f in decode_frames(info, range(12))] == list(range(8, 20))
+    # The same frames as a plain clip of the span: frame 8 started before the span, 20 starts at its end.
+    assert source.frames.frames_in(start, end) == (9, 19)
+    assert info.frame_count == 11 and info.duration_s == pytest.approx(11 / 25, abs=1e-3)
+    assert audio_seconds(out) == pytest.approx(11 / 25, abs=0.025)
+    assert [read_barcode(f.image) for f in decode_frames(info, range(11))] == list(range(9, 20))
 
 
 def test_burn_in_of_rotated_odd_video_is_upright(media, tmp_path):

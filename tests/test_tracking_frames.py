@@ -105,13 +105,17 @@ def test_frames_stream_backwards_in_bounded_chunks(media, monkeypatch):
     assert all(np.array_equal(a.image, b.image) for a, b in zip(forwards, reversed(backwards), strict=True))
 
 
-def test_span_is_the_frames_shown_during_it(media):
+def test_the_frames_of_a_range(media):
     table = probe(media("square.mp4", width=256, height=256, frames=40, fps=20, gop=10)).frames
-    assert table.span() == (0, 39)
-    assert table.span(0.52, 1.3) == (10, 25)  # frame 10 is on screen at 0.52 s; 26 appears at 1.3 s
-    assert table.span(0.5, 1.31) == (10, 26)
-    assert table.span(1.0, None) == (20, 39)
-    assert table.span(0.5, 0.5001) == (10, 10)
+    assert table.frames_in() == (0, 39)
+    assert table.frames_in(0.52, 1.3) == (11, 25)  # frames start at 0.55 ... 1.25 s; 26 starts at 1.3 s
+    assert table.frames_in(0.5, 1.31) == (10, 26)
+    assert table.frames_in(1.0, None) == (20, 39)
+    assert table.frames_in(0.5, 0.5001) == (10, 10)
+    assert table.frames_in(0.52, 0.54) == (10, 10)  # no frame starts inside: the one on screen
+    assert table.frames_in(-3.0, 0.1) == (0, 1)
+    with pytest.raises(ValueError, match="holds no frame"):
+        table.frames_in(2.0, 3.0)
 
 
 def test_backward_chunks_follow_keyframes_when_they_fit(media):

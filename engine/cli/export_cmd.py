@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from typing import Any, TextIO
@@ -12,6 +11,7 @@ from engine.errors import ScenescopeError
 from engine.export import EncodeSettings, ExportResult, Progress, export_spans
 from engine.spans import Span, load_spans
 from engine.timecode import format_timecode, parse_timecode
+from engine.tracking import TrackStore
 from engine.video import VideoInfo
 
 NAME = "export"
@@ -58,14 +58,7 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.burn_masks is not None:
-        # Never ignore the flag: until the tracking feature's burn-in is connected here, refuse it.
-        missing = importlib.util.find_spec("engine.export.burn_in") is None
-        raise ScenescopeError(
-            f"--burn-masks is not available yet: drawing tracked masks into clips "
-            f"{'comes with the tracking feature' if missing else 'is not connected to export yet'}. "
-            "Export without --burn-masks for now."
-        )
+    tracks = TrackStore.load(args.burn_masks) if args.burn_masks is not None else None
     result = export_with_progress(
         args.video,
         load_spans(args.spans),
@@ -76,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         reencode=args.reencode,
         overwrite=args.overwrite,
         settings=EncodeSettings(crf=args.crf, preset=args.preset),
+        tracks=tracks,
     )
     if args.json:
         print(json.dumps(result_summary(result), ensure_ascii=False))
@@ -89,7 +83,7 @@ def print_result(result: ExportResult, file: TextIO | None = None) -> None:
     for item in result.spans:
         if item.clip is not None:
             clip = item.clip
-            how = "copied" if clip.video == "copy" else "re-encoded"
+            how = {"copy": "copied", "encode": "re-encoded", "burn-in": "masks burned in"}[clip.video]
             times = f"{format_timecode(clip.frames.start_s)}-{format_timecode(clip.frames.end_s)}"
             print(f"clip     {clip.path}  ({how}, {times}, {clip.frames.frame_count} frames)", file=file)
     for path in result.sidecars:

@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import ExportError
-from engine.export.clip import EncodeSettings, export_clip
+from engine.export.burn_in import burn_in
+from engine.export.clip import Clip, EncodeSettings, export_clip
 from engine.export.frames import frame_range
 from engine.export.names import clip_name, safe_stem, sidecar_name
 from engine.export.sidecars import SIDECAR_KINDS, ExportedSpan, write_sidecars
 from engine.spans import Span
 from engine.timecode import format_timecode
+from engine.tracking import TrackStore
 from engine.video import VideoInfo, probe
 
 
@@ -64,13 +66,15 @@ def export_spans(
     reencode: bool = False,
     overwrite: bool = False,
     settings: EncodeSettings | None = None,
+    tracks: TrackStore | None = None,
     progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> ExportResult:
     """Cut a clip of each span, `pad_s` seconds wider on both sides, and write the sidecars.
 
     Clips are `<video stem>_<NN>_<start>-<end>.mp4`, sidecars `<video stem>.spans.{srt,vtt,csv,json}`,
-    all in `out_dir` (created if missing). See `export_clip` for how each clip is cut.
+    all in `out_dir` (created if missing). See `export_clip` for how each clip is cut; with `tracks`,
+    every clip holds the same frames with the tracked masks and ids burned in (`burn_in`).
     Raises `ExportError` before writing anything when a span lies outside the video or an output
     file exists (and not `overwrite`); InterruptedError when `cancel` is set.
     """
@@ -101,20 +105,39 @@ def export_spans(
                 if progress is not None:
                     progress(Progress(fraction=written / total, clip=plan.number, clips=len(planned)))
 
-            clip = export_clip(
-                info,
-                plan.start_s,
-                plan.end_s,
-                plan.path,
-                reencode=reencode,
-                overwrite=overwrite,
-                settings=settings,
-                frame_done=frame_done,
-                cancel=cancel,
-            )
+            if tracks is not None:
+                clip = _burned_clip(info, tracks, plan, overwrite, settings, frame_done, cancel)
+            else:
+                clip = export_clip(
+                    info,
+                    plan.start_s,
+                    plan.end_s,
+                    plan.path,
+                    reencode=reencode,
+                    overwrite=overwrite,
+                    settings=settings,
+                    frame_done=frame_done,
+                    cancel=cancel,
+                )
         results.append(ExportedSpan(number=plan.number, span=plan.span, clip=clip))
     written_sidecars = write_sidecars(sidecar_paths, results, info.path.resolve(), pad_s, overwrite=overwrite)
     return ExportResult(spans=results, sidecars=written_sidecars)
+
+
+def _burned_clip(info, tracks, plan: _Planned, overwrite, settings, frame_done, cancel) -> Clip:
+    path = burn_in(
+        info,
+        tracks,
+        plan.path,
+        start_s=plan.start_s,
+        end_s=plan.end_s,
+        overwrite=overwrite,
+        crf=(settings or EncodeSettings()).crf,
+        frame_done=frame_done,
+        cancel=cancel,
+    )
+    frames = frame_range(info.frames, plan.start_s, plan.end_s)
+    return Clip(path=path, frames=frames, video="burn-in", audio="encode" if info.has_audio else None)
 
 
 def _plan(info: VideoInfo, spans: Sequence[Span], out_dir: Path, stem: str, pad_s: float) -> list[_Planned]:

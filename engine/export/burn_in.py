@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from engine.atomic import atomic_open
 from engine.errors import ScenescopeError
+from engine.export.frames import frame_range
 from engine.tracking import TrackStore, decode_mask, masks_at
 from engine.video import VideoInfo, decode_frames, probe
 
@@ -52,8 +54,14 @@ def burn_in(
     end_s: float | None = None,
     overwrite: bool = False,
     crf: int = 18,
+    frame_done: Callable[[], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> Path:
-    """Write the frames shown during [start_s, end_s) with masks and ids burned in. Returns the path."""
+    """Write the frames of [start_s, end_s) with masks and ids burned in. Returns the path.
+
+    The frames are those a clip of the range holds (`FrameTable.frames_in`). `frame_done` is called
+    after each frame; setting `cancel` stops with InterruptedError and leaves no file.
+    """
     info = video if isinstance(video, VideoInfo) else probe(video)
     store = tracks if isinstance(tracks, TrackStore) else TrackStore.load(tracks)
     if (store.width, store.height) != (info.width, info.height):
@@ -61,14 +69,18 @@ def burn_in(
             f"The tracks are for a {store.width}x{store.height} picture but {info.path} shows "
             f"{info.width}x{info.height}: they belong to another video."
         )
-    first, last = info.frames.span(start_s, end_s)
-    clip_start = info.frames.time_of(first)
-    clip_end = info.frames.time_of(last) + float(info.frames.frame_durations[last])
+    try:
+        frames = frame_range(info.frames, start_s or 0.0, info.duration_s if end_s is None else end_s)
+    except ValueError as e:
+        raise ScenescopeError(f"Cannot burn masks into {info.path}: {e}.") from None
+    first, last, clip_start, clip_end = frames.first, frames.last, frames.start_s, frames.end_s
     out_path = Path(out_path)
     with atomic_open(out_path, "wb", overwrite=overwrite) as f, av.open(f, "w", format="mp4") as out:
         video_out = _video_stream(out, info, crf)
         audio = _AudioCopier(info, out, clip_start, clip_end) if info.has_audio else None
         for frame in decode_frames(info, range(first, last + 1)):
+            if cancel is not None and cancel.is_set():
+                raise InterruptedError("burn-in cancelled")
             picture = _pad_even(draw_masks(frame.image, store, frame.index))
             encoded = av.VideoFrame.from_ndarray(picture, format="rgb24")
             encoded.pts = round((frame.time_s - clip_start) / TIME_BASE)
@@ -76,6 +88,8 @@ def burn_in(
             out.mux(video_out.encode(encoded))
             if audio is not None:  # keep the two streams interleaved in the file
                 audio.copy_until(frame.time_s - clip_start)
+            if frame_done is not None:
+                frame_done()
         out.mux(video_out.encode(None))
         if audio is not None:
             audio.finish()

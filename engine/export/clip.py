@@ -47,7 +47,7 @@ class Clip:
 
     path: Path
     frames: FrameRange  # the source frames in the clip; frames.start_s is the clip's time 0
-    video: str  # "copy" or "encode"
+    video: str  # "copy", "encode", or "burn-in" (encoded with tracked masks drawn in)
     audio: str | None  # "copy", "encode", or None when the source has no audio
 
 

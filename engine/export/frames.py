@@ -10,14 +10,9 @@ that meet at a time share no frame.
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 
 from engine.video import FrameTable
-
-# Half a microsecond of slack, as in FrameTable.index_at: times typed or stored in whole microseconds
-# still land on the frame they name.
-_SLACK_S = 5e-7
 
 
 @dataclass(frozen=True)
@@ -39,21 +34,13 @@ class FrameRange:
 
 
 def frame_range(table: FrameTable, start_s: float, end_s: float) -> FrameRange:
-    """The frames of [start_s, end_s) by the rule above. Times outside the video are clamped to it.
+    """The frames of [start_s, end_s) by the rule above (`FrameTable.frames_in`), clamped to the video.
 
     Raises ValueError when the range lies wholly after the video's last frame.
     """
-    times = table.times_s.tolist()
-    if start_s >= table.duration_s or end_s <= max(start_s, 0.0):
-        raise ValueError(f"the range {start_s:.3f}..{end_s:.3f} s holds no frame of the video")
-    first = bisect.bisect_left(times, start_s - _SLACK_S)
-    stop = bisect.bisect_left(times, end_s - _SLACK_S)  # first frame at or after the end
-    if stop <= first:  # no frame starts inside the range: take the frame on screen at start_s
-        first = table.index_at(start_s)
-        stop = first + 1
-    last = stop - 1
-    end = float(table.times_s[last + 1]) if last + 1 < table.frame_count else table.duration_s
-    return FrameRange(first=first, last=last, start_s=float(times[first]), end_s=end)
+    first, last = table.frames_in(start_s, end_s)
+    end = table.time_of(last + 1) if last + 1 < table.frame_count else table.duration_s
+    return FrameRange(first=first, last=last, start_s=table.time_of(first), end_s=end)
 
 
 def packets_copyable(table: FrameTable, frames: FrameRange) -> bool:

@@ -170,7 +170,10 @@ class Tracker:
         backwards from there to the span's start, as the SAM2 authors do. Tracking starts from the
         prompts alone (earlier results of these objects are replaced as the sweeps reach them).
         """
-        first, last = self.video.frames.span(start_s, end_s)
+        try:
+            first, last = self.video.frames.frames_in(start_s, end_s)
+        except ValueError as e:
+            raise ScenescopeError(f"Cannot track there: {e}.") from None
         ids = self.object_ids if obj_ids is None else list(obj_ids)
         if not ids:
             raise ScenescopeError("Nothing to track: click an object first.")

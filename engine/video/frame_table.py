@@ -20,6 +20,8 @@ import numpy as np
 # A frame whose duration differs from the typical one by more than this is a frame-rate change.
 # One tick of slack absorbs timestamps rounded to a coarse time base (e.g. milliseconds at 29.97 fps).
 _VFR_RELATIVE_TOLERANCE = 0.01
+# Times typed by people or reported by Qt come in whole microseconds: half of one still names the frame.
+_SLACK_S = 5e-7
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,8 +60,7 @@ class FrameTable:
 
     def index_at(self, time_s: float) -> int:
         """The frame on screen at `time_s`: the last one whose time is at or before it (clamped)."""
-        # Half a microsecond of slack: Qt reports times in whole microseconds.
-        i = bisect.bisect_right(self._times_list, time_s + 5e-7) - 1
+        i = bisect.bisect_right(self._times_list, time_s + _SLACK_S) - 1
         return min(max(i, 0), self.frame_count - 1)
 
     def nearest_index(self, time_s: float) -> int:
@@ -72,15 +73,25 @@ class FrameTable:
             return len(times) - 1
         return i if times[i] - time_s < time_s - times[i - 1] else i - 1
 
-    def span(self, start_s: float | None = None, end_s: float | None = None) -> tuple[int, int]:
-        """First and last frame on screen during [start_s, end_s) (None: the start / end of the video)."""
-        first = 0 if start_s is None else self.index_at(start_s)
-        last = self.frame_count - 1
-        if end_s is not None:
-            last = self.index_at(end_s)
-            if last > first and self._times_list[last] >= end_s:
-                last -= 1  # it appears just as the span ends
-        return first, max(first, last)
+    def frames_in(self, start_s: float | None = None, end_s: float | None = None) -> tuple[int, int]:
+        """First and last frame of the time range [start_s, end_s) (None: the video's start / end).
+
+        The one rule for "the frames of a range", used by clips, burn-in and tracking alike: every
+        frame whose presentation time lies in [start_s, end_s), and at least the frame on screen at
+        start_s. Times outside the video are clamped to it; a range after the last frame, or empty,
+        raises ValueError. Two ranges that meet at a time share no frame.
+        """
+        start = 0.0 if start_s is None else start_s
+        end = self.duration_s if end_s is None else end_s
+        if start >= self.duration_s or end <= max(start, 0.0):
+            raise ValueError(f"the range {start:.3f}..{end:.3f} s holds no frame of the video")
+        times = self._times_list
+        first = bisect.bisect_left(times, start - _SLACK_S)
+        stop = bisect.bisect_left(times, end - _SLACK_S)  # the first frame at or after the end
+        if stop <= first:  # no frame starts inside the range: the one on screen at its start
+            first = self.index_at(start)
+            stop = first + 1
+        return first, stop - 1
 
     @functools.cached_property
     def seek_keyframe(self) -> np.ndarray:
