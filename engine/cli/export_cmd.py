@@ -7,7 +7,6 @@ import json
 import sys
 from typing import Any, TextIO
 
-from engine.errors import ScenescopeError
 from engine.export import EncodeSettings, ExportResult, Progress, export_spans
 from engine.spans import Span, load_spans
 from engine.timecode import format_timecode, parse_timecode
