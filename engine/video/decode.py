@@ -33,7 +33,7 @@ from engine.video.probe import VideoInfo, open_video_stream
 log = logging.getLogger(__name__)
 
 _SEEK_BACKOFF_S = (0, 1, 4, 16, None)  # seek this far before a keyframe when landing past it; None: start
-_CHUNKS_PER_WORKER = 4  # finer chunks balance the load and keep the in-order output flowing
+_CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, to balance the load
 _DONE = object()
 
 
@@ -145,8 +145,8 @@ def _run(decoder: _ChunkDecoder, indices, workers: int | None, frames_per_buffer
     if wanted[0] < 0 or wanted[-1] >= info.frame_count:
         raise ValueError(f"frame indices must lie in 0..{info.frame_count - 1}")
     workers = max(1, workers or os.cpu_count() or 1)
-    chunks = decoder.plan(np.unique(wanted), workers)
     frames_per_queue = max(4, frames_per_buffer // (workers + 1))
+    chunks = decoder.plan(np.unique(wanted), workers, frames_per_queue)
 
     queues: list[queue.Queue] = []
     pool = ThreadPoolExecutor(max_workers=min(workers, len(chunks)), thread_name_prefix="decode")
@@ -195,8 +195,13 @@ class _ChunkDecoder:
     def stopping(self) -> bool:
         return self.cancel.is_set() or self.finished.is_set()
 
-    def plan(self, targets: np.ndarray, workers: int) -> list[list[_Run]]:
-        """Group wanted frames into runs by keyframe, then runs into chunks of about equal work."""
+    def plan(self, targets: np.ndarray, workers: int, frames_per_chunk: int) -> list[list[_Run]]:
+        """Group wanted frames into runs by keyframe, then runs into chunks of about equal work.
+
+        Output is consumed in order, so a worker ahead of the consumer must hold its chunk's frames:
+        chunks are made small enough (`frames_per_chunk` wanted frames, about) that this fits in the
+        buffer instead of stalling the worker.
+        """
         if not self.info.frames_seekable:
             return [[_Run(key=0, targets=targets.tolist())]]  # ordinal decoding from the start
         keys = self.table.seek_keyframe[targets]
@@ -208,7 +213,8 @@ class _ChunkDecoder:
                 runs.append(_Run(key=key, targets=[target]))
         pos = self.table.decode_pos
         costs = [int(pos[r.targets].max() - pos[r.key] + 1) for r in runs]
-        n_chunks = min(len(runs), workers * _CHUNKS_PER_WORKER if workers > 1 else 1)
+        wanted_chunks = max(workers * _CHUNKS_PER_WORKER, -(-len(targets) // frames_per_chunk))
+        n_chunks = min(len(runs), wanted_chunks if workers > 1 else 1)
         budget = sum(costs) / n_chunks
         chunks: list[list[_Run]] = [[]]
         spent = 0.0
