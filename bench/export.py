@@ -1,12 +1,14 @@
-"""Clip export: lossless packet copy vs x264 re-encode of the same frames, measured side by side.
+"""Clip export: packet copy, smart cut and x264 re-encode of the same frames, measured side by side.
 
     python bench/export.py                          # 720p30 source, 1 min, a 20 s clip
     python bench/export.py --seconds 120 --clip 60 --width 1920 --height 1080
 
 The source (tests/media.py: moving texture, frame-index barcodes, B-frames, AAC noise) is generated
-once into bench/_media. The clip starts on an IDR keyframe and ends on a frame where a copy is exact,
-so both paths cut the same frames; each run is checked by reading the first and last frame barcodes
-back. Reports wall time, frames per second, output size and peak RSS of each path, and the ratios.
+once into bench/_media. The first clip starts on an IDR keyframe and ends on a frame where a copy is
+exact, so copy and re-encode cut the same frames. The second starts half a GOP earlier and ends one
+frame later, where a copy is not exact: smart cut (ends re-encoded) against re-encoding it whole. Every
+run is checked by reading all frame barcodes back. Reports wall time, frames per second, output size
+and peak RSS, and the ratios.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -54,7 +57,7 @@ def copyable_range(info, start_s: float, clip_s: float):
 
 
 def run(info, frames, folder: Path, reencode: bool, settings: EncodeSettings) -> dict:
-    path = folder / ("encode.mp4" if reencode else "copy.mp4")
+    path = folder / f"{frames.first}_{reencode}_{settings.smart_cut}.mp4"
     end_s = frames.end_s - 1e-3
     t0 = time.perf_counter()
     clip = export_clip(info, frames.start_s, end_s, path, reencode=reencode, settings=settings)
@@ -85,16 +88,25 @@ def main() -> None:
     frames = copyable_range(info, info.duration_s / 3, args.clip)
     print(f"source {info.width}x{info.height} {info.fps:.0f} fps, clip frames {frames.first}..{frames.last} "
           f"({frames.frame_count} frames, {frames.duration_s:.2f} s), x264 preset {args.preset}")  # fmt: skip
+    table = info.frames
+    gop = int(np.diff(np.flatnonzero(table.keyframe)).max())
+    uneven = frame_range(table, table.time_of(frames.first - gop // 2), table.time_of(frames.last + 2))
+    print(f"uneven clip frames {uneven.first}..{uneven.last} ({uneven.frame_count} frames), GOP {gop}")
     settings = EncodeSettings(preset=args.preset)
+    whole = EncodeSettings(preset=args.preset, smart_cut=False)
     with tempfile.TemporaryDirectory() as tmp:
         copy = run(info, frames, Path(tmp), reencode=False, settings=settings)
         rss_copy = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         encode = run(info, frames, Path(tmp), reencode=True, settings=settings)
+        smart = run(info, uneven, Path(tmp), reencode=False, settings=settings)
+        smart_off = run(info, uneven, Path(tmp), reencode=False, settings=whole)
         rss_all = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for name, r in (("copy", copy), ("encode", encode)):
+    rows = (("exact", copy), ("exact", encode), ("uneven", smart), ("uneven", smart_off))
+    for name, r in rows:
         print(f"{name:7s} {r['how']:7s} {r['wall']:7.2f} s  {r['fps']:8.1f} frames/s  {r['mb']:6.1f} MB")
-    print(f"peak RSS after copy {rss_copy:.0f} MiB, after both {rss_all:.0f} MiB")
+    print(f"peak RSS after copy {rss_copy:.0f} MiB, after all {rss_all:.0f} MiB")
     print(f"re-encode / copy wall time: {encode['wall'] / copy['wall']:.0f}x")
+    print(f"re-encode whole / smart cut wall time: {smart_off['wall'] / smart['wall']:.1f}x")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ def test_export_writes_clips_and_sidecars(media, tmp_path):
             assert read_barcode(first.to_ndarray(format="rgb24")) == round(clip["start_s"] * 25)
             assert len(c.streams.audio) == 1
         assert probe(clip["path"]).frame_count == clip["frames"]
+    assert clips[0]["video"] == "smart"  # 0.52 s is mid-GOP; the IDR pictures at 1 s and 2 s are copied
     assert clips[1]["video"] == "copy"  # 2.0 s is keyframe 50 and 3.52 s ends on a P-frame
     assert sorted(p.split("/")[-1] for p in summary["sidecars"]) == [
         f"cli export.spans.{kind}" for kind in ("csv", "json", "srt", "vtt")
@@ -46,6 +47,10 @@ def test_export_writes_clips_and_sidecars(media, tmp_path):
     forced = run("export", str(video), "--spans", str(spans), "--out", str(out), "--overwrite", "--no-clips")
     assert forced.returncode == 0, forced.stderr
     assert "sidecar" in forced.stdout and "clip " not in forced.stdout
+    whole = run("export", str(video), "--spans", str(spans), "--out", str(out), "--overwrite", "--pad", "0.5",
+                "--no-smart-cut", "--preset", "ultrafast")  # fmt: skip
+    assert whole.returncode == 0, whole.stderr
+    assert "(re-encoded, 00:00:00.520" in whole.stdout and "(copied, 00:00:02.000" in whole.stdout
 
 
 def test_bad_spans_file_is_one_line(media, tmp_path):

@@ -125,23 +125,25 @@ def source(media):
 # (source, start_s, end_s, how the video must be made with reencode=False)
 CASES = [
     ("bframes.mp4", 1.0, 2.0, "copy"),  # starts on the IDR at frame 25, ends before a P-frame
-    ("bframes.mp4", 1.0, 1.96, "encode"),  # ends between B-frames: their P-frame lies outside
-    ("bframes.mp4", 0.5, 1.5, "encode"),  # starts mid-GOP
+    ("bframes.mp4", 1.0, 1.96, "smart"),  # ends between B-frames: their P-frame lies outside
+    ("bframes.mp4", 0.5, 1.5, "smart"),  # starts mid-GOP, holds the IDR at frame 25
+    ("bframes.mp4", 0.5, 0.9, "encode"),  # inside one GOP: nothing to copy
     ("bframes.mp4", 0.0, 99.0, "copy"),  # the whole file: end clamped
     ("bframes.mp4", 3.01, 3.03, "copy"),  # shorter than a frame: keyframe 75, on screen at 3.01
     ("bframes.mp4", 3.05, 3.07, "encode"),  # shorter than a frame: B-frame 76, on screen at 3.05
     ("vfr.mp4", 0.48, 1.76, "copy"),  # keyframe 12 (at 0.48 s) to P-frame 47 (shown 1.72..1.76)
-    ("vfr.mp4", 0.5, 1.9, "encode"),
+    ("vfr.mp4", 0.5, 1.9, "smart"),
+    ("vfr.mp4", 0.5, 0.7, "encode"),
     ("rotated.mp4", 0.8, 1.6, "copy"),
-    ("rotated.mp4", 0.3, 1.3, "encode"),
-    ("silent.mp4", 0.9, 2.0, "encode"),
+    ("rotated.mp4", 0.3, 1.3, "smart"),
+    ("silent.mp4", 0.9, 2.0, "smart"),
     ("silent.mp4", 0.8, 1.6, "copy"),
     ("h264.ts", 1.02, 2.02, "copy"),  # Annex B packets into MP4; AAC re-encoded (90 kHz timestamps)
-    ("h264.ts", 0.7, 2.3, "encode"),  # (MPEG-TS starts its frames 21.3 ms after the file's start)
+    ("h264.ts", 0.7, 2.3, "smart"),  # (MPEG-TS starts its frames 21.3 ms after the file's start)
     ("h264.mkv", 1.0, 2.0, "encode"),  # Matroska has no decode timestamps: never copied
     ("hevc.mp4", 0.8, 1.6, "encode"),  # clips are H.264: HEVC is always re-encoded
     ("mp3.mkv", 0.5, 1.7, "encode"),
-    ("pcm192k.mov", 0.4, 1.4, "encode"),  # 192 kHz PCM: AAC has no such rate, resampled to 48 kHz
+    ("pcm192k.mov", 0.4, 1.4, "smart"),  # 192 kHz PCM: AAC has no such rate, resampled to 48 kHz
 ]
 
 
@@ -160,6 +162,17 @@ def test_reencoding_a_copyable_range_gives_the_same_frames(source, tmp_path, nam
     media_path, info = source(name)
     clip = export_clip(info, start_s, end_s, tmp_path / "clip.mp4", reencode=True, settings=FAST)
     assert clip.video == "encode" and clip.audio in (None, "encode")
+    check_clip(media_path, clip, start_s, end_s, info)
+
+
+@pytest.mark.parametrize(
+    ("name", "start_s", "end_s"), [(n, s, e) for n, s, e, how in CASES if how == "smart"]
+)
+def test_without_smart_cut_the_whole_clip_is_encoded(source, tmp_path, name, start_s, end_s):
+    media_path, info = source(name)
+    settings = EncodeSettings(preset="ultrafast", smart_cut=False)
+    clip = export_clip(info, start_s, end_s, tmp_path / "clip.mp4", settings=settings)
+    assert clip.video == "encode"
     check_clip(media_path, clip, start_s, end_s, info)
 
 
@@ -233,7 +246,9 @@ def test_reencode_keeps_pixel_format_and_quality(media, tmp_path):
         mse = [np.mean((a - b) ** 2) for a, b in zip(source, out, strict=True)]
         return float(np.mean(10 * np.log10(255**2 / np.array(mse))))
 
-    high, low = mean_psnr(EncodeSettings(), "crf18.mp4"), mean_psnr(EncodeSettings(crf=30), "crf30.mp4")
+    whole = {"smart_cut": False}  # 0.2..0.8 s holds an IDR picture: smart cut would copy most of it
+    high = mean_psnr(EncodeSettings(**whole), "crf18.mp4")
+    low = mean_psnr(EncodeSettings(crf=30, **whole), "crf30.mp4")
     assert high > PSNR_FLOOR_DB, f"CRF 18: {high:.1f} dB"
     assert high > low + 3, f"CRF 18 {high:.1f} dB vs CRF 30 {low:.1f} dB"
 
@@ -259,8 +274,10 @@ def test_existing_file_is_kept_unless_overwrite(source, tmp_path):
     assert probe(target).frame_count == 25
 
 
-@pytest.mark.parametrize("reencode", [False, True])
-def test_cancelled_clip_leaves_no_file(source, tmp_path, reencode):
+@pytest.mark.parametrize(
+    ("start_s", "reencode"), [(1.0, False), (0.5, False), (1.0, True)]
+)  # copy, smart, encode
+def test_cancelled_clip_leaves_no_file(source, tmp_path, start_s, reencode):
     _, info = source("bframes.mp4")
     cancel = threading.Event()
     seen = []
@@ -272,7 +289,7 @@ def test_cancelled_clip_leaves_no_file(source, tmp_path, reencode):
 
     with pytest.raises(InterruptedError):
         export_clip(
-            info, 1.0, 3.0, tmp_path / "c.mp4", reencode=reencode, frame_done=frame_done, cancel=cancel
+            info, start_s, 3.0, tmp_path / "c.mp4", reencode=reencode, frame_done=frame_done, cancel=cancel
         )
     assert len(seen) == 10
     assert list(tmp_path.iterdir()) == []

@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         help="cut a clip of each span and write subtitle/CSV/JSON sidecars",
         description=(
             "Cut a frame-accurate MP4 clip of each span (copied losslessly where the cut falls on a "
-            "keyframe, re-encoded otherwise) and write <video>.spans.{srt,vtt,csv,json} listing them."
+            "keyframe; otherwise only the frames up to the first keyframe inside the clip and the last "
+            "few are re-encoded, the rest copied) and write <video>.spans.{srt,vtt,csv,json} listing them."
         ),
     )
     p.add_argument("video", help="the video the spans belong to")
@@ -48,6 +49,11 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
     p.add_argument("--burn-masks", metavar="TRACKS.json", help="draw tracked masks into the clips")
     p.add_argument("--overwrite", action="store_true", help="replace files that already exist")
     p.add_argument("--reencode", action="store_true", help="re-encode even where a lossless copy is possible")
+    p.add_argument(
+        "--no-smart-cut",
+        action="store_true",
+        help="re-encode a clip whole when it cannot be copied whole (an avc1 track, for old players)",
+    )
     p.add_argument("--no-clips", action="store_true", help="write only the sidecar files")
     p.add_argument("--crf", type=int, default=EncodeSettings.crf, help="x264 quality when re-encoding")
     p.add_argument(
@@ -67,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         clips=not args.no_clips,
         reencode=args.reencode,
         overwrite=args.overwrite,
-        settings=EncodeSettings(crf=args.crf, preset=args.preset),
+        settings=EncodeSettings(crf=args.crf, preset=args.preset, smart_cut=not args.no_smart_cut),
         tracks=tracks,
     )
     if args.json:
@@ -82,7 +88,12 @@ def print_result(result: ExportResult, file: TextIO | None = None) -> None:
     for item in result.spans:
         if item.clip is not None:
             clip = item.clip
-            how = {"copy": "copied", "encode": "re-encoded", "burn-in": "masks burned in"}[clip.video]
+            how = {
+                "copy": "copied",
+                "smart": "smart cut: ends re-encoded",
+                "encode": "re-encoded",
+                "burn-in": "masks burned in",
+            }[clip.video]
             times = f"{format_timecode(clip.frames.start_s)}-{format_timecode(clip.frames.end_s)}"
             print(f"clip     {clip.path}  ({how}, {times}, {clip.frames.frame_count} frames)", file=file)
     for path in result.sidecars:

@@ -3,10 +3,11 @@
 How the video is cut:
 - copy: when the clip's frames are exactly one clean run of packets that starts at an IDR picture
   (`video_track.can_copy`), the packets are copied: lossless and fast.
+- smart cut: otherwise, when the clip holds an IDR picture, only the frames before it (and the few at
+  the end whose packets reach past the clip) are re-encoded and the packets between are copied
+  (`smart_cut`); the track is then tagged `avc3`. `EncodeSettings(smart_cut=False)` turns this off.
 - re-encode: otherwise every frame of the clip is decoded and encoded with x264 (CRF 18 by default,
   visually lossless), keeping the source's size, pixel format, colours, frame times and rotation.
-  We do not splice a re-encoded head onto copied packets ("smart cut"): MP4 holds one set of H.264
-  parameters per track, and x264's would have to match the camera's bit for bit.
 The audio is copied or re-encoded independently (see `audio_track`), over exactly the clip's time.
 The clip's timestamps start at 0; streams other than the video and the first audio are not kept.
 """
@@ -26,6 +27,7 @@ from engine.atomic import atomic_path
 from engine.errors import ExportError
 from engine.export import audio_track, video_track
 from engine.export.frames import FrameRange, frame_range
+from engine.export.smart_cut import SmartCut, add_smart_cut_stream, plan_smart_cut, smart_cut_packets
 from engine.timecode import format_timecode
 from engine.video import VideoInfo
 
@@ -39,6 +41,7 @@ class EncodeSettings:
     crf: int = 18  # x264 constant quality: 18 is visually lossless, lower is bigger
     preset: str = "medium"  # x264 speed/size trade-off, "ultrafast" .. "veryslow"
     audio_bitrate: int = 96_000  # AAC bits per second per channel
+    smart_cut: bool = True  # copy what can be copied between re-encoded ends; False: re-encode it all
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Clip:
 
     path: Path
     frames: FrameRange  # the source frames in the clip; frames.start_s is the clip's time 0
-    video: str  # "copy", "encode", or "burn-in" (encoded with tracked masks drawn in)
+    video: str  # "copy", "smart" (ends encoded, rest copied), "encode", or "burn-in" (masks drawn in)
     audio: str | None  # "copy", "encode", or None when the source has no audio
 
 
@@ -75,9 +78,9 @@ def export_clip(
     except ValueError as e:
         lasts = format_timecode(info.duration_s)
         raise ExportError(f"Cannot cut {info.path.name}: {e} (it lasts {lasts}).") from None
-    copy_video = not reencode and video_track.can_copy(info, frames)
-    cancel = cancel or threading.Event()
     settings = settings or EncodeSettings()
+    cut = _video_cut(info, frames, reencode, settings.smart_cut)
+    cancel = cancel or threading.Event()
     done = frame_done or (lambda: None)
     try:
         with (
@@ -85,9 +88,7 @@ def export_clip(
             av.open(str(info.path)) as source,
             av.open(str(tmp), "w", format="mp4", options=_MP4_OPTIONS) as output,
         ):
-            tracks, audio = _tracks(
-                info, frames, source, output, copy_video, reencode, settings, done, cancel
-            )
+            tracks, audio = _tracks(info, frames, source, output, cut, reencode, settings, done, cancel)
             for packet in heapq.merge(*tracks, key=_decode_time):
                 output.mux(packet)
     except FileExistsError:
@@ -98,15 +99,29 @@ def export_clip(
         raise ExportError(
             f"Cannot write {path}: {e.strerror or e}. Check the folder and free disk space."
         ) from None
-    return Clip(path=path, frames=frames, video="copy" if copy_video else "encode", audio=audio)
+    video = cut if isinstance(cut, str) else "smart"
+    return Clip(path=path, frames=frames, video=video, audio=audio)
 
 
-def _tracks(info, frames, source, output, copy_video, reencode, settings, done, cancel):
+def _video_cut(info: VideoInfo, frames: FrameRange, reencode: bool, smart: bool) -> str | SmartCut:
+    """ "copy", a SmartCut, or "encode"."""
+    if reencode:
+        return "encode"
+    if video_track.can_copy(info, frames):
+        return "copy"
+    return (smart and plan_smart_cut(info, frames)) or "encode"
+
+
+def _tracks(info, frames, source, output, cut, reencode, settings, done, cancel):
     """Add the clip's streams to `output`; return their packet iterators and how audio is made."""
     video_source = source.streams[info.stream_index]
-    if copy_video:
+    if cut == "copy":
         stream = video_track.add_copy_stream(output, video_source, info)
         tracks = [video_track.copy_packets(info, frames, stream, done, cancel)]
+    elif isinstance(cut, SmartCut):
+        stream = add_smart_cut_stream(output, video_source, info)
+        crf, preset = settings.crf, settings.preset
+        tracks = [smart_cut_packets(info, frames, cut, stream, crf, preset, done, cancel)]
     else:
         stream = video_track.add_encode_stream(output, video_source, info, settings.crf, settings.preset)
         tracks = [video_track.encode_packets(info, frames, stream, done, cancel)]

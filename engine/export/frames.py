@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from engine.video import FrameTable
 
 
@@ -55,6 +57,17 @@ def packets_copyable(table: FrameTable, frames: FrameRange) -> bool:
     """
     if not table.exact or not table.keyframe[frames.first]:
         return False
-    positions = table.decode_pos[frames.first : frames.last + 1]  # [N] int64, all different
-    start = int(positions[0])
-    return int(positions.min()) == start and int(positions.max()) == start + len(positions) - 1
+    return clean_run_end(table, frames.first, frames.last) == frames.last
+
+
+def clean_run_end(table: FrameTable, first: int, last: int) -> int:
+    """The last frame j in first..last whose frames first..j occupy consecutive decode positions from first's.
+
+    With a keyframe at `first`, frames first..j then form a clean run as `packets_copyable` asks.
+    """
+    positions = table.decode_pos[first : last + 1]  # [N] int64, all different
+    steps = np.arange(len(positions))
+    clean = (np.minimum.accumulate(positions) == positions[0]) & (
+        np.maximum.accumulate(positions) == positions[0] + steps
+    )
+    return first + int(np.flatnonzero(clean)[-1])

@@ -36,7 +36,7 @@ def can_copy(info: VideoInfo, frames: FrameRange) -> bool:
     key_pts = int(info.frames.pts[frames.first])
     container, stream = open_video_stream(info.path, info.stream_index)
     with container:
-        packet = next(_packets_from(container, stream, key_pts), None)
+        packet = next(packets_from(container, stream, key_pts), None)
         extradata = stream.codec_context.extradata
         return packet is not None and packet.dts is not None and is_idr(bytes(packet), extradata)
 
@@ -53,19 +53,29 @@ def add_encode_stream(
     output: av.container.OutputContainer, source: av.video.VideoStream, info: VideoInfo, crf: int, preset: str
 ):
     """An H.264 stream with the source's picture size, pixel format (when x264 has it) and colours."""
-    src = source.codec_context
     stream = output.add_stream("libx264", rate=source.average_rate or source.guessed_rate)
-    stream.width, stream.height = info.coded_width, info.coded_height
-    stream.pix_fmt = src.pix_fmt if src.pix_fmt in _X264_PIXEL_FORMATS else "yuv420p"
-    stream.time_base = stream.codec_context.time_base = info.frames.time_base
-    for name in _COLOR_FIELDS:
-        setattr(stream.codec_context, name, getattr(src, name))
-    if src.sample_aspect_ratio:
-        stream.codec_context.sample_aspect_ratio = src.sample_aspect_ratio
-    stream.options = {"crf": str(crf), "preset": preset}
+    configure_x264(stream.codec_context, source.codec_context, info, crf, preset)
+    stream.time_base = info.frames.time_base
     if info.rotation:
         stream.set_display_rotation(-info.rotation)
     return stream
+
+
+def x264_keeps_pixel_format(source: av.video.VideoStream) -> bool:
+    """True when x264 writes the source's own pixel format (else it gets 8-bit 4:2:0)."""
+    return source.codec_context.pix_fmt in _X264_PIXEL_FORMATS
+
+
+def configure_x264(cc, src, info: VideoInfo, crf: int, preset: str) -> None:
+    """Set an x264 encoder context `cc` to the source's (`src`) picture size, format, colours and clock."""
+    cc.width, cc.height = info.coded_width, info.coded_height
+    cc.pix_fmt = src.pix_fmt if src.pix_fmt in _X264_PIXEL_FORMATS else "yuv420p"
+    cc.time_base = info.frames.time_base
+    for name in _COLOR_FIELDS:
+        setattr(cc, name, getattr(src, name))
+    if src.sample_aspect_ratio:
+        cc.sample_aspect_ratio = src.sample_aspect_ratio
+    cc.options = {"crf": str(crf), "preset": preset}
 
 
 def copy_packets(
@@ -74,10 +84,10 @@ def copy_packets(
     """The source packets of `frames` (the caller checked `can_copy`), re-stamped from 0."""
     table = info.frames
     offset = int(table.pts[frames.first])
-    durations = _frame_ticks(info, frames)
+    durations = frame_ticks(info, frames)
     container, source = open_video_stream(info.path, info.stream_index)
     with container:
-        for written, packet in enumerate(_packets_from(container, source, offset), start=1):
+        for written, packet in enumerate(packets_from(container, source, offset), start=1):
             if cancel.is_set():
                 raise InterruptedError("export cancelled")
             packet.duration = durations[packet.pts]
@@ -94,10 +104,23 @@ def encode_packets(
     info: VideoInfo, frames: FrameRange, stream, frame_done: FrameDone, cancel: threading.Event
 ) -> Iterator[av.Packet]:
     """Decode `frames` and encode them with `stream`'s encoder, keeping every frame's time."""
-    table = info.frames
-    offset = int(table.pts[frames.first])
-    durations = {pts - offset: ticks for pts, ticks in _frame_ticks(info, frames).items()}
+    offset = int(info.frames.pts[frames.first])
+    durations = {pts - offset: ticks for pts, ticks in frame_ticks(info, frames).items()}
     indices = range(frames.first, frames.last + 1)
+    for packet in encode_frames(info, indices, offset, stream, frame_done, cancel):
+        packet.duration = durations[packet.pts]
+        yield packet
+
+
+def encode_frames(
+    info: VideoInfo, indices: range, offset: int, encoder, frame_done: FrameDone, cancel: threading.Event
+) -> Iterator[av.Packet]:
+    """Decode the frames at `indices` and encode them with `encoder` (a stream or codec context).
+
+    Frames are stamped with their source pts minus `offset`; the encoder is flushed at the end, so its
+    packets form closed GOPs of their own.
+    """
+    table = info.frames
     # Not `cancel=cancel`: the decoder sets the event it is given when it stops, even when done.
     # A small read-ahead: the encoder is the slow side, so more decoded frames would only wait.
     for decoded in decode_native_frames(info, indices, buffer_bytes=_DECODE_AHEAD_BYTES):
@@ -107,23 +130,19 @@ def encode_packets(
         frame.pts = int(table.pts[decoded.index]) - offset
         frame.time_base = table.time_base
         frame.pict_type = av.video.frame.PictureType.NONE  # let x264 place its own keyframes
-        for packet in stream.encode(frame):
-            packet.duration = durations[packet.pts]
-            yield packet
+        yield from encoder.encode(frame)
         frame_done()
-    for packet in stream.encode(None):
-        packet.duration = durations[packet.pts]
-        yield packet
+    yield from encoder.encode(None)
 
 
-def _frame_ticks(info: VideoInfo, frames: FrameRange) -> dict[int, int]:
+def frame_ticks(info: VideoInfo, frames: FrameRange) -> dict[int, int]:
     """{source pts: ticks the frame is shown} for the frames of the range, the last one's included."""
     table = info.frames
     edges = np.append(table.pts, table.end_pts)[frames.first : frames.last + 2]  # [N+1] int64
     return dict(zip(edges[:-1].tolist(), np.diff(edges).tolist(), strict=True))
 
 
-def _packets_from(container, stream, key_pts: int) -> Iterator[av.Packet]:
+def packets_from(container, stream, key_pts: int) -> Iterator[av.Packet]:
     """The stream's non-empty packets in decode order, starting with the one whose pts is `key_pts`.
 
     Seeks to it; a demuxer that lands past it (MPEG-TS seeks by byte position) is sent back to the
