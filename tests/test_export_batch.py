@@ -93,7 +93,7 @@ def test_clips_and_sidecars(video, tmp_path):
     assert first["start"] == "00:00:01.000" and first["duration_s"] == 1.0
     assert first["clip"] == {
         "file": names[0], "start_s": 0.76, "end_s": 2.28, "start": "00:00:00.760", "end": "00:00:02.280",
-        "frames": 38, "video": "encode", "audio": "copy",
+        "frames": 38, "video": "smart", "audio": "copy",
     }  # fmt: skip
 
     # CSV: UTF-8 with a byte-order mark, one row per span, same values as the JSON.
