@@ -190,6 +190,16 @@ def read_frame_table(container: av.container.InputContainer, stream: av.video.Vi
     while shown and shown[-1][5] and shown[-1][3] == packet_count - 1:
         shown.pop()
         packet_count -= 1
+    return frame_table_from_packets(container, stream, shown, packet_count)
+
+
+def frame_table_from_packets(
+    container: av.container.InputContainer,
+    stream: av.video.VideoStream,
+    shown: list[tuple[int | None, int | None, bool, int, int, bool]],
+    packet_count: int,
+) -> FrameTable:
+    """The table of packets `shown` (pts, dts, keyframe, decode position, duration, corrupt) in file order."""
     time_base = stream.time_base or Fraction(1, 90000)
     start_s = container.start_time / 1e6 if container.start_time is not None else 0.0
     nominal_ticks = _nominal_ticks(stream, time_base)

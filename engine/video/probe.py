@@ -2,7 +2,8 @@
 
 Opens the file with FFmpeg (PyAV), decodes its first frame (so a file that cannot be decoded fails
 here, with a message, rather than deep inside a model), and reads the frame table (true per-frame
-timestamps; cached on disk by file content, so reopening a long file is instant).
+timestamps): from the index of a plain MP4/MOV (`mp4_index`, milliseconds whatever the length), else
+by one pass over the packets; cached on disk by file content, so reopening a long file is instant.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from engine.atomic import write_bytes_atomic
 from engine.cache import cache_dir, file_identity
 from engine.errors import VideoError
 from engine.video.frame_table import FrameTable, read_frame_table
+from engine.video.mp4_index import read_indexed_frame_table
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +231,10 @@ def _cached_frame_table(path: Path, identity: str, stream_index: int) -> FrameTa
         except (OSError, ValueError, KeyError) as e:
             log.warning("ignoring unreadable frame-table cache %s: %s", entry, e)
     with _open(path) as container:
-        table = read_frame_table(container, container.streams[stream_index])
+        table = read_indexed_frame_table(path, container, container.streams[stream_index])
+    if table is None:
+        with _open(path) as container:
+            table = read_frame_table(container, container.streams[stream_index])
     try:
         write_bytes_atomic(entry, table.to_bytes())
     except OSError as e:
