@@ -104,7 +104,7 @@ def export_clip(
 
 
 def _video_cut(info: VideoInfo, frames: FrameRange, reencode: bool, smart: bool) -> str | SmartCut:
-    """ "copy", a SmartCut, or "encode"."""
+    """How the clip's video is made: "copy", a SmartCut, or "encode"."""
     if reencode:
         return "encode"
     if video_track.can_copy(info, frames):
