@@ -29,38 +29,10 @@ from engine.models.internvideo.precision import (
     weight_bytes,
 )
 from engine.models.internvideo.prompt import build_prompt, get_template, render_conversation
+from tests.test_internvideo_load import tiny_raw_config
 
-RAW: dict[str, Any] = {
-    "architectures": ["InternVLChatModel"],
-    "downsample_ratio": 0.5,
-    "force_image_size": 140,
-    "ps_version": "v2",
-    "select_layer": -1,
-    "template": "internvl2_5",
-    "vision_config": {
-        "architectures": ["InternVisionModel"],
-        "hidden_size": 16,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "intermediate_size": 32,
-        "image_size": 140,
-        "patch_size": 14,
-        "qkv_bias": True,
-        "layer_norm_eps": 1e-6,
-    },
-    "llm_config": {
-        "architectures": ["InternLM2ForCausalLM"],
-        "hidden_size": 32,
-        "intermediate_size": 48,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "vocab_size": 40,
-        "rms_norm_eps": 1e-5,
-        "rope_theta": 1000000,
-        "rope_scaling": {"type": "dynamic", "factor": 2.0},
-    },
-}
+RAW: dict[str, Any] = tiny_raw_config()
+RAW["vision_config"]["num_hidden_layers"] = 2  # a layer between others, for the per-layer checks
 
 
 @pytest.fixture(scope="module")
