@@ -21,7 +21,7 @@ def is_avcc(extradata: bytes | None) -> bool:
 def nal_units(data: bytes, extradata: bytes | None) -> list[bytes]:
     """The NAL units of one access unit, stored either way (`extradata` tells which)."""
     if is_avcc(extradata):
-        return _length_prefixed_units(data, (extradata[4] & 0x03) + 1)
+        return _length_prefixed_units(data, length_size(extradata))
     return _start_code_units(data)
 
 
