@@ -108,6 +108,18 @@ def make_video(
     return path
 
 
+def remux_mp4(source: str | Path, target: str | Path, options: dict[str, str]) -> Path:
+    """`source`'s video and audio packets, unchanged, in an MP4 written with the muxer `options`
+    (e.g. `{"movflags": "frag_keyframe+empty_moov"}` for a fragmented file as recorders write them)."""
+    with av.open(str(source)) as src, av.open(str(target), "w", format="mp4", options=options) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in (*src.streams.video, *src.streams.audio)}
+        for packet in src.demux(*src.streams.video, *src.streams.audio):
+            if packet.size:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    return Path(target)
+
+
 def make_audio_only(path: str | Path, seconds: float = 2.0) -> Path:
     path = Path(path)
     with av.open(str(path), "w") as out:

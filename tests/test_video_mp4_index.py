@@ -11,6 +11,7 @@ import pytest
 from engine.video import mp4_index, probe
 from engine.video.frame_table import read_frame_table
 from engine.video.mp4_index import read_indexed_frame_table
+from tests.media import remux_mp4
 
 VFR = [0.04] * 20 + [0.02] * 20 + [0.1, 0.04] * 10
 OPEN_GOP = {"x264-params": "open-gop=1:keyint=20:min-keyint=20:scenecut=0"}
@@ -76,27 +77,164 @@ def test_probe_reads_no_packets_of_a_plain_mp4(media, monkeypatch):
     assert info.frame_count == 100 and info.frames.keyframe.sum() == 4
 
 
-def remux(source, target, options: dict[str, str]):
-    with av.open(str(source)) as src, av.open(str(target), "w", format="mp4", options=options) as out:
-        stream = out.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.size:
-                packet.stream = stream
-                out.mux(packet)
-    return target
+# name: (source in PLAIN, muxer options), as recorders and DASH/CMAF packagers write fragmented MP4
+FRAGMENTED = {
+    "empty_moov_audio": ("faststart_audio.mp4", {"movflags": "frag_keyframe+empty_moov"}),
+    "first_fragment_in_moov": ("faststart_audio.mp4", {"movflags": "frag_keyframe"}),
+    "cmaf": ("faststart_audio.mp4", {"movflags": "cmaf"}),
+    "separate_moof": ("faststart_audio.mp4", {"movflags": "frag_keyframe+empty_moov+separate_moof"}),
+    "implicit_offsets": ("faststart_audio.mp4", {"movflags": "frag_keyframe+empty_moov+omit_tfhd_offset"}),
+    "negative_offsets_vfr": (
+        "vfr.mp4",
+        {"movflags": "frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets"},
+    ),
+    "mid_gop_fragments": ("pyramid.mp4", {"movflags": "empty_moov", "frag_duration": "300000"}),
+    "fragment_per_frame": ("no_bframes.mp4", {"movflags": "empty_moov+frag_every_frame"}),
+    "open_gop": ("open_gop.mp4", {"movflags": "frag_keyframe+empty_moov"}),
+    "hevc": ("hevc.mp4", {"movflags": "frag_keyframe+empty_moov"}),
+    "segment_index": (
+        "faststart_audio.mp4",
+        {"movflags": "frag_keyframe+empty_moov+default_base_moof+global_sidx"},
+    ),
+}
 
 
-def test_fragmented_and_cut_off_files_are_demuxed(media, tmp_path):
+@pytest.mark.parametrize("name", sorted(FRAGMENTED))
+def test_fragments_give_the_demuxers_table(media, tmp_path, name):
+    source, options = FRAGMENTED[name]
+    path = remux_mp4(media(source, **PLAIN[source]), tmp_path / f"{name}.mp4", options)
+    demuxed, indexed = demuxed_and_indexed(path)
+    assert indexed is not None
+    assert_same_table(indexed, demuxed)
+
+
+def test_probe_reads_no_packets_of_a_fragmented_mp4(media, tmp_path, monkeypatch):
+    path = remux_mp4(
+        media("pyramid.mp4", **PLAIN["pyramid.mp4"]), tmp_path / "frag.mp4", FRAGMENTED["cmaf"][1]
+    )
+
+    def no_demux(*args):
+        raise AssertionError("demuxed every packet")
+
+    monkeypatch.setenv("SCENESCOPE_CACHE_DIR", str(tmp_path / "fresh_cache"))
+    monkeypatch.setattr(sys.modules["engine.video.probe"], "read_frame_table", no_demux)
+    info = probe(path)
+    assert info.frame_count == 100 and info.frames.keyframe.sum() == 4
+
+
+def box_at(data: bytes, kind: bytes, start: int = 0) -> int:
+    """Where the first box of `kind` at or after `start` begins (its size field)."""
+    return data.index(kind, start) - 4
+
+
+def u32(data: bytes, at: int) -> int:
+    return int.from_bytes(data[at : at + 4], "big")
+
+
+def with_two_runs(data: bytes) -> bytes:
+    """`data` with the run (trun) of its first fragment split in two, fragment and data offsets fixed.
+
+    FFmpeg's muxer writes one run per track fragment; other writers start a new run where a track's
+    samples stop being contiguous. Needs data offsets from the moof (default_base_moof) and per-sample sizes.
+    """
+    moof, traf, trun = box_at(data, b"moof"), box_at(data, b"traf"), box_at(data, b"trun")
+    trun_size, flags, count = u32(data, trun), u32(data, trun + 8) & 0xFFFFFF, u32(data, trun + 12)
+    assert (
+        flags & 0x001
+        and flags & 0x200
+        and not flags & 0x004
+        and u32(data, box_at(data, b"tfhd") + 8) & 0x20000
+    )
+    width = 4 * bin(flags & 0xF00).count("1")
+    size_column = 4 * bin(flags & 0x100).count("1")  # sizes come right after durations, if those are there
+    fields = data[trun + 20 : trun + trun_size]
+    sizes = [u32(fields, i * width + size_column) for i in range(count)]
+    half, added = count // 2, 20  # the second run's header: size, type, version+flags, count, data offset
+    offset = u32(data, trun + 16) + added  # the media data moves by the bytes added to the moof
+
+    def run(n: int, data_offset: int, samples: bytes) -> bytes:
+        head = (20 + len(samples)).to_bytes(4, "big") + b"trun" + flags.to_bytes(4, "big")
+        return head + n.to_bytes(4, "big") + data_offset.to_bytes(4, "big") + samples
+
+    runs = run(half, offset, fields[: half * width]) + run(
+        count - half, offset + sum(sizes[:half]), fields[half * width :]
+    )
+    out = bytearray(data[:trun] + runs + data[trun + trun_size :])
+    for box in (moof, traf):
+        out[box : box + 4] = (u32(data, box) + added).to_bytes(4, "big")
+    return bytes(out)
+
+
+def test_several_runs_in_a_fragment(media, tmp_path):
+    options = {"movflags": "empty_moov+default_base_moof", "frag_duration": "2000000"}
+    path = remux_mp4(media("pyramid.mp4", **PLAIN["pyramid.mp4"]), tmp_path / "one_run.mp4", options)
+    split = tmp_path / "two_runs.mp4"
+    split.write_bytes(with_two_runs(path.read_bytes()))
+    assert split.read_bytes().count(b"trun") == path.read_bytes().count(b"trun") + 1
+    demuxed, indexed = demuxed_and_indexed(split)
+    assert indexed is not None and demuxed.frame_count == 100
+    assert_same_table(indexed, demuxed)
+
+
+def test_depends_on_others_alone_marks_a_frame_that_is_not_a_keyframe(media, tmp_path):
+    """Sample flags with "depends on other samples" but not "non-sync", as some writers set them."""
+    path = remux_mp4(
+        media("cfr_bframes.mp4", **PLAIN["cfr_bframes.mp4"]),
+        tmp_path / "f.mp4",
+        FRAGMENTED["empty_moov_audio"][1],
+    )
+    data = bytearray(path.read_bytes())
+    patched, at = 0, 0
+    while (at := data.find(b"tfhd", at + 1)) > 0:  # the fragments' default flags, for all but first samples
+        flags, field = u32(data, at + 4) & 0xFFFFFF, at + 12 + (8 if u32(data, at + 4) & 0x1 else 0)
+        field += 4 * bin(flags & 0x1A).count("1")  # description index, duration, size come before
+        if flags & 0x20 and u32(data, field) == 0x01010000:
+            data[field : field + 4] = (0x01000000).to_bytes(4, "big")
+            patched += 1
+    assert patched == 4
+    path.write_bytes(bytes(data))
+    demuxed, indexed = demuxed_and_indexed(path)
+    assert indexed is not None and demuxed.keyframe.sum() == 4
+    assert_same_table(indexed, demuxed)
+
+
+# Layouts FFmpeg reads its own way: the index is not used, the demuxer's table is.
+DEMUXED = {
+    # negative composition offsets in the moov: FFmpeg moves those samples' decode times, not the fragments'
+    "negative_offsets_in_moov": {"movflags": "frag_keyframe+negative_cts_offsets"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEMUXED))
+def test_fragmented_layouts_read_differently_are_demuxed(media, tmp_path, name):
+    path = remux_mp4(
+        media("faststart_audio.mp4", **PLAIN["faststart_audio.mp4"]), tmp_path / "f.mp4", DEMUXED[name]
+    )
+    with av.open(str(path)) as c:
+        assert read_indexed_frame_table(path, c, c.streams.video[0]) is None
+    assert probe(path).frame_count == 50
+
+
+def test_cut_off_files_are_demuxed(media, tmp_path):
     source = media("faststart_audio.mp4", **PLAIN["faststart_audio.mp4"])
-    fragmented = remux(source, tmp_path / "frag.mp4", {"movflags": "frag_keyframe+empty_moov"})
-    with av.open(str(fragmented)) as c:
-        assert read_indexed_frame_table(fragmented, c, c.streams.video[0]) is None
-    cut = tmp_path / "cut.mp4"  # index at the front, the end of the media data missing
-    cut.write_bytes(source.read_bytes()[: source.stat().st_size * 2 // 3])
-    with av.open(str(cut)) as c:
-        assert read_indexed_frame_table(cut, c, c.streams.video[0]) is None
-    info = probe(cut)
-    assert info.frame_count < 50 and "cut off" in info.warnings[0]
+    fragmented = remux_mp4(source, tmp_path / "frag.mp4", FRAGMENTED["empty_moov_audio"][1])
+    data = fragmented.read_bytes()
+    last_moof = data.rindex(b"moof") - 4
+    cuts = {
+        "index at the front, media data missing": source.read_bytes()[: source.stat().st_size * 2 // 3],
+        "fragment cut inside its media data": data[: last_moof + (len(data) - last_moof) // 2],
+        "fragment index without its media data": data[
+            : last_moof + int.from_bytes(data[last_moof:][:4], "big")
+        ],
+    }
+    for why, cut_data in cuts.items():
+        cut = tmp_path / "cut.mp4"
+        cut.write_bytes(cut_data)
+        with av.open(str(cut)) as c:
+            assert read_indexed_frame_table(cut, c, c.streams.video[0]) is None, why
+            demuxed = read_frame_table(c, c.streams.video[0])
+        info = probe(cut)
+        assert info.frame_count == demuxed.frame_count < 50, why
 
 
 def test_index_that_disagrees_with_the_packets_is_not_used(media, monkeypatch):

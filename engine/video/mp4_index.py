@@ -1,29 +1,31 @@
-"""The frame table of an MP4/MOV file from its index (the `moov` box), without reading the media data.
+"""The frame table of an MP4/MOV file from its index boxes, without reading the media data.
 
 A pass over the packets of an hour of footage reads gigabytes (seconds from a fast disk, minutes from a
 network share); the index holds every sample's decode time (stts), composition offset (ctts), sync
-flag (stss), size (stsz) and place (stsc, stco/co64) in a few MB. Only the plain layout is read: one
-`moov`, no fragments, the track's timescale as the stream's time base, no sample groups (which can mark
-extra random-access points), at most one edit that shows every sample, every sample inside the file and
-non-empty. For anything else `read_mp4_packets` returns None and the caller demuxes, so the result is
-always what FFmpeg's demuxer gives (tests/test_video_mp4_index.py holds it to that, packet by packet).
+flag (stss), size (stsz) and place (stsc, stco/co64) in a few MB. A fragmented file (`mp4_fragments`)
+spreads the same facts over a small `moof` box before each second or so of media data, which is
+stepped over. Only layouts FFmpeg reads the plain way are accepted: one `moov`, the track's timescale
+as the stream's time base, no sample groups (which can mark extra random-access points), at most one
+edit and one that shows every sample, every sample inside the file and non-empty.
+For anything else `read_mp4_packets` returns None and the caller demuxes, so the result is always
+what FFmpeg's demuxer gives (tests/test_video_mp4_index.py holds it to that, packet by packet).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
 from fractions import Fraction
 
 import av
 import numpy as np
 
 from engine.video.frame_table import FrameTable, frame_table_from_packets
+from engine.video.mp4_boxes import boxes, child, read_layout
+from engine.video.mp4_fragments import fragment_samples
 
 log = logging.getLogger(__name__)
 
-_MAX_MOOV_BYTES = 256 << 20  # an index bigger than this is not plain: demux instead
 _RATE_ONE = 0x00010000  # edit media rate 1.0 in 16.16 fixed point
 _CHECKED_PACKETS = 64  # packets compared with the demuxer's before the index is trusted
 
@@ -55,30 +57,74 @@ def read_mp4_packets(
     """The video track's packets as `frame_table_from_packets` takes them, and their count; or None.
 
     `track_id` is the stream's id as FFmpeg reports it (the MP4 track_ID); `time_base` FFmpeg's time
-    base for it, which must be the track's timescale.
+    base for it, which must be the track's timescale. The samples indexed in the `moov` come first,
+    then those of the movie fragments, if any.
     """
     size = os.path.getsize(path)
     with open(path, "rb") as f:
-        moov = _read_moov(f, size)
-    if moov is None:
+        layout = read_layout(f, size)
+    if layout is None:
         return None
+    moov = layout.moov
     track = _find_track(moov, track_id)
     if track is None:
         return None
-    movie_timescale = _timescale(moov, _child(moov, 0, len(moov), "mvhd"))
+    movie_timescale = _timescale(moov, child(moov, 0, len(moov), "mvhd"))
     trak_start, trak_end = track
-    mdia = _child(moov, trak_start, trak_end, "mdia")
+    mdia = child(moov, trak_start, trak_end, "mdia")
     if mdia is None or movie_timescale is None:
         return None
-    timescale = _timescale(moov, _child(moov, *mdia, "mdhd"))
+    timescale = _timescale(moov, child(moov, *mdia, "mdhd"))
     if timescale is None or Fraction(1, timescale) != time_base:
         return None
-    minf = _child(moov, *mdia, "minf")
-    stbl = minf and _child(moov, *minf, "stbl")
+    minf = child(moov, *mdia, "minf")
+    stbl = minf and child(moov, *minf, "stbl")
     if stbl is None:
         return None
-    tables = {kind: (start, end) for kind, start, end in _boxes(moov, *stbl)}
-    if {"sbgp", "sgpd", "stz2"} & tables.keys() or not {"stsz", "stts", "stss"} <= tables.keys():
+    tables = {kind: (start, end) for kind, start, end in boxes(moov, *stbl)}
+    if {"sbgp", "sgpd", "stz2"} & tables.keys() or not {"stsz", "stts"} <= tables.keys():
+        return None
+    indexed = _sample_table(moov, tables, size) if _sample_count(moov, *tables["stsz"]) else _NO_SAMPLES
+    if indexed is None:
+        return None
+    pts, dts, keyframe, durations = indexed
+    shift = _edit_shift(moov, trak_start, trak_end, pts, timescale, movie_timescale)
+    if shift is None:
+        return None
+    if layout.fragments:
+        fragments = fragment_samples(moov, layout.fragments, track_id)
+        if fragments is None or (len(dts) and (fragments.dts[0] <= dts[-1] or np.any(pts < dts))):
+            return None  # samples in both places: only the simple case, no negative offsets in the moov
+        # FFmpeg shows each fragment sample at dts + offset, shifted by the most negative offset so that
+        # no frame is shown before it is decoded (the demuxer learns that shift from the first runs).
+        fragment_pts = fragments.dts + fragments.cts_offset + max(0, -int(fragments.cts_offset.min()))
+        pts = np.concatenate([pts, fragment_pts])
+        dts = np.concatenate([dts, fragments.dts])
+        keyframe = np.concatenate([keyframe, fragments.keyframe])
+        durations = np.concatenate([durations, fragments.duration])
+    elif not len(dts):
+        return None
+    count = len(dts)
+    packets = zip(
+        (pts - shift).tolist(),
+        (dts - shift).tolist(),
+        keyframe.tolist(),
+        range(count),
+        durations.tolist(),
+        [False] * count,
+        strict=True,
+    )
+    return list(packets), count
+
+
+_NO_SAMPLES = (np.zeros(0, np.int64),) * 3 + (np.zeros(0, bool),)
+
+
+def _sample_table(
+    moov: bytes, tables: dict[str, tuple[int, int]], file_size: int
+) -> tuple[np.ndarray, ...] | None:
+    """[N] pts, dts, keyframe and duration of the samples indexed in the `moov` (stbl), or None."""
+    if "stss" not in tables:
         return None  # without stss FFmpeg finds keyframes its own ways
     sizes = _sample_sizes(moov, *tables["stsz"])
     count = len(sizes)
@@ -87,78 +133,22 @@ def read_mp4_packets(
     if count == 0 or deltas is None or len(deltas) != count or len(offsets) != count or not sizes.all():
         return None
     ends = _sample_ends(moov, tables, sizes)
-    if ends is None or ends.max() > size:
+    if ends is None or ends.max() > file_size:
         return None  # a cut-off file: the demuxer finds where its readable part stops
-    dts = np.concatenate([[0], np.cumsum(deltas[:-1], dtype=np.int64)])
-    pts = dts + offsets
-    shift = _edit_shift(moov, trak_start, trak_end, pts, timescale, movie_timescale)
-    if shift is None:
-        return None
     numbers = _u32_list(moov, *tables["stss"]).astype(np.int64) - 1
     if numbers.size == 0 or numbers.min() < 0 or numbers.max() >= count:
         return None
     keyframe = np.zeros(count, bool)
     keyframe[numbers] = True
-    packets = zip(
-        (pts - shift).tolist(),
-        (dts - shift).tolist(),
-        keyframe.tolist(),
-        range(count),
-        deltas.tolist(),
-        [False] * count,
-        strict=True,
-    )
-    return list(packets), count
-
-
-def _read_moov(f, size: int) -> bytes | None:
-    """The contents of the `moov` box of a non-fragmented file, scanning the top-level boxes by seeking."""
-    pos, moov = 0, None
-    while pos + 8 <= size:
-        f.seek(pos)
-        head = f.read(16)
-        box_size, kind, header = int.from_bytes(head[:4], "big"), head[4:8], 8
-        if box_size == 1:
-            box_size, header = int.from_bytes(head[8:16], "big"), 16
-        elif box_size == 0:
-            box_size = size - pos
-        if box_size < 8 or kind in (b"moof", b"mfra"):
-            return None  # damaged, or fragmented: the index is spread through the file
-        if kind == b"moov":
-            if moov is not None or box_size > _MAX_MOOV_BYTES:
-                return None
-            f.seek(pos + header)
-            moov = f.read(box_size - header)  # the payload: the boxes inside
-            if len(moov) != box_size - header:
-                return None
-        pos += box_size
-    return moov
-
-
-def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[str, int, int]]:
-    """(type, payload start, box end) of the boxes between start and end."""
-    pos = start
-    while pos + 8 <= end:
-        size, header = int.from_bytes(data[pos : pos + 4], "big"), 8
-        if size == 1:
-            size, header = int.from_bytes(data[pos + 8 : pos + 16], "big"), 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
-            return
-        yield data[pos + 4 : pos + 8].decode("latin-1"), pos + header, pos + size
-        pos += size
-
-
-def _child(data: bytes, start: int, end: int, kind: str) -> tuple[int, int] | None:
-    return next(((s, e) for k, s, e in _boxes(data, start, end) if k == kind), None)
+    dts = np.concatenate([[0], np.cumsum(deltas[:-1], dtype=np.int64)])
+    return dts + offsets, dts, keyframe, deltas
 
 
 def _find_track(moov: bytes, track_id: int) -> tuple[int, int] | None:
-    for kind, start, end in _boxes(moov, 0, len(moov)):
+    for kind, start, end in boxes(moov, 0, len(moov)):
         if kind != "trak":
             continue
-        tkhd = _child(moov, start, end, "tkhd")
+        tkhd = child(moov, start, end, "tkhd")
         if tkhd is None:
             continue
         at = tkhd[0] + (20 if moov[tkhd[0]] == 1 else 12)  # version 1 has 64-bit times before the id
@@ -196,9 +186,13 @@ def _runs(data: bytes, start: int, end: int, value_type) -> np.ndarray | None:
     return np.repeat(values, pairs[:, 0].astype(np.int64))
 
 
+def _sample_count(data: bytes, start: int, end: int) -> int:
+    return int.from_bytes(data[start + 8 : start + 12], "big")
+
+
 def _sample_sizes(data: bytes, start: int, end: int) -> np.ndarray:
     uniform = int.from_bytes(data[start + 4 : start + 8], "big")
-    count = int.from_bytes(data[start + 8 : start + 12], "big")
+    count = _sample_count(data, start, end)
     if uniform:
         return np.full(count, uniform, np.int64)
     if start + 12 + 4 * count > end:
@@ -239,8 +233,8 @@ def _sample_ends(data: bytes, tables: dict[str, tuple[int, int]], sizes: np.ndar
 
 def _edit_shift(data, trak_start, trak_end, pts, timescale, movie_timescale) -> int | None:
     """How far the edit list moves the track's times back (its media time), or None if it hides samples."""
-    edts = _child(data, trak_start, trak_end, "edts")
-    elst = edts and _child(data, *edts, "elst")
+    edts = child(data, trak_start, trak_end, "edts")
+    elst = edts and child(data, *edts, "elst")
     if elst is None:
         return 0
     start, end = elst
@@ -253,9 +247,9 @@ def _edit_shift(data, trak_start, trak_end, pts, timescale, movie_timescale) -> 
     segment = int.from_bytes(data[at : at + wide], "big")
     media_time = int.from_bytes(data[at + wide : at + 2 * wide], "big", signed=True)
     rate = int.from_bytes(data[at + 2 * wide : at + 2 * wide + 4], "big")
-    if media_time < 0 or rate != _RATE_ONE or pts.min() < media_time:
+    if media_time < 0 or rate != _RATE_ONE or (len(pts) and pts.min() < media_time):
         return None
     shown_until = media_time + segment * timescale / movie_timescale
-    if segment and pts.max() >= shown_until:
+    if segment and len(pts) and pts.max() >= shown_until:
         return None
     return media_time

@@ -2,8 +2,9 @@
 
 Opens the file with FFmpeg (PyAV), decodes its first frame (so a file that cannot be decoded fails
 here, with a message, rather than deep inside a model), and reads the frame table (true per-frame
-timestamps): from the index of a plain MP4/MOV (`mp4_index`, milliseconds whatever the length), else
-by one pass over the packets; cached on disk by file content, so reopening a long file is instant.
+timestamps): from the index of an MP4/MOV, fragmented or not (`mp4_index`, milliseconds whatever the
+length), else by one pass over the packets; cached on disk by file content, so reopening a long file
+is instant.
 """
 
 from __future__ import annotations
