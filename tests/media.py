@@ -72,18 +72,21 @@ def make_video(
     texture: bool = False,
     pix_fmt: str = "yuv420p",
     options: dict[str, str] | None = None,
+    movflags: str = "",
 ) -> Path:
     """Write a test video and return its path. The container follows the file extension.
 
     `durations_s` gives every frame's own duration (variable frame rate); otherwise frames are 1/fps
     apart. `rotation_ccw` stores a display rotation (counter-clockwise degrees, FFmpeg's convention).
+    `movflags` go to the MP4 muxer (e.g. "frag_keyframe+empty_moov": fragmented, as recorders write).
     `audio_signal` is "tone" (440 Hz) or "noise" (seeded white noise: `audio_samples` recreates it,
     so a test can find by correlation exactly which source samples a clip's audio holds).
     """
     path = Path(path)
     time_base = Fraction(1, 90000)
     stamps = _frame_stamps(frames, fps, durations_s, time_base)
-    container_options = {"movflags": "+faststart"} if faststart else {}
+    movflags = "+".join(flag for flag in (movflags, "faststart" if faststart else "") if flag)
+    container_options = {"movflags": movflags} if movflags else {}
     with av.open(str(path), "w", options=container_options) as out:
         rate = Fraction(fps).limit_denominator(1001)
         stream = out.add_stream(codec, rate=rate)

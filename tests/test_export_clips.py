@@ -35,6 +35,14 @@ SOURCES = {
     "rotated.mp4": {"frames": 60, "gop": 20, "bframes": 2, "rotation_ccw": -90, "width": 322, "height": 242},
     "silent.mp4": {"frames": 60, "gop": 20, "bframes": 0},
     "h264.ts": {"frames": 100, "gop": 25, "bframes": 2, "audio": True, "audio_signal": "noise"},
+    "fragmented.mp4": {
+        "frames": 100,
+        "gop": 25,
+        "bframes": 2,
+        "audio": True,
+        "audio_signal": "noise",
+        "movflags": "frag_keyframe+empty_moov",
+    },
     "h264.mkv": {"frames": 100, "gop": 25, "bframes": 2, "audio": True, "audio_signal": "noise"},
     "hevc.mp4": {"codec": "libx265", "frames": 60, "gop": 20, "bframes": 3},
     "pcm192k.mov": {"frames": 50, "gop": 25, "audio": True, "audio_codec": "pcm_s16le", "audio_rate": 192000},
@@ -140,6 +148,8 @@ CASES = [
     ("silent.mp4", 0.8, 1.6, "copy"),
     ("h264.ts", 1.02, 2.02, "copy"),  # Annex B packets into MP4; AAC re-encoded (90 kHz timestamps)
     ("h264.ts", 0.7, 2.3, "smart"),  # (MPEG-TS starts its frames 21.3 ms after the file's start)
+    ("fragmented.mp4", 1.08, 2.08, "copy"),  # a moof per GOP; no edit list: video 80 ms after audio
+    ("fragmented.mp4", 0.5, 1.5, "smart"),
     ("h264.mkv", 1.0, 2.0, "encode"),  # Matroska has no decode timestamps: never copied
     ("hevc.mp4", 0.8, 1.6, "encode"),  # clips are H.264: HEVC is always re-encoded
     ("mp3.mkv", 0.5, 1.7, "encode"),

@@ -22,6 +22,7 @@ CASES = {
     "vp9.webm": {"codec": "libvpx-vp9", "frames": 90, "gop": 30},
     "h264.mkv": {"frames": 90, "gop": 30},
     "h264.ts": {"frames": 120, "gop": 30},
+    "fragmented.mp4": {"frames": 120, "gop": 30, "bframes": 3, "movflags": "frag_keyframe+empty_moov"},
     "rotated.mp4": {"frames": 60, "gop": 20, "rotation_ccw": -90, "width": 322, "height": 242},
 }
 
