@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox
 
+# The app runs from its checkout (installers/install.sh installs it editable), so assets/ is beside app/.
+ICON_PATH = Path(__file__).resolve().parent.parent / "assets" / "scenescope.svg"
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.m4v *.mkv *.webm *.avi *.ts *.mts *.m2ts);;All files (*)"
 
 
@@ -15,6 +17,7 @@ class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("Scenescope")
+        self.setWindowIcon(QIcon(str(ICON_PATH)))
         self.resize(1280, 800)
         self.video_path: Path | None = None
         self._placeholder = QLabel("Open a video with File ▸ Open (Ctrl+O)")

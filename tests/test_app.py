@@ -22,6 +22,15 @@ def test_window_has_menus_and_opens_a_video(qtbot, media):
     assert str(path) in window.statusBar().currentMessage()
 
 
+def test_window_icon_is_drawn_from_assets(qtbot):
+    window = MainWindow()
+    qtbot.addWidget(window)
+    image = window.windowIcon().pixmap(64, 64).toImage()
+    assert image.width() == 64
+    assert image.pixelColor(1, 1).alpha() == 0  # the rounded corner is transparent
+    assert image.pixelColor(32, 4).name() == "#1d2430"  # the tile itself
+
+
 def test_void_qt_calls_do_not_leak_references_to_none(qapp):
     """PySide6 6.12.0 on Python < 3.12 drops a reference to None per void call and aborts the interpreter."""
     label = QLabel()
