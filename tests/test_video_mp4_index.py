@@ -224,14 +224,17 @@ def test_cut_off_files_are_demuxed(media, tmp_path):
         assert info.frame_count == demuxed.frame_count < 50, why
 
 
-def test_index_that_disagrees_with_the_packets_is_not_used(media, monkeypatch):
-    path = media("cfr_bframes.mp4", **PLAIN["cfr_bframes.mp4"])
+@pytest.mark.parametrize("first_wrong", [0, 90])  # every packet; only the last GOP's (frames 90-99)
+def test_index_that_disagrees_with_the_packets_is_not_used(media, monkeypatch, first_wrong):
+    path = media("pyramid.mp4", **PLAIN["pyramid.mp4"])
     real = mp4_index.read_mp4_packets
 
     def shifted(*args):
         packets, count = real(*args)
-        return [(pts + 1, *rest) for pts, *rest in packets], count
+        return [(pts + (i >= first_wrong), *rest) for i, (pts, *rest) in enumerate(packets)], count
 
+    with av.open(str(path)) as c:
+        assert read_indexed_frame_table(path, c, c.streams.video[0]) is not None
     monkeypatch.setattr(mp4_index, "read_mp4_packets", shifted)
     with av.open(str(path)) as c:
         assert read_indexed_frame_table(path, c, c.streams.video[0]) is None

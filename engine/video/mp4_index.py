@@ -13,6 +13,7 @@ what FFmpeg's demuxer gives (tests/test_video_mp4_index.py holds it to that, pac
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from fractions import Fraction
@@ -27,7 +28,10 @@ from engine.video.mp4_fragments import fragment_samples
 log = logging.getLogger(__name__)
 
 _RATE_ONE = 0x00010000  # edit media rate 1.0 in 16.16 fixed point
-_CHECKED_PACKETS = 64  # packets compared with the demuxer's before the index is trusted
+# Packets compared with the demuxer's before the index is trusted: from the start, and from the last
+# keyframe on (fewer: each costs reading a packet from a cold disk).
+_CHECKED_PACKETS = 64
+_CHECKED_TAIL_PACKETS = 16
 
 
 def read_indexed_frame_table(
@@ -35,7 +39,8 @@ def read_indexed_frame_table(
 ) -> FrameTable | None:
     """The frame table from the MP4 index of `path`, or None when it is not plain (then demux).
 
-    The first packets are also demuxed and compared, a cheap guard against a layout read wrongly.
+    The packets at the start and from the last keyframe on are also demuxed and compared: a cheap
+    guard (one seek) against a layout read wrongly anywhere between.
     """
     if "mov" not in container.format.name.split(","):
         return None
@@ -43,12 +48,31 @@ def read_indexed_frame_table(
     if indexed is None:
         return None
     packets, count = indexed
-    demuxed = (p for p in container.demux(stream) if p.size)
-    for (pts, _, keyframe, *_), packet in zip(packets[:_CHECKED_PACKETS], demuxed, strict=False):
-        if packet.pts != pts or packet.is_keyframe != keyframe or packet.is_discard:
-            log.warning("the index of %s disagrees with its packets; reading them all", path)
-            return None
+    if not _demuxer_agrees(container, stream, packets):
+        log.warning("the index of %s disagrees with its packets; reading them all", path)
+        return None
     return frame_table_from_packets(container, stream, packets, count)
+
+
+def _demuxer_agrees(container, stream, packets: list[tuple]) -> bool:
+    """The first packets and those from the last keyframe on have the demuxer's pts and keyframe flag."""
+    ours = {pts: keyframe for pts, _, keyframe, *_ in packets}
+    head = (p for p in container.demux(stream) if p.size)
+    for (pts, _, keyframe, *_), packet in zip(packets[:_CHECKED_PACKETS], head, strict=False):
+        if packet.pts != pts or packet.is_keyframe != keyframe or packet.is_discard:
+            return False
+    last_keyframe = max((pts for pts, _, keyframe, *_ in packets if keyframe), default=None)
+    if last_keyframe is None:
+        return False
+    try:
+        container.seek(last_keyframe, stream=stream)
+    except av.error.FFmpegError:
+        return True  # nothing more to compare with; the head agreed
+    tail = (p for p in container.demux(stream) if p.size)
+    for packet in itertools.islice(tail, _CHECKED_TAIL_PACKETS):
+        if packet.is_discard or ours.get(packet.pts) != packet.is_keyframe:
+            return False
+    return True
 
 
 def read_mp4_packets(
