@@ -27,6 +27,7 @@ def bad_files(tmp_path_factory):
     full = make_video(d / "full.mp4", frames=100, gop=25, audio=True)
     fast = make_video(d / "fast.mp4", frames=100, gop=25, audio=True, faststart=True)
     mkv = make_video(d / "full.mkv", frames=100, gop=25)
+    recording = make_video(d / "rec.mp4", frames=100, gop=25, audio=True, movflags="frag_keyframe+empty_moov")
     files = {}
     data = full.read_bytes()
     files["truncated_index"] = d / "cut_before_index.mp4"
@@ -34,6 +35,9 @@ def bad_files(tmp_path_factory):
     data = fast.read_bytes()
     files["truncated_faststart"] = d / "cut_faststart.mp4"
     files["truncated_faststart"].write_bytes(data[: int(len(data) * 0.6)])
+    data = recording.read_bytes()  # a fragmented recording that stopped mid-write (a crash, a full disk)
+    files["truncated_fragmented"] = d / "cut_recording.mp4"
+    files["truncated_fragmented"].write_bytes(data[: int(len(data) * 0.6)])
     data = mkv.read_bytes()
     files["truncated_mkv"] = d / "cut.mkv"
     files["truncated_mkv"].write_bytes(data[: int(len(data) * 0.6)])
@@ -98,7 +102,7 @@ def test_cli_reports_one_line_and_exit_status_2(bad_files, kind):
 
 @pytest.mark.parametrize(
     "kind, readable, total",
-    [("truncated_faststart", 58, 100), ("truncated_mkv", 57, 100)],
+    [("truncated_faststart", 58, 100), ("truncated_mkv", 57, 100), ("truncated_fragmented", 63, 100)],
 )
 def test_cut_off_files_open_with_a_warning_and_decode_what_is_there(bad_files, kind, readable, total):
     info = probe(bad_files[kind])

@@ -7,6 +7,7 @@ is stepped over, so walking an hour of footage touches a few MB.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -29,10 +30,13 @@ class FileLayout:
     fragments: list[Fragment] = field(default_factory=list)
 
 
-def read_layout(f, size: int) -> FileLayout | None:
-    """The `moov` and `moof` boxes of an open file of `size` bytes; None when the file is damaged or
-    cut off (a box runs past its end), has no or several `moov`, or an index box is implausibly big."""
-    pos, moov, moofs, media_bytes, last_kind = 0, None, [], [], b""
+def top_level_boxes(f, size: int) -> Iterator[tuple[bytes, int, int, int]]:
+    """(type, start, header size, box size) of each top-level box of an open file of `size` bytes.
+
+    The last box may run past `size` (the file was cut off inside it). A box whose size is smaller than
+    its header (damage) is yielded too, and ends the walk: nothing after it can be found.
+    """
+    pos = 0
     while pos + 8 <= size:
         f.seek(pos)
         head = f.read(16)
@@ -41,8 +45,19 @@ def read_layout(f, size: int) -> FileLayout | None:
             box_size, header = int.from_bytes(head[8:16], "big"), 16
         elif box_size == 0:
             box_size = size - pos
+        yield kind, pos, header, box_size
         if box_size < header:
-            return None
+            return
+        pos += box_size
+
+
+def read_layout(f, size: int) -> FileLayout | None:
+    """The `moov` and `moof` boxes of an open file of `size` bytes; None when the file is damaged or
+    cut off (a box runs past its end), has no or several `moov`, or an index box is implausibly big."""
+    moov, moofs, media_bytes, last_kind = None, [], [], b""
+    for kind, pos, header, box_size in top_level_boxes(f, size):
+        if box_size < header or pos + box_size > size:
+            return None  # damaged, or cut off: the demuxer finds where the readable part stops
         if kind in (b"moov", b"moof"):
             if box_size > _MAX_INDEX_BOX_BYTES or (kind == b"moov" and moov is not None):
                 return None
@@ -55,11 +70,22 @@ def read_layout(f, size: int) -> FileLayout | None:
                 media_bytes.append(0)
         elif kind == b"mdat" and last_kind == b"moof":
             media_bytes[-1] = box_size - header
-        pos, last_kind = pos + box_size, kind
-    if moov is None or pos > size or sum(map(len, moofs)) + len(moov) > _MAX_INDEX_BOX_BYTES:
-        return None  # pos > size: the last box is cut off, the demuxer finds where the file stops
+        last_kind = kind
+    if moov is None or sum(map(len, moofs)) + len(moov) > _MAX_INDEX_BOX_BYTES:
+        return None
     fragments = [Fragment(*pair) for pair in zip(moofs, media_bytes, strict=True)]
     return FileLayout(moov, fragments)
+
+
+def stops_inside_a_box(path: str | os.PathLike) -> bool:
+    """True when the file ends inside its media data or an index box: a recording or copy that stopped
+    mid-write (a fragmented MP4 survives that, and its header cannot tell how much is missing)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        return any(
+            pos + box_size > size and kind in (b"mdat", b"moof", b"moov")
+            for kind, pos, _, box_size in top_level_boxes(f, size)
+        )
 
 
 def boxes(data: bytes, start: int, end: int) -> Iterator[tuple[str, int, int]]:

@@ -21,6 +21,7 @@ from engine.atomic import write_bytes_atomic
 from engine.cache import cache_dir, file_identity
 from engine.errors import VideoError
 from engine.video.frame_table import FrameTable, read_frame_table
+from engine.video.mp4_boxes import stops_inside_a_box
 from engine.video.mp4_index import read_indexed_frame_table
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     with _open(path) as container:
         stream = _video_stream(container, path)
         container_name = _container_name(container, path)
+        is_mp4 = "mov" in container.format.name.split(",")
         first = _decode_first_frame(container, stream, path)
         if _is_image_demuxer(container.format.name):
             raise VideoError(f"{path} is a still image ({stream.codec_context.name}), not a video.")
@@ -115,6 +117,11 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         warnings.append(
             f"The file is damaged or cut off: only {table.duration_s:.1f} s of its "
             f"{header_duration_s:.1f} s can be read."
+        )
+    elif is_mp4 and stops_inside_a_box(path):
+        warnings.append(
+            f"The file is cut off (the recording or copy stopped while it was written): "
+            f"{table.duration_s:.1f} s can be read."
         )
     if not table.exact:
         warnings.append("The file has no usable timestamps: frame times are estimated from the frame rate.")
