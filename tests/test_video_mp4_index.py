@@ -164,6 +164,36 @@ def test_several_runs_in_a_fragment(media, tmp_path):
     assert_same_table(indexed, demuxed)
 
 
+def with_edit_list(data: bytes, media_time: int) -> bytes:
+    """`data` with a one-entry edit list (media time `media_time`) in its first track, and without the
+    fragment index at its end (whose absolute offsets would now be wrong). Needs moof-relative offsets.
+
+    FFmpeg writes fragmented files without edits; other packagers (GPAC, Bento4) start the track at the
+    first shown frame with one.
+    """
+    trak, tkhd = box_at(data, b"trak"), box_at(data, b"tkhd")
+    entry = bytes(4) + media_time.to_bytes(4, "big") + (0x10000).to_bytes(4, "big")  # duration 0, rate 1
+    elst = (28).to_bytes(4, "big") + b"elst" + bytes(4) + (1).to_bytes(4, "big") + entry
+    edts = (36).to_bytes(4, "big") + b"edts" + elst
+    at = tkhd + u32(data, tkhd)
+    out = bytearray(data[:at] + edts + data[at:])
+    for box in (box_at(data, b"moov"), trak):
+        out[box : box + 4] = (u32(data, box) + len(edts)).to_bytes(4, "big")
+    return bytes(out[: box_at(out, b"mfra")])
+
+
+@pytest.mark.parametrize("media_time", [3600, 7200])  # half, all of the B-frame delay (90 kHz ticks)
+def test_fragments_with_an_edit_list(media, tmp_path, media_time):
+    options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+    path = remux_mp4(media("cfr_bframes.mp4", **PLAIN["cfr_bframes.mp4"]), tmp_path / "f.mp4", options)
+    edited = tmp_path / "edited.mp4"
+    edited.write_bytes(with_edit_list(path.read_bytes(), media_time))
+    demuxed, indexed = demuxed_and_indexed(edited)
+    assert demuxed.pts[0] == 7200 - media_time and demuxed.frame_count == 90
+    assert indexed is not None
+    assert_same_table(indexed, demuxed)
+
+
 def test_depends_on_others_alone_marks_a_frame_that_is_not_a_keyframe(media, tmp_path):
     """Sample flags with "depends on other samples" but not "non-sync", as some writers set them."""
     path = remux_mp4(
