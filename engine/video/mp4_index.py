@@ -6,9 +6,9 @@ flag (stss), size (stsz) and place (stsc, stco/co64) in a few MB. A fragmented f
 spreads the same facts over a small `moof` box before each second or so of media data, which is
 stepped over. Only layouts FFmpeg reads the plain way are accepted: one `moov`, the track's timescale
 as the stream's time base, no sample groups (which can mark extra random-access points), at most one
-edit and one that shows every sample, every sample inside the file and non-empty.
-For anything else `read_mp4_packets` returns None and the caller demuxes, so the result is always
-what FFmpeg's demuxer gives (tests/test_video_mp4_index.py holds it to that, packet by packet).
+edit, showing every sample, and every sample inside the file and non-empty. For anything else
+`read_mp4_packets` returns None and the caller demuxes, so the result is always what FFmpeg's demuxer
+gives (tests/test_video_mp4_index.py holds it to that, packet by packet).
 """
 
 from __future__ import annotations
