@@ -65,6 +65,7 @@ def run_mode(video: Path, model: Path, pruned: bool, minutes: float, device: str
     import psutil
     import torch
 
+    from engine.jobs import Job
     from engine.tracking import Tracker, load_sam2
     from engine.video import probe
 
@@ -96,7 +97,7 @@ def run_mode(video: Path, model: Path, pruned: bool, minutes: float, device: str
             sample(p.time_s)
 
     sample(0.0)
-    run = tracker.propagate(None, minutes * 60, on_progress=on_progress)
+    run = tracker.propagate(None, minutes * 60, job=Job(on_progress=on_progress))
     sample(run.end_s)
     return {"pruned": pruned, "frames": run.frames_tracked, "elapsed_s": run.elapsed_s, "samples": samples}
 

@@ -18,6 +18,7 @@ from PIL import Image
 
 from engine.assistant import VideoAssistant
 from engine.errors import VideoError
+from engine.jobs import Cancelled, Job, Progress
 from engine.models.internvideo import InternVideo, VisualTokenCache, load_internvideo
 from engine.video import Sampling, probe, sample_frames
 from tests.fixtures import internvideo_fixture
@@ -62,12 +63,12 @@ def assistant(model: InternVideo, folder: Path, **kwargs) -> VideoAssistant:
 
 
 def test_reopening_a_video_runs_no_vision_pass(model, video, passes, tmp_path: Path) -> None:
-    progress: list[tuple[int, int]] = []
+    progress: list[Progress] = []
     first = assistant(model, tmp_path).open_video(
-        video, Sampling("frames", 16), on_progress=lambda *p: progress.append(p)
+        video, Sampling("frames", 16), job=Job(on_progress=progress.append)
     )
     assert first.source == "computed" and first.vision_passes == passes.count == 2  # 16 frames, 8 per pass
-    assert progress == [(8, 16), (16, 16)]
+    assert [(p.stage, p.done, p.total) for p in progress] == [("encode", 8, 16), ("encode", 16, 16)]
     answer = first.conversation().ask(Q1, max_new_tokens=8)
     assert not answer.cache_hit and answer.vision_passes == 2
     assert {"decode_wait_s", "encode_s", "visual_tokens_s", "first_token_s"} <= set(answer.timings_s)
@@ -163,24 +164,27 @@ def test_streamed_pieces_make_up_the_answer(model, video, tmp_path: Path) -> Non
     assert len(pieces) > 5 and all(pieces)
     assert "".join(pieces).strip() == chat.last.text and chat.last.generated_tokens == 30
     called: list[str] = []
+    progress: list[Progress] = []
+    job = Job(on_progress=progress.append, on_partial=lambda kind, data: called.append(data["text"]))
     other = assistant(model, tmp_path).open_video(video, Sampling("frames", 8)).conversation()
-    assert other.ask(Q1, on_text=called.append, max_new_tokens=30).text == chat.last.text
+    assert other.ask(Q1, job, max_new_tokens=30).text == chat.last.text
     assert called == pieces
+    assert [(p.stage, p.done, p.total) for p in progress] == [("answer", n, 30) for n in range(1, 31)]
 
 
 def test_an_answer_can_be_cancelled_midway(model, video, tmp_path: Path) -> None:
     chat = assistant(model, tmp_path).open_video(video, Sampling("frames", 8)).conversation()
-    cancel = threading.Event()
     pieces: list[str] = []
 
-    def on_text(piece: str) -> None:
-        pieces.append(piece)
+    def on_text(kind: str, data: dict) -> None:
+        pieces.append(data["text"])
         if len(pieces) == 3:
-            cancel.set()
+            job.cancel()
 
-    answer = chat.ask(Q1, on_text=on_text, cancel=cancel, max_new_tokens=200)
-    assert answer.finish_reason == "cancelled" and len(pieces) == 3 and answer.generated_tokens < 20
-    assert chat.history == []
+    job = Job(on_partial=on_text)
+    with pytest.raises(Cancelled):
+        chat.ask(Q1, job, max_new_tokens=200)
+    assert len(pieces) == 3 and chat.history == [] and chat.last is None
     whole = "".join(chat.context.conversation().stream(Q1, max_new_tokens=200))
     assert len(whole) > len("".join(pieces)) and whole.startswith("".join(pieces))
     after = chat.ask(Q2, max_new_tokens=5)
@@ -208,11 +212,9 @@ def test_a_follow_up_prefills_only_its_turn_and_matches_a_fresh_prompt(model, vi
 
 def test_opening_can_be_cancelled_and_stores_nothing(model, video, tmp_path: Path) -> None:
     cache = VisualTokenCache(tmp_path)
-    cancel = threading.Event()
-    with pytest.raises(InterruptedError):
-        VideoAssistant(model, cache).open_video(
-            video, Sampling("frames", 24), on_progress=lambda done, total: cancel.set(), cancel=cancel
-        )
+    job = Job(on_progress=lambda p: job.cancel())
+    with pytest.raises(Cancelled):
+        VideoAssistant(model, cache).open_video(video, Sampling("frames", 24), job=job)
     assert cache.entries() == []
     assert threading.active_count() < 10  # the decoder threads are gone
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import threading
 
 import av
 import pytest
@@ -17,7 +16,8 @@ import webvtt
 
 from engine.atomic import atomic_path
 from engine.errors import ExportError
-from engine.export import EncodeSettings, Progress, clip_name, export_spans, safe_stem
+from engine.export import EncodeSettings, clip_name, export_spans, safe_stem
+from engine.jobs import Cancelled, Job, Progress
 from engine.spans import Span, load_spans
 from engine.video import probe
 from tests.media import read_barcode
@@ -136,29 +136,30 @@ def test_span_after_the_end_is_refused_up_front(video, tmp_path):
 
 
 def test_progress_and_cancel_keep_finished_clips_only(video, tmp_path):
-    cancel = threading.Event()
     seen: list[Progress] = []
 
     def progress(p: Progress) -> None:
         seen.append(p)
-        if p.clip == 2 and len(seen) == 45:
-            cancel.set()
+        if p.message == "clip 2 of 3" and len(seen) == 45:
+            job.cancel()
 
+    job = Job(on_progress=progress)
     spans = [Span(1.0, 2.0), Span(2.0, 3.0), Span(3.0, 4.0)]
-    with pytest.raises(InterruptedError):
-        export_spans(video, spans, tmp_path, reencode=True, settings=FAST, progress=progress, cancel=cancel)
+    with pytest.raises(Cancelled):
+        export_spans(video, spans, tmp_path, reencode=True, settings=FAST, job=job)
     # Clip 1 is complete; clip 2 was cancelled mid-way and left nothing; no sidecars.
     assert [p.name for p in tmp_path.iterdir()] == ["harbour cam_01_00h00m01.000-00h00m02.000.mp4"]
     assert probe(next(tmp_path.iterdir())).frame_count == 25
-    assert [p.clip for p in seen] == [1] * 25 + [2] * 20
+    assert [p.message for p in seen] == ["clip 1 of 3"] * 25 + ["clip 2 of 3"] * 20
+    assert {(p.stage, p.total) for p in seen} == {("export", 75)}
     assert [round(p.fraction, 4) for p in seen[:2]] == [round(1 / 75, 4), round(2 / 75, 4)]
     assert all(b.fraction > a.fraction for a, b in itertools.pairwise(seen))
 
 
 def test_full_progress(video, tmp_path):
     seen: list[Progress] = []
-    export_spans(video, [Span(0, 1), Span(1, 1.5)], tmp_path, settings=FAST, progress=seen.append)
-    assert len(seen) == 25 + 13 and seen[-1].fraction == 1.0 and seen[-1].clips == 2
+    export_spans(video, [Span(0, 1), Span(1, 1.5)], tmp_path, settings=FAST, job=Job(on_progress=seen.append))
+    assert len(seen) == 25 + 13 and seen[-1].fraction == 1.0 and seen[-1].message == "clip 2 of 2"
 
 
 def test_failed_encode_leaves_no_partial_file(video, tmp_path):

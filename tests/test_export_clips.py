@@ -7,8 +7,6 @@ source's audio by cross-correlation.
 
 from __future__ import annotations
 
-import threading
-
 import av
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from engine.errors import ExportError
 from engine.export import EncodeSettings, export_clip, frame_range
 from engine.export.video_track import can_copy
+from engine.jobs import Cancelled, Job, Progress
 from engine.video import decode_frames, decode_native_frames, probe
 from tests.media import audio_samples, read_barcode
 
@@ -289,19 +288,17 @@ def test_existing_file_is_kept_unless_overwrite(source, tmp_path):
 )  # copy, smart, encode
 def test_cancelled_clip_leaves_no_file(source, tmp_path, start_s, reencode):
     _, info = source("bframes.mp4")
-    cancel = threading.Event()
     seen = []
 
-    def frame_done():
-        seen.append(1)
+    def progress(p: Progress):
+        seen.append(p.done)
         if len(seen) == 10:
-            cancel.set()
+            job.cancel()
 
-    with pytest.raises(InterruptedError):
-        export_clip(
-            info, start_s, 3.0, tmp_path / "c.mp4", reencode=reencode, frame_done=frame_done, cancel=cancel
-        )
-    assert len(seen) == 10
+    job = Job(on_progress=progress)
+    with pytest.raises(Cancelled):
+        export_clip(info, start_s, 3.0, tmp_path / "c.mp4", reencode=reencode, job=job)
+    assert seen == list(range(1, 11))
     assert list(tmp_path.iterdir()) == []
 
 

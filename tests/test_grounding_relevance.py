@@ -24,6 +24,7 @@ from engine.grounding import (
 )
 from engine.grounding.prompt import time_decimals
 from engine.grounding.relevance import yes_probability
+from engine.jobs import Cancelled, Job, Progress
 from engine.models.internvideo import InternVideo, VisualTokenCache, load_internvideo
 from engine.video import Sampling, probe, sample_frames
 from tests.fixtures import internvideo_fixture
@@ -173,3 +174,32 @@ def test_ground_samples_the_video_as_ask_does_by_default() -> None:
     # so that a video asked about with the defaults (app or CLI) is scanned from the cached tokens
     assert inspect.signature(ground).parameters["sampling"].default == DEFAULT_SAMPLING
     assert inspect.signature(VideoAssistant.open_video).parameters["sampling"].default == DEFAULT_SAMPLING
+
+
+def test_ground_reports_its_stages_hands_out_the_curve_and_can_be_cancelled(model, video, tmp_path) -> None:
+    assistant = VideoAssistant(model, VisualTokenCache(tmp_path))
+    sampling = Sampling("frames", 32)
+    options = GroundingOptions(refine=False, max_new_tokens=3, batch_windows=2)
+    seen: list[Progress] = []
+    pieces: list[tuple[str, dict]] = []
+    job = Job(on_progress=seen.append, on_partial=lambda kind, data: pieces.append((kind, data)))
+    result = ground(assistant, video, QUERY, sampling=sampling, options=options, job=job)
+    stages = [p.stage for p in seen]
+    assert stages == sorted(stages, key=["encode", "answer", "scan"].index)  # in this order
+    assert {"encode", "answer", "scan"} == set(stages)
+    scans = [(p.done, p.total) for p in seen if p.stage == "scan"]
+    assert scans == [(2, 7), (4, 7), (6, 7), (7, 7)]  # 32 frames: 7 windows, 2 per batch
+    assert {kind for kind, _ in pieces} == {"curve"}  # the written answer is not a partial result
+    streamed = np.concatenate([data["scores"] for _, data in pieces])
+    np.testing.assert_allclose(streamed, result.curve.scores, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(np.concatenate([d["starts_s"] for _, d in pieces]), result.curve.starts_s)
+
+    def cancel_in_scan(p: Progress) -> None:
+        if p.stage == "scan":
+            stopping.cancel()
+
+    stopping = Job(on_progress=cancel_in_scan, on_partial=lambda kind, data: pieces.append((kind, data)))
+    pieces.clear()
+    with pytest.raises(Cancelled):
+        ground(assistant, video, QUERY, sampling=sampling, options=options, job=stopping)
+    assert len(pieces) == 1  # stopped after the first batch

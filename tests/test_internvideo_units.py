@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from engine.errors import ModelError
+from engine.jobs import Cancelled, Job
 from engine.models.internvideo import hico as hico_module
 from engine.models.internvideo import model as model_module
 from engine.models.internvideo.config import parse_config
@@ -229,12 +230,16 @@ def test_wrong_frame_size_is_refused(tiny: InternVideoModel) -> None:
 
 def test_chunking_does_not_change_visual_tokens(tiny: InternVideoModel) -> None:
     pixels = torch.randn(8, 3, 140, 140)
-    done: list[tuple[int, int]] = []
-    a = tiny.encode_frames(pixels, chunk_frames=4, on_progress=lambda i, n: done.append((i, n)))
+    done: list[tuple[float, float | None]] = []
+    a = tiny.encode_frames(
+        pixels, chunk_frames=4, job=Job(on_progress=lambda p: done.append((p.done, p.total)))
+    )
     b = tiny.encode_frames(pixels, chunk_frames=8)
     assert torch.allclose(a, b, atol=1e-6) and done == [(4, 8), (8, 8)]
-    with pytest.raises(InterruptedError):
-        tiny.encode_frames(pixels, chunk_frames=4, should_stop=lambda: True)
+    cancelled = Job()
+    cancelled.cancel()
+    with pytest.raises(Cancelled):
+        tiny.encode_frames(pixels, chunk_frames=4, job=cancelled)
 
 
 def test_preprocess_normalises_with_imagenet_stats() -> None:

@@ -9,6 +9,7 @@ import torch
 from transformers.models.sam2_video.modeling_sam2_video import Sam2VideoInferenceSession
 
 from engine.errors import ScenescopeError
+from engine.jobs import Cancelled, Job
 from engine.tracking import Tracker
 from engine.tracking.frames import logits_to_mask, prompt_tensors, stream_frames, to_pixel_values
 from engine.tracking.memory import ObjectMemory
@@ -65,7 +66,7 @@ def test_tracking_equals_transformers_and_pruning_changes_nothing(model, clip, r
     for tracker in (pruned, unpruned):
         tracker.prompt(t(clip, anchor), **CLICK)
         run = tracker.propagate()
-        assert run.frames_tracked == 47 and not run.cancelled
+        assert run.frames_tracked == 47
     masks = {i: rle for i, (rle, _) in snapshot(pruned).items()}
     assert sorted(masks) == list(range(48))
     assert len(set(masks.values())) > 40  # the masks really change from frame to frame
@@ -98,10 +99,12 @@ def test_ranges_track_forwards_and_backwards_from_the_prompt(sam2, clip):
     tracker = Tracker(sam2, clip)
     tracker.prompt(t(clip, 20), **CLICK)
     progress = []
-    run = tracker.propagate(t(clip, 10), t(clip, 30), on_progress=progress.append)
+    run = tracker.propagate(t(clip, 10), t(clip, 30), job=Job(on_progress=progress.append))
     assert tracker.store.frame_indices(1) == list(range(10, 30))  # [start, end): frame 30 appears at the end
     assert run.frames_tracked == 19 and (run.start_s, run.end_s) == (t(clip, 10), t(clip, 29))
-    assert [p.done for p in progress] == list(range(1, 20)) and {p.total for p in progress} == {19}
+    assert [p.done for p in progress] == list(range(1, 20)) and {(p.stage, p.total) for p in progress} == {
+        ("track", 19)
+    }
     assert [p.time_s for p in progress] == [t(clip, i) for i in [*range(21, 30), *range(19, 9, -1)]]
 
     forward_only = Tracker(sam2, clip)
@@ -164,22 +167,26 @@ def test_objects_keep_their_ids_and_never_retrack_each_other(sam2, clip):
 def test_cancel_stops_and_results_are_readable_meanwhile(sam2, clip):
     tracker = Tracker(sam2, clip)
     tracker.prompt(t(clip, 0), **CLICK)
-    cancel = threading.Event()
     seen: list[int] = []
 
     def on_progress(p):
         seen.append(len(tracker.store.frames(1)))  # what a GUI thread would read now
         if p.done == 12:
-            cancel.set()
+            job.cancel()
 
+    job = Job(on_progress=on_progress)
     result = {}
-    worker = threading.Thread(
-        target=lambda: result.update(run=tracker.propagate(on_progress=on_progress, cancel=cancel))
-    )
+
+    def propagate() -> None:
+        try:
+            tracker.propagate(job=job)
+        except Cancelled as e:
+            result["cancelled"] = e
+
+    worker = threading.Thread(target=propagate)
     worker.start()
     worker.join(timeout=120)
-    run = result["run"]
-    assert run.cancelled and run.frames_tracked == 12
+    assert "cancelled" in result
     assert tracker.store.frame_indices(1) == list(range(13))
     assert seen == list(range(2, 14))
     assert (
@@ -187,7 +194,7 @@ def test_cancel_stops_and_results_are_readable_meanwhile(sam2, clip):
     )
 
     resumed = tracker.propagate(None, t(clip, 20))  # cancelling leaves a usable tracker
-    assert not resumed.cancelled and resumed.frames_tracked == 19
+    assert resumed.frames_tracked == 19
 
 
 def test_bad_prompts_say_what_to_do(sam2, clip):

@@ -125,3 +125,39 @@ def test_readers_see_a_consistent_store_while_it_is_written():
     assert not errors
     assert store.frames_tracked() == 3000 and sum(len(store.frames(o)) for o in (1, 2, 3)) == 3000
     assert seen == sorted(seen)  # the reader only ever saw the store grow
+
+
+def _frame_mask(index: int, fill: int) -> FrameMask:
+    mask = np.zeros((6, 8), bool)
+    mask[:fill] = True
+    rle, bbox, area = encode_mask(mask)
+    return FrameMask(index, index / 10, rle, bbox, area, 0.9)
+
+
+def test_changes_since_lets_a_reader_catch_up_in_change_order():
+    store = TrackStore(width=8, height=6)
+    assert store.changes_since(0).version == 0
+    store.add_prompt(1, Prompt(time_s=0.5, frame_index=5, points=((1.0, 2.0),), labels=(1,)))
+    for i in (5, 6, 7):
+        store.put(1, _frame_mask(i, 1))
+    seen = store.changes_since(0)
+    assert seen.version == store.version == 4
+    assert [(o, m.frame_index) for o, m in seen.masks] == [(1, 5), (1, 6), (1, 7)]
+    assert [(o, p.frame_index) for o, p in seen.prompts] == [(1, 5)] and seen.removed == []
+
+    store.put(1, _frame_mask(6, 3))  # re-tracked: the reader gets the new mask, once, at the end
+    store.put(2, _frame_mask(6, 2))
+    later = store.changes_since(seen.version)
+    assert [(o, m.frame_index, m.area) for o, m in later.masks] == [(1, 6, 24), (2, 6, 16)]
+    assert later.prompts == [] and store.changes_since(later.version).masks == []
+
+    store.remove_object(1)
+    gone = store.changes_since(seen.version)
+    assert gone.removed == [1] and [(o, m.frame_index) for o, m in gone.masks] == [(2, 6)]
+
+
+def test_frame_masks_round_trip_as_plain_data():
+    mask = _frame_mask(3, 2)
+    data = json.loads(json.dumps(mask.to_dict()))
+    assert FrameMask.from_dict(data) == mask
+    assert np.array_equal(decode_mask(FrameMask.from_dict(data).rle, 6, 8), decode_mask(mask.rle, 6, 8))

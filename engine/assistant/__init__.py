@@ -3,15 +3,15 @@
     assistant = VideoAssistant.load("OpenGVLab/InternVideo2_5_Chat_8B")      # or a local folder
     video = assistant.open_video("clip.mp4", Sampling("frames", 128))          # VideoContext
     chat = video.conversation()
-    answer = chat.ask("What happens?", on_text=print_piece)                    # streamed
+    answer = chat.ask("What happens?", Job(on_partial=show_piece))             # streamed
     answer.text, answer.frames.to_list(), answer.cache_hit, answer.timings_s
     chat.ask("And then?")                                # only the new turn is prefilled
 
 Opening a video probes it, samples frames (multiples of 4), and reads their visual tokens from the on-disk
 cache, or decodes just those frames at 448x448 while encoding earlier ones, then stores them. A second
 question, a new conversation or a new process about the same video and sampling runs no vision-tower pass.
-Cancellation: `threading.Event`s for `open_video` (raises `InterruptedError`) and for answers (ends the
-answer with finish_reason "cancelled").
+Progress, streamed text and cancellation go through an `engine.jobs.Job`; a cancelled call raises
+`engine.jobs.Cancelled`.
 """
 
 from engine.assistant.assistant import DEFAULT_SAMPLING, VideoAssistant, VideoContext

@@ -9,7 +9,6 @@ VideoContext.conversation() -> Conversation: streamed answers with KV reuse acro
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +16,9 @@ from pathlib import Path
 import torch
 
 from engine.assistant.conversation import Conversation, TokenSource
-from engine.assistant.encode import ProgressCallback, encode_video
+from engine.assistant.encode import encode_video
 from engine.errors import VideoError
+from engine.jobs import Job, job_or_new
 from engine.models.internvideo import (
     DEFAULT_REPO,
     InternVideo,
@@ -93,14 +93,13 @@ class VideoAssistant:
         self,
         video: str | os.PathLike | VideoInfo,
         sampling: Sampling = DEFAULT_SAMPLING,
-        on_progress: ProgressCallback | None = None,
-        cancel: threading.Event | None = None,
+        job: Job | None = None,
     ) -> VideoContext:
         """Probe (unless given a `VideoInfo`), sample, and get the visual tokens: from the cache, or by
         decoding and encoding the sampled frames (then cached).
 
-        `on_progress(done, total)` counts encoded frames (one call with total, total on a cache hit).
-        `cancel` stops decoding and encoding (`InterruptedError`). Timings in `VideoContext.timings_s`:
+        Progress: stage "encode", frames encoded (one step with all of them on a cache hit); a cancelled
+        `job` stops decoding and encoding (`Cancelled`). Timings in `VideoContext.timings_s`:
         probe_s, sample_s, cache_lookup_s, and on a miss decode_wait_s (decoding not hidden behind
         encoding), encode_s, visual_tokens_s (the whole decode -> encode pipeline) and cache_store_s.
         """
@@ -119,9 +118,9 @@ class VideoAssistant:
         key = TokenCacheKey.of(info.identity, self.model.visual_tokens_key, sampling.key(), frames.indices)
         cached = self.token_cache.load(key, device=self.model.device)
         clock = _lap(timings, "cache_lookup_s", clock)
+        job = job_or_new(job)
         if cached is not None:
-            if on_progress is not None:
-                on_progress(len(frames), len(frames))
+            job.progress("encode", len(frames), len(frames), "visual tokens from the cache")
             return VideoContext(self.model, info, frames, cached.visual_tokens, "disk", 0, timings)
         encoded = encode_video(
             self.model,
@@ -129,8 +128,7 @@ class VideoAssistant:
             frames,
             chunk_frames=self.chunk_frames,
             decode_workers=self.decode_workers,
-            on_progress=on_progress,
-            cancel=cancel,
+            job=job,
         )
         clock = time.perf_counter()
         timings |= {

@@ -7,12 +7,12 @@ follow-up only prefills its own new tokens. Each turn returns an `Answer` with t
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from engine.jobs import Job, job_or_new
 from engine.video import SampledFrames
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ class Answer:
 
     text: str  # post-processed like the reference chat(): cut at the turn end, stripped
     frames: SampledFrames  # the frames the answer is based on (all frames the model saw)
-    finish_reason: str  # "stop" (turn end), "length" (max_new_tokens) or "cancelled"
+    finish_reason: str  # "stop" (turn end) or "length" (max_new_tokens); a cancelled turn raises instead
     visual_tokens_source: TokenSource  # computed for this answer, read from the disk cache, or in memory
     vision_passes: int  # vision-tower passes run for this answer (0 unless it computed the tokens)
     prompt_tokens: int  # tokens of the whole prompt of this turn
@@ -86,25 +86,31 @@ class Conversation:
         self,
         question: str,
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-        cancel: threading.Event | None = None,
+        job: Job | None = None,
     ) -> Iterator[str]:
         """Yield the answer's text as it is generated; `self.last` holds the `Answer` afterwards.
 
-        The pieces joined are the raw answer (`Answer.text` is that, stripped). Setting `cancel` ends the
-        answer after the current token (finish_reason "cancelled"; the turn is not added to the history);
-        leaving the loop early instead leaves `last` unset for this turn.
+        The pieces joined are the raw answer (`Answer.text` is that, stripped). Progress: stage
+        "answer", tokens generated of `max_new_tokens`. A cancelled `job` ends the answer after the
+        current token with `Cancelled` (the turn is not added to the history); leaving the loop early
+        instead leaves `last` unset for this turn.
         Timings: those of opening the video (first answer only, see `VideoAssistant.open_video`), then
         `first_token_s` (prompt prefill and the first token) and `generate_s` (the whole turn).
         """
+        job = job_or_new(job)
         start = time.perf_counter()
         first: float | None = None
-        for _token, delta in self._session.stream(question, max_new_tokens=max_new_tokens, cancel=cancel):
+        tokens = self._session.stream(question, max_new_tokens=max_new_tokens, cancel=job.event)
+        for count, (_token, delta) in enumerate(tokens, start=1):
             if first is None:
                 first = time.perf_counter()
             if delta:
                 yield delta
+            job.progress("answer", count, max_new_tokens)
         end = time.perf_counter()
         generation = self._session.last
+        if generation.finish_reason == "cancelled":
+            job.check()
         source, passes, setup_timings = self.context.claim_setup_cost()
         self.last = Answer(
             text=generation.text,
@@ -119,15 +125,11 @@ class Conversation:
         )
 
     def ask(
-        self,
-        question: str,
-        on_text: Callable[[str], None] | None = None,
-        cancel: threading.Event | None = None,
-        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        self, question: str, job: Job | None = None, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     ) -> Answer:
-        """Answer `question`, calling `on_text(piece)` as the text streams in."""
-        for piece in self.stream(question, max_new_tokens=max_new_tokens, cancel=cancel):
-            if on_text is not None:
-                on_text(piece)
+        """Answer `question`, handing out the text as it streams in (`job.partial("text", {"text": ...})`)."""
+        job = job_or_new(job)
+        for piece in self.stream(question, max_new_tokens=max_new_tokens, job=job):
+            job.partial("text", {"text": piece})
         assert self.last is not None
         return self.last

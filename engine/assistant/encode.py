@@ -12,19 +12,17 @@ buffer, and the tokens [N, 16, D]; never N full-size frames.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from engine.errors import ModelError, VideoError
+from engine.jobs import Job, job_or_new
 from engine.models.internvideo import InternVideo
 from engine.video import DecodeStats, SampledFrames, VideoInfo, decode_frames
-
-ProgressCallback = Callable[[int, int], None]  # (frames encoded so far, frames in all)
 
 
 @dataclass(frozen=True)
@@ -46,27 +44,26 @@ def encode_video(
     *,
     chunk_frames: int | None = None,
     decode_workers: int | None = None,
-    on_progress: ProgressCallback | None = None,
-    cancel: threading.Event | None = None,
+    job: Job | None = None,
 ) -> EncodedVideo:
     """Decode `frames` of the video at the model's input size and encode them chunk by chunk.
 
     `chunk_frames` (rounded down to whole groups of 4; default: the model's `encode_chunk_frames`) bounds
-    the vision tower's memory. `on_progress(done, total)` follows each chunk. Setting `cancel` stops
-    decoding and encoding and raises `InterruptedError`.
+    the vision tower's memory. Progress: stage "encode", frames encoded, after each chunk; a cancelled
+    `job` stops decoding and encoding and raises `Cancelled`.
     """
     n, group = len(frames), model.frame_group
     if n == 0 or n % group:
         raise ModelError(f"InternVideo2.5 takes whole groups of {group} frames; {n} were sampled")
     step = max(group, (chunk_frames or model.encode_chunk_frames) // group * group)
-    cancel = cancel or threading.Event()
+    job = job_or_new(job)
     stats = DecodeStats()
     chunks: list[torch.Tensor] = []
     batch: list[np.ndarray] = []  # decoded [448, 448, 3] uint8 frames of the chunk being gathered
     done, wait_s, encode_s = 0, 0.0, 0.0
     start = time.perf_counter()
     stream = decode_frames(
-        info, frames.indices, size=model.image_size, workers=decode_workers, stats=stats, cancel=cancel
+        info, frames.indices, size=model.image_size, workers=decode_workers, stats=stats, cancel=job.event
     )
     try:
         mark = time.perf_counter()
@@ -76,20 +73,17 @@ def encode_video(
                 continue
             now = time.perf_counter()
             wait_s += now - mark
-            if cancel.is_set():
-                break
+            job.check()
             chunks.append(encode_images(model, batch))
             done += len(batch)
             batch = []
             mark = time.perf_counter()
             encode_s += mark - now
-            if on_progress is not None:
-                on_progress(done, n)
+            job.progress("encode", done, n)
     finally:
         stream.close()  # stops the decoder threads when we leave early
     if done != n:
-        if cancel.is_set():
-            raise InterruptedError("encoding the video's frames was cancelled")
+        job.check()  # a cancelled decoder ends its stream early
         # decode_frames stands in a neighbour for a frame it cannot decode, so this is a bug
         raise VideoError(f"decoding {info.path} delivered {done} of the {n} frames asked for")
     sync = time.perf_counter()

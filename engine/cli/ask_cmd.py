@@ -14,7 +14,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from engine.cli.model_args import add_model_arguments, load_model_for, model_sampling, note_frame_count
+from engine.cli.progress import end_progress_line, terminal_job
 from engine.errors import ScenescopeError
+from engine.jobs import Job
 
 if TYPE_CHECKING:
     from engine.assistant import Answer
@@ -45,10 +47,13 @@ def run(args: argparse.Namespace) -> int:
     from engine.assistant import DEFAULT_MAX_NEW_TOKENS
 
     max_new_tokens = args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
-    video = loaded.assistant.open_video(loaded.info, sampling)
+    try:
+        video = loaded.assistant.open_video(loaded.info, sampling, job=terminal_job(quiet=args.json))
+    finally:
+        end_progress_line()
     note_frame_count(args, video.frames)
-    on_text = None if args.json else _print_piece
-    answer = video.conversation().ask(args.question, on_text=on_text, max_new_tokens=max_new_tokens)
+    job = Job(on_partial=None if args.json else _print_piece)
+    answer = video.conversation().ask(args.question, job, max_new_tokens=max_new_tokens)
     if args.json:
         result = answer.to_dict()
         timings = {k: round(v, 6) for k, v in loaded.timings_s.items()}
@@ -60,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_piece(text: str) -> None:
-    sys.stdout.write(text)
+def _print_piece(kind: str, data: dict) -> None:
+    sys.stdout.write(data["text"])
     sys.stdout.flush()
 
 

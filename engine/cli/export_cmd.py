@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any, TextIO
 
-from engine.export import EncodeSettings, ExportResult, Progress, export_spans
+from engine.cli.progress import end_progress_line, terminal_job
+from engine.export import EncodeSettings, ExportResult, export_spans
 from engine.spans import Span, load_spans
 from engine.timecode import format_timecode, parse_timecode
 from engine.tracking import TrackStore
@@ -104,15 +104,10 @@ def export_with_progress(
     video: str | VideoInfo, spans: list[Span], out_dir: str, *, quiet: bool, **options: Any
 ) -> ExportResult:
     """`export_spans` with a progress line on stderr when it is a terminal (unless `quiet`)."""
-    show = not quiet and sys.stderr.isatty()
-    result = export_spans(video, spans, out_dir, progress=_print_progress if show else None, **options)
-    if show:
-        print(file=sys.stderr)
-    return result
-
-
-def _print_progress(progress: Progress) -> None:
-    print(f"\rclip {progress.clip}/{progress.clips}  {progress.fraction:6.1%}", end="", file=sys.stderr)
+    try:
+        return export_spans(video, spans, out_dir, job=terminal_job(quiet=quiet), **options)
+    finally:
+        end_progress_line()
 
 
 def result_summary(result: ExportResult) -> dict:

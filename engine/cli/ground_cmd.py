@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from engine.cli.export_cmd import export_with_progress, print_result, result_summary
 from engine.cli.model_args import add_model_arguments, load_model_for, model_sampling, note_frame_count
+from engine.cli.progress import end_progress_line, terminal_job
 from engine.errors import ScenescopeError
 from engine.timecode import format_timecode, parse_timecode
 
@@ -66,7 +67,13 @@ def run(args: argparse.Namespace) -> int:
     check_query(args.query)
     loaded = load_model_for(args)
     options = GroundingOptions(refine=not args.no_refine)
-    result = ground(loaded.assistant, loaded.info, args.query, sampling=sampling, options=options)
+    try:
+        job = terminal_job(quiet=args.json)
+        result = ground(
+            loaded.assistant, loaded.info, args.query, sampling=sampling, options=options, job=job
+        )
+    finally:
+        end_progress_line()
     note_frame_count(args, result.frames)
     exported = None
     if args.export is not None and result.spans:

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from engine.cli.progress import end_progress_line, terminal_job
 from engine.errors import ScenescopeError
 from engine.timecode import format_timecode, parse_timecode
 
@@ -72,9 +73,10 @@ def run(args: argparse.Namespace) -> int:
         box=args.box,
         obj_id=1,
     )
-    result = tracker.propagate(
-        start_s, end_s, on_progress=_progress_printer() if sys.stderr.isatty() else None
-    )
+    try:
+        result = tracker.propagate(start_s, end_s, job=terminal_job())
+    finally:
+        end_progress_line()
     tracked = time.perf_counter()
 
     write_coco_json(tracker.store, outputs["tracks"], overwrite=args.overwrite)
@@ -137,23 +139,6 @@ def _peak_memory(device) -> dict:
 
         cuda = torch.cuda.max_memory_allocated(device)
     return {"rss_bytes": rss_bytes, "cuda_bytes": cuda}
-
-
-def _progress_printer():
-    last = [0.0]
-
-    def show(p) -> None:
-        now = time.perf_counter()
-        if now - last[0] >= 0.5 or p.done == p.total:
-            last[0] = now
-            end = "\n" if p.done == p.total else ""
-            print(
-                f"\rtracking {p.done}/{p.total} frames, at {format_timecode(p.time_s)}",
-                end=end,
-                file=sys.stderr,
-            )
-
-    return show
 
 
 def _time(text: str) -> float:

@@ -11,7 +11,7 @@ Times are seconds of presentation time on the source's clock (`engine.video`), a
 Every export writes atomically and refuses to replace existing files unless `overwrite=True`.
 """
 
-from engine.export.batch import ExportResult, Progress, export_spans
+from engine.export.batch import ExportResult, export_spans
 from engine.export.burn_in import burn_in, draw_masks
 from engine.export.clip import Clip, EncodeSettings, export_clip
 from engine.export.frames import FrameRange, frame_range
@@ -26,7 +26,6 @@ __all__ = [
     "ExportResult",
     "ExportedSpan",
     "FrameRange",
-    "Progress",
     "burn_in",
     "clip_name",
     "draw_masks",

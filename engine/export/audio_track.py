@@ -11,12 +11,13 @@ is decoded, cut to the sample, and encoded to AAC.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import av
+
+from engine.jobs import Job
 
 _AAC_RATES = frozenset(av.codec.Codec("aac", "w").audio_rates or ())
 _PREROLL_S = 1  # start reading this long before the clip: enough for any decoder to settle
@@ -42,9 +43,7 @@ def add_encode_stream(output: av.container.OutputContainer, source: av.audio.Aud
     return stream
 
 
-def copy_packets(
-    path: Path, start_s: float, end_s: float, stream, cancel: threading.Event
-) -> Iterator[av.Packet]:
+def copy_packets(path: Path, start_s: float, end_s: float, stream, job: Job) -> Iterator[av.Packet]:
     """The AAC packets over [start_s, end_s) of the file's clock (seconds), re-stamped from start_s."""
     with av.open(str(path)) as container:
         source = container.streams.audio[0]
@@ -52,8 +51,7 @@ def copy_packets(
         frame_ticks = round(source.codec_context.frame_size or 1024)
         before, pending = None, None  # the packet ending last before `start`; the one to write next
         for packet in _packets_near(container, source, start):
-            if cancel.is_set():
-                raise InterruptedError("export cancelled")
+            job.check()
             if not packet.size or packet.pts is None:
                 continue
             packet.duration = packet.duration or frame_ticks
@@ -73,9 +71,7 @@ def copy_packets(
             yield _restamp(pending, start, stream)
 
 
-def encode_packets(
-    path: Path, start_s: float, end_s: float, stream, cancel: threading.Event
-) -> Iterator[av.Packet]:
+def encode_packets(path: Path, start_s: float, end_s: float, stream, job: Job) -> Iterator[av.Packet]:
     """Decode the first audio stream over [start_s, end_s), cut it to the sample, encode with `stream`."""
     with av.open(str(path)) as container:
         source = container.streams.audio[0]
@@ -87,8 +83,7 @@ def encode_packets(
         tick = rate * source.time_base  # samples per timestamp unit
         position = None  # sample number of the next decoded sample on the file's clock
         for decoded in _decode_near(container, source, first):
-            if cancel.is_set():
-                raise InterruptedError("export cancelled")
+            job.check()
             if decoded.pts is not None:
                 stamped = round(decoded.pts * decoded.time_base * rate)
                 if position is None or abs(stamped - position) > tick + 1:

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,19 +23,11 @@ from engine.export.clip import Clip, EncodeSettings, export_clip
 from engine.export.frames import frame_range
 from engine.export.names import clip_name, safe_stem, sidecar_name
 from engine.export.sidecars import SIDECAR_KINDS, ExportedSpan, write_sidecars
+from engine.jobs import Job, job_or_new
 from engine.spans import Span
 from engine.timecode import format_timecode
 from engine.tracking import TrackStore
 from engine.video import VideoInfo, probe
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far an export is: `fraction` of all clip frames written, and the clip being written."""
-
-    fraction: float  # 0..1
-    clip: int  # 1-based number of the clip being written
-    clips: int
 
 
 @dataclass(frozen=True)
@@ -67,8 +58,7 @@ def export_spans(
     overwrite: bool = False,
     settings: EncodeSettings | None = None,
     tracks: TrackStore | None = None,
-    progress: Callable[[Progress], None] | None = None,
-    cancel: threading.Event | None = None,
+    job: Job | None = None,
 ) -> ExportResult:
     """Cut a clip of each span, `pad_s` seconds wider on both sides, and write the sidecars.
 
@@ -76,8 +66,10 @@ def export_spans(
     all in `out_dir` (created if missing). See `export_clip` for how each clip is cut; with `tracks`,
     every clip holds the same frames with the tracked masks and ids burned in (`burn_in`).
     Raises `ExportError` before writing anything when a span lies outside the video or an output
-    file exists (and not `overwrite`); InterruptedError when `cancel` is set.
+    file exists (and not `overwrite`). Progress: stage "export", frames written of all clips' frames,
+    message "clip k of n"; a cancelled `job` raises `Cancelled` (finished clips stay).
     """
+    job = job_or_new(job)
     info = video if isinstance(video, VideoInfo) else probe(video)
     if not spans:
         raise ExportError("There are no spans to export. Run grounding first, or check the spans file.")
@@ -94,19 +86,13 @@ def export_spans(
 
     results = []
     total = sum(p.frames for p in planned) if clips else 0
-    written = 0
+    written = 0  # frames of the clips before this one
     for plan in planned:
         clip = None
         if clips:
-
-            def frame_done(plan: _Planned = plan) -> None:
-                nonlocal written
-                written += 1
-                if progress is not None:
-                    progress(Progress(fraction=written / total, clip=plan.number, clips=len(planned)))
-
+            clip_job = job.within("export", written, total, f"clip {plan.number} of {len(planned)}")
             if tracks is not None:
-                clip = _burned_clip(info, tracks, plan, overwrite, settings, frame_done, cancel)
+                clip = _burned_clip(info, tracks, plan, overwrite, settings, clip_job)
             else:
                 clip = export_clip(
                     info,
@@ -116,15 +102,15 @@ def export_spans(
                     reencode=reencode,
                     overwrite=overwrite,
                     settings=settings,
-                    frame_done=frame_done,
-                    cancel=cancel,
+                    job=clip_job,
                 )
+            written += plan.frames
         results.append(ExportedSpan(number=plan.number, span=plan.span, clip=clip))
     written_sidecars = write_sidecars(sidecar_paths, results, info.path.resolve(), pad_s, overwrite=overwrite)
     return ExportResult(spans=results, sidecars=written_sidecars)
 
 
-def _burned_clip(info, tracks, plan: _Planned, overwrite, settings, frame_done, cancel) -> Clip:
+def _burned_clip(info, tracks, plan: _Planned, overwrite, settings, job: Job) -> Clip:
     path = burn_in(
         info,
         tracks,
@@ -133,8 +119,7 @@ def _burned_clip(info, tracks, plan: _Planned, overwrite, settings, frame_done, 
         end_s=plan.end_s,
         overwrite=overwrite,
         crf=(settings or EncodeSettings()).crf,
-        frame_done=frame_done,
-        cancel=cancel,
+        job=job,
     )
     frames = frame_range(info.frames, plan.start_s, plan.end_s)
     return Clip(path=path, frames=frames, video="burn-in", audio="encode" if info.has_audio else None)

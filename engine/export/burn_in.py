@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 from engine.atomic import atomic_open
 from engine.errors import ScenescopeError
 from engine.export.frames import frame_range
+from engine.jobs import Job, job_or_new
 from engine.tracking import TrackStore, decode_mask, masks_at
 from engine.video import VideoInfo, decode_frames, probe
 
@@ -54,14 +54,14 @@ def burn_in(
     end_s: float | None = None,
     overwrite: bool = False,
     crf: int = 18,
-    frame_done: Callable[[], None] | None = None,
-    cancel: threading.Event | None = None,
+    job: Job | None = None,
 ) -> Path:
     """Write the frames of [start_s, end_s) with masks and ids burned in. Returns the path.
 
-    The frames are those a clip of the range holds (`FrameTable.frames_in`). `frame_done` is called
-    after each frame; setting `cancel` stops with InterruptedError and leaves no file.
+    The frames are those a clip of the range holds (`FrameTable.frames_in`). Progress: stage "export",
+    frames written; a cancelled `job` raises `Cancelled` and leaves no file.
     """
+    job = job_or_new(job)
     info = video if isinstance(video, VideoInfo) else probe(video)
     store = tracks if isinstance(tracks, TrackStore) else TrackStore.load(tracks)
     if (store.width, store.height) != (info.width, info.height):
@@ -78,9 +78,8 @@ def burn_in(
     with atomic_open(out_path, "wb", overwrite=overwrite) as f, av.open(f, "w", format="mp4") as out:
         video_out = _video_stream(out, info, crf)
         audio = _AudioCopier(info, out, clip_start, clip_end) if info.has_audio else None
-        for frame in decode_frames(info, range(first, last + 1)):
-            if cancel is not None and cancel.is_set():
-                raise InterruptedError("burn-in cancelled")
+        for written, frame in enumerate(decode_frames(info, range(first, last + 1), cancel=job.event), 1):
+            job.check()
             picture = _pad_even(draw_masks(frame.image, store, frame.index))
             encoded = av.VideoFrame.from_ndarray(picture, format="rgb24")
             encoded.pts = round((frame.time_s - clip_start) / TIME_BASE)
@@ -88,8 +87,7 @@ def burn_in(
             out.mux(video_out.encode(encoded))
             if audio is not None:  # keep the two streams interleaved in the file
                 audio.copy_until(frame.time_s - clip_start)
-            if frame_done is not None:
-                frame_done()
+            job.progress("export", written, frames.frame_count)
         out.mux(video_out.encode(None))
         if audio is not None:
             audio.finish()

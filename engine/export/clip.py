@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import heapq
 import os
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from engine.errors import ExportError
 from engine.export import audio_track, video_track
 from engine.export.frames import FrameRange, frame_range
 from engine.export.smart_cut import SmartCut, add_smart_cut_stream, plan_smart_cut, smart_cut_packets
+from engine.jobs import Job, job_or_new
 from engine.timecode import format_timecode
 from engine.video import VideoInfo
 
@@ -63,13 +62,12 @@ def export_clip(
     reencode: bool = False,
     overwrite: bool = False,
     settings: EncodeSettings | None = None,
-    frame_done: Callable[[], None] | None = None,
-    cancel: threading.Event | None = None,
+    job: Job | None = None,
 ) -> Clip:
     """Cut [start_s, end_s) of `info`'s video into an MP4 at `path` (see `frames.frame_range`).
 
-    `reencode=True` re-encodes even where a copy would be exact. `frame_done` is called once per
-    frame written; `cancel` stops the export with InterruptedError. Whatever happens, `path` is
+    `reencode=True` re-encodes even where a copy would be exact. Progress: stage "export", frames
+    written of the clip's frames; a cancelled `job` raises `Cancelled`. Whatever happens, `path` is
     either the complete clip or untouched: the clip is written to a temporary file and renamed.
     """
     path = Path(path)
@@ -80,21 +78,25 @@ def export_clip(
         raise ExportError(f"Cannot cut {info.path.name}: {e} (it lasts {lasts}).") from None
     settings = settings or EncodeSettings()
     cut = _video_cut(info, frames, reencode, settings.smart_cut)
-    cancel = cancel or threading.Event()
-    done = frame_done or (lambda: None)
+    job = job_or_new(job)
+    written = 0
+
+    def done() -> None:
+        nonlocal written
+        written += 1
+        job.progress("export", written, frames.frame_count)
+
     try:
         with (
             atomic_path(path, overwrite=overwrite) as tmp,
             av.open(str(info.path)) as source,
             av.open(str(tmp), "w", format="mp4", options=_MP4_OPTIONS) as output,
         ):
-            tracks, audio = _tracks(info, frames, source, output, cut, reencode, settings, done, cancel)
+            tracks, audio = _tracks(info, frames, source, output, cut, reencode, settings, done, job)
             for packet in heapq.merge(*tracks, key=_decode_time):
                 output.mux(packet)
     except FileExistsError:
         raise ExportError(f"{path} already exists. Choose another folder, or allow overwriting.") from None
-    except InterruptedError:
-        raise
     except OSError as e:
         raise ExportError(
             f"Cannot write {path}: {e.strerror or e}. Check the folder and free disk space."
@@ -112,19 +114,19 @@ def _video_cut(info: VideoInfo, frames: FrameRange, reencode: bool, smart: bool)
     return (smart and plan_smart_cut(info, frames)) or "encode"
 
 
-def _tracks(info, frames, source, output, cut, reencode, settings, done, cancel):
+def _tracks(info, frames, source, output, cut, reencode, settings, done, job):
     """Add the clip's streams to `output`; return their packet iterators and how audio is made."""
     video_source = source.streams[info.stream_index]
     if cut == "copy":
         stream = video_track.add_copy_stream(output, video_source, info)
-        tracks = [video_track.copy_packets(info, frames, stream, done, cancel)]
+        tracks = [video_track.copy_packets(info, frames, stream, done, job)]
     elif isinstance(cut, SmartCut):
         stream = add_smart_cut_stream(output, video_source, info)
         crf, preset = settings.crf, settings.preset
-        tracks = [smart_cut_packets(info, frames, cut, stream, crf, preset, done, cancel)]
+        tracks = [smart_cut_packets(info, frames, cut, stream, crf, preset, done, job)]
     else:
         stream = video_track.add_encode_stream(output, video_source, info, settings.crf, settings.preset)
-        tracks = [video_track.encode_packets(info, frames, stream, done, cancel)]
+        tracks = [video_track.encode_packets(info, frames, stream, done, job)]
     if not source.streams.audio:
         return tracks, None
     audio_source = source.streams.audio[0]
@@ -132,10 +134,10 @@ def _tracks(info, frames, source, output, cut, reencode, settings, done, cancel)
     start_s, end_s = frames.start_s + info.frames.start_s, frames.end_s + info.frames.start_s
     if not reencode and audio_track.can_copy(audio_source):
         stream = audio_track.add_copy_stream(output, audio_source)
-        tracks.append(audio_track.copy_packets(info.path, start_s, end_s, stream, cancel))
+        tracks.append(audio_track.copy_packets(info.path, start_s, end_s, stream, job))
         return tracks, "copy"
     stream = audio_track.add_encode_stream(output, audio_source, settings.audio_bitrate)
-    tracks.append(audio_track.encode_packets(info.path, start_s, end_s, stream, cancel))
+    tracks.append(audio_track.encode_packets(info.path, start_s, end_s, stream, job))
     return tracks, "encode"
 
 

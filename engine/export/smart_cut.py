@@ -18,7 +18,6 @@ presentation times, so they rise across the seams whatever each part's B-frame d
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ import numpy as np
 from engine.export import h264, video_track
 from engine.export.frames import FrameRange, clean_run_end
 from engine.export.video_track import FrameDone
+from engine.jobs import Job
 from engine.video import VideoInfo
 from engine.video.probe import open_video_stream
 
@@ -87,7 +87,7 @@ def smart_cut_packets(
     crf: int,
     preset: str,
     frame_done: FrameDone,
-    cancel: threading.Event,
+    job: Job,
 ) -> Iterator[av.Packet]:
     """The clip's packets in decode order: encoded head, copied body, encoded tail, stamped from 0.
 
@@ -99,8 +99,8 @@ def smart_cut_packets(
     container, source = open_video_stream(info.path, info.stream_index)
     with container:
         extradata = source.codec_context.extradata
-        head = _encoded_part(info, cut.head, offset, source, extradata, crf, preset, frame_done, cancel)
-        tail = _encoded_part(info, cut.tail, offset, source, extradata, crf, preset, frame_done, cancel)
+        head = _encoded_part(info, cut.head, offset, source, extradata, crf, preset, frame_done, job)
+        tail = _encoded_part(info, cut.tail, offset, source, extradata, crf, preset, frame_done, job)
         body_first, body_last = cut.body
         body_order = np.argsort(table.decode_pos[body_first : body_last + 1]) + body_first
         decode_order_pts = np.concatenate(
@@ -111,7 +111,7 @@ def smart_cut_packets(
         # is decoded after it is shown.
         dts = shown_pts - int(np.max(shown_pts - decode_order_pts))
         durations = {pts - offset: ticks for pts, ticks in video_track.frame_ticks(info, frames).items()}
-        body = _body_packets(container, source, extradata, int(table.pts[body_first]), cut, cancel)
+        body = _body_packets(container, source, extradata, int(table.pts[body_first]), cut, job)
         for i, packet in enumerate(itertools.chain(head, _restamped(body, offset, frame_done), tail)):
             packet.dts = int(dts[i])
             packet.duration = durations[packet.pts]
@@ -120,7 +120,7 @@ def smart_cut_packets(
             yield packet
 
 
-def _encoded_part(info, part, offset, source, extradata, crf, preset, frame_done, cancel) -> list[av.Packet]:
+def _encoded_part(info, part, offset, source, extradata, crf, preset, frame_done, job) -> list[av.Packet]:
     """Frames part[0]..part[1] encoded by x264 as one closed run, NAL units stored as the source's."""
     if part is None:
         return []
@@ -129,7 +129,7 @@ def _encoded_part(info, part, offset, source, extradata, crf, preset, frame_done
     encoder.framerate = source.average_rate or source.guessed_rate
     indices = range(part[0], part[1] + 1)
     packets = []
-    for encoded in video_track.encode_frames(info, indices, offset, encoder, frame_done, cancel):
+    for encoded in video_track.encode_frames(info, indices, offset, encoder, frame_done, job):
         data = bytes(encoded)  # Annex B
         if h264.is_avcc(extradata):
             data = h264.length_prefixed(h264.nal_units(data, None), 4)
@@ -137,7 +137,7 @@ def _encoded_part(info, part, offset, source, extradata, crf, preset, frame_done
     return packets
 
 
-def _body_packets(container, source, extradata, key_pts: int, cut: SmartCut, cancel) -> Iterator[av.Packet]:
+def _body_packets(container, source, extradata, key_pts: int, cut: SmartCut, job) -> Iterator[av.Packet]:
     """The body's source packets; the first gets the source's parameter sets in front."""
     if h264.is_avcc(extradata):
         sets = h264.length_prefixed(h264.avcc_parameter_sets(extradata), 4)
@@ -145,8 +145,7 @@ def _body_packets(container, source, extradata, key_pts: int, cut: SmartCut, can
         sets = h264.annex_b(h264.nal_units(extradata, None)) if extradata else b""
     packets = video_track.packets_from(container, source, key_pts)
     for n, packet in enumerate(packets):
-        if cancel.is_set():
-            raise InterruptedError("export cancelled")
+        job.check()
         yield _new_packet(sets + bytes(packet), packet) if n == 0 else packet
         if n + 1 == cut.copied_frames():
             return

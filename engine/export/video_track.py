@@ -7,7 +7,6 @@ survive exactly. The rotation stays metadata (a display matrix), as in the sourc
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 
 import av
@@ -15,6 +14,7 @@ import numpy as np
 
 from engine.export.frames import FrameRange, packets_copyable
 from engine.export.h264 import is_idr
+from engine.jobs import Job
 from engine.video import VideoInfo, decode_native_frames
 from engine.video.probe import open_video_stream
 
@@ -79,7 +79,7 @@ def configure_x264(cc, src, info: VideoInfo, crf: int, preset: str) -> None:
 
 
 def copy_packets(
-    info: VideoInfo, frames: FrameRange, stream, frame_done: FrameDone, cancel: threading.Event
+    info: VideoInfo, frames: FrameRange, stream, frame_done: FrameDone, job: Job
 ) -> Iterator[av.Packet]:
     """The source packets of `frames` (the caller checked `can_copy`), re-stamped from 0."""
     table = info.frames
@@ -88,8 +88,7 @@ def copy_packets(
     container, source = open_video_stream(info.path, info.stream_index)
     with container:
         for written, packet in enumerate(packets_from(container, source, offset), start=1):
-            if cancel.is_set():
-                raise InterruptedError("export cancelled")
+            job.check()
             packet.duration = durations[packet.pts]
             packet.pts -= offset
             packet.dts -= offset
@@ -101,19 +100,19 @@ def copy_packets(
 
 
 def encode_packets(
-    info: VideoInfo, frames: FrameRange, stream, frame_done: FrameDone, cancel: threading.Event
+    info: VideoInfo, frames: FrameRange, stream, frame_done: FrameDone, job: Job
 ) -> Iterator[av.Packet]:
     """Decode `frames` and encode them with `stream`'s encoder, keeping every frame's time."""
     offset = int(info.frames.pts[frames.first])
     durations = {pts - offset: ticks for pts, ticks in frame_ticks(info, frames).items()}
     indices = range(frames.first, frames.last + 1)
-    for packet in encode_frames(info, indices, offset, stream, frame_done, cancel):
+    for packet in encode_frames(info, indices, offset, stream, frame_done, job):
         packet.duration = durations[packet.pts]
         yield packet
 
 
 def encode_frames(
-    info: VideoInfo, indices: range, offset: int, encoder, frame_done: FrameDone, cancel: threading.Event
+    info: VideoInfo, indices: range, offset: int, encoder, frame_done: FrameDone, job: Job
 ) -> Iterator[av.Packet]:
     """Decode the frames at `indices` and encode them with `encoder` (a stream or codec context).
 
@@ -121,11 +120,10 @@ def encode_frames(
     packets form closed GOPs of their own.
     """
     table = info.frames
-    # Not `cancel=cancel`: the decoder sets the event it is given when it stops, even when done.
     # A small read-ahead: the encoder is the slow side, so more decoded frames would only wait.
-    for decoded in decode_native_frames(info, indices, buffer_bytes=_DECODE_AHEAD_BYTES):
-        if cancel.is_set():
-            raise InterruptedError("export cancelled")
+    decoded_frames = decode_native_frames(info, indices, buffer_bytes=_DECODE_AHEAD_BYTES, cancel=job.event)
+    for decoded in decoded_frames:
+        job.check()
         frame = decoded.frame
         frame.pts = int(table.pts[decoded.index]) - offset
         frame.time_base = table.time_base

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from engine.grounding.prompt import check_query, grounding_question
 from engine.grounding.refine import DEFAULT_FRAMES_PER_SPAN, DEFAULT_MAX_SPANS, refine_spans
 from engine.grounding.relevance import DEFAULT_STRIDE_GROUPS, DEFAULT_WINDOW_GROUPS, relevance_curve
 from engine.grounding.spans import RelevanceCurve, ScoredSpan, adaptive_threshold, combine_spans
+from engine.jobs import Job, job_or_new
 from engine.spans import Span
 from engine.video import SampledFrames, Sampling, VideoInfo, sampled_range_s
 from engine.video.sampling import GROUP
@@ -87,20 +87,23 @@ def ground(
     *,
     sampling: Sampling = DEFAULT_SAMPLING,
     options: GroundingOptions = GroundingOptions(),
-    cancel: threading.Event | None = None,
+    job: Job | None = None,
 ) -> GroundingResult:
     """Find the moments of `video` that show `query`.
 
     `video` is an opened `VideoContext` (its sampling is used), or a file or `VideoInfo` opened here
     with `sampling` (default: `ask`'s, so a video already asked about runs no vision pass for the scan).
-    Setting `cancel` stops the work (`InterruptedError`).
+    Progress, in order: "encode" (opening the video), "answer" (tokens of the written answer), "scan"
+    (windows scored, each batch handed out as a "curve" partial, see `relevance_curve`), "refine"
+    (spans refined). A cancelled `job` stops the work (`Cancelled`).
     """
     check_query(query)
+    job = job_or_new(job)
     marks = [("start", time.perf_counter())]  # (what just ended, when)
     if isinstance(video, VideoContext):
         context, passes = video, 0
     else:
-        context = assistant.open_video(video, sampling, cancel=cancel)
+        context = assistant.open_video(video, sampling, job=job)
         passes = context.vision_passes
         marks.append(("open_s", time.perf_counter()))
     model, info, frames = context.model, context.info, context.frames
@@ -109,14 +112,13 @@ def ground(
     answer_text = ""
     if options.text_answer:
         question = grounding_question(query, frames.times_s, info.duration_s)
-        answer = context.conversation().ask(question, max_new_tokens=options.max_new_tokens, cancel=cancel)
-        if answer.finish_reason == "cancelled":
-            raise InterruptedError("grounding cancelled")
+        answer_job = job.within("answer", 0, options.max_new_tokens, partials=False)
+        answer = context.conversation().ask(question, answer_job, max_new_tokens=options.max_new_tokens)
         answer_text = answer.text
         marks.append(("answer_s", time.perf_counter()))
     text_spans = parse_time_spans(answer_text, info.duration_s, frames.times_s)
 
-    def scan(tokens, times, end_s: float, window_groups: int, stride_groups: int) -> RelevanceCurve:
+    def scan(tokens, times, end_s: float, window_groups: int, stride_groups: int, job: Job) -> RelevanceCurve:
         return relevance_curve(
             model,
             tokens,
@@ -126,11 +128,11 @@ def ground(
             window_groups=window_groups,
             stride_groups=stride_groups,
             batch_windows=options.batch_windows,
-            cancel=cancel,
+            job=job,
         )
 
     curve = scan(
-        context.visual_tokens, frames.times_s, range_end, options.window_groups, options.stride_groups
+        context.visual_tokens, frames.times_s, range_end, options.window_groups, options.stride_groups, job
     )
     marks.append(("scan_s", time.perf_counter()))
     threshold = adaptive_threshold(curve.scores)
@@ -138,12 +140,18 @@ def ground(
     scored = combine_spans(text_spans, curve, moment_halfwidth_s=group_s / 2, threshold=threshold)
 
     if options.refine and scored:
+        zooms, zoomed = min(options.refine_spans, len(scored)), 0
+        job.progress("refine", 0, zooms)
 
         def zoom(start_s: float, end_s: float) -> RelevanceCurve:
-            nonlocal passes
-            fine = assistant.open_video(info, _zoom_sampling(info, start_s, end_s, options), cancel=cancel)
+            nonlocal passes, zoomed
+            sampling = _zoom_sampling(info, start_s, end_s, options)
+            fine = assistant.open_video(info, sampling, job=job.quiet())
             passes += fine.vision_passes
-            return scan(fine.visual_tokens, fine.frames.times_s, end_s, 1, 1)
+            curve = scan(fine.visual_tokens, fine.frames.times_s, end_s, 1, 1, job.quiet())
+            zoomed += 1
+            job.progress("refine", zoomed, zooms)
+            return curve
 
         scored = refine_spans(
             scored, zoom, margin_s=group_s, duration_s=info.duration_s, max_spans=options.refine_spans

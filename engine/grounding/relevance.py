@@ -22,7 +22,6 @@ padding, keeping the logits of the last position only.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +32,7 @@ from transformers.cache_utils import DynamicCache
 from engine.errors import ModelError
 from engine.grounding.prompt import relevance_question
 from engine.grounding.spans import RelevanceCurve
+from engine.jobs import Job, job_or_new
 from engine.models.internvideo import InternVideo
 
 DEFAULT_WINDOW_GROUPS = 2
@@ -131,12 +131,13 @@ def relevance_curve(
     window_groups: int = DEFAULT_WINDOW_GROUPS,
     stride_groups: int = DEFAULT_STRIDE_GROUPS,
     batch_windows: int | None = None,
-    cancel: threading.Event | None = None,
+    job: Job | None = None,
 ) -> RelevanceCurve:
     """P(yes) of each window of the sampled frames (visual tokens [N, 16, D], times [N]) for `query`.
 
-    `end_s` is where the sampled range ends (the video's end for a whole-video sampling). Setting
-    `cancel` stops between batches (`InterruptedError`).
+    `end_s` is where the sampled range ends (the video's end for a whole-video sampling). Each batch
+    of windows is handed out as it is scored, `job.partial("curve", {"starts_s", "ends_s", "scores"})`,
+    with progress: stage "scan", windows scored. A cancelled `job` stops between batches (`Cancelled`).
     """
     n = int(visual_tokens.shape[0])
     if len(frame_times_s) != n:
@@ -149,17 +150,27 @@ def relevance_curve(
     split = prefix.get_seq_length()
     visual_tokens = visual_tokens.to(model.device)
     batch = batch_windows or default_batch_windows(model)
+    starts_s, ends_s = window_times(np.asarray(frame_times_s), end_s, starts, width)
+    job = job_or_new(job)
     scores: list[torch.Tensor] = []
     for first in range(0, len(starts), batch):
-        if cancel is not None and cancel.is_set():
-            raise InterruptedError("relevance scan cancelled")
+        job.check()
         chunk = starts[first : first + batch]
         windows = torch.stack([visual_tokens[s : s + width] for s in chunk])  # [B, width, 16, D]
         embeds = model.model.embed(ids, windows)[:, split:]  # [B, L - split, D]
         cache = _repeat_cache(prefix, len(chunk))
         logits, _ = model.model.language_forward(embeds, cache, logits_to_keep=1)  # [B, 1, V]
         scores.append(yes_probability(logits[:, -1], tokens).cpu())
-    starts_s, ends_s = window_times(np.asarray(frame_times_s), end_s, starts, width)
+        done = first + len(chunk)
+        job.partial(
+            "curve",
+            {
+                "starts_s": starts_s[first:done].tolist(),
+                "ends_s": ends_s[first:done].tolist(),
+                "scores": scores[-1].tolist(),
+            },
+        )
+        job.progress("scan", done, len(starts))
     return RelevanceCurve(starts_s=starts_s, ends_s=ends_s, scores=torch.cat(scores).numpy())
 
 

@@ -3,7 +3,7 @@
     model = load_sam2("facebook/sam2.1-hiera-tiny")                 # or a local folder
     tracker = Tracker(model, probe("clip.mp4"))
     tracker.prompt(12.5, points=[(640, 360)], labels=[1])           # -> FrameMask of object 1 at 12.5 s
-    tracker.propagate(on_progress=print, cancel=threading.Event())  # both ways, whole video
+    tracker.propagate(job=Job(on_progress=print))                   # both ways, whole video
     tracker.refine(1, 31.0, points=[(700, 300)], labels=[0])         # re-tracks from 31 s on only
     tracker.store.save("tracks.json")                                # COCO RLE, docs/formats.md
 
@@ -13,11 +13,19 @@ Times are seconds, pixels are original-video pixels in display orientation.
 import importlib
 from typing import TYPE_CHECKING
 
-from engine.tracking.store import FrameMask, Prompt, TrackStore, decode_mask, encode_mask, masks_at
+from engine.tracking.store import (
+    FrameMask,
+    Prompt,
+    StoreChanges,
+    TrackStore,
+    decode_mask,
+    encode_mask,
+    masks_at,
+)
 
 if TYPE_CHECKING:
     from engine.tracking.model import DEFAULT_SAM_MODEL, Sam2, load_sam2
-    from engine.tracking.tracker import Tracker, TrackingProgress, TrackingRun
+    from engine.tracking.tracker import Tracker, TrackingRun
 
 # The model side imports torch and transformers (seconds); results and exports need neither, so those
 # names load on first use.
@@ -26,7 +34,6 @@ _MODEL_SIDE = {
     "Sam2": "engine.tracking.model",
     "load_sam2": "engine.tracking.model",
     "Tracker": "engine.tracking.tracker",
-    "TrackingProgress": "engine.tracking.tracker",
     "TrackingRun": "engine.tracking.tracker",
 }
 
@@ -42,9 +49,9 @@ __all__ = [
     "FrameMask",
     "Prompt",
     "Sam2",
+    "StoreChanges",
     "TrackStore",
     "Tracker",
-    "TrackingProgress",
     "TrackingRun",
     "decode_mask",
     "encode_mask",

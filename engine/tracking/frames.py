@@ -76,8 +76,7 @@ def stream_frames(
     `first > last` streams backwards, so memory stays bounded however long the range: it is decoded
     forwards in chunks, each yielded in reverse. A chunk is a whole keyframe interval when that fits in
     `BACKWARD_CHUNK_BYTES` (then no frame is decoded twice), else as many frames as fit. Setting
-    `cancel` ends the stream at the next frame (the decoder gets an event of its own: it sets it when
-    it stops).
+    `cancel` ends the stream at the next frame.
     """
     if first <= last:
         chunks = [(first, last)]
@@ -91,6 +90,7 @@ def stream_frames(
             resample="bilinear",
             workers=workers,
             buffer_bytes=READ_AHEAD_BYTES,
+            cancel=cancel,
         )
         with contextlib.closing(frames):
             for frame in frames if first <= last else reversed(list(frames)):

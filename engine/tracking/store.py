@@ -38,6 +38,28 @@ class FrameMask:
     area: int  # mask pixels
     score: float  # probability that the object is in the frame (SAM2's object score, sigmoid)
 
+    def to_dict(self) -> dict:
+        return {
+            "frame_index": self.frame_index,
+            "time_s": self.time_s,
+            "rle": self.rle.decode("ascii"),
+            "bbox": list(self.bbox),
+            "area": self.area,
+            "score": self.score,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FrameMask:
+        x, y, w, h = (int(v) for v in d["bbox"])
+        return cls(
+            frame_index=int(d["frame_index"]),
+            time_s=float(d["time_s"]),
+            rle=str(d["rle"]).encode("ascii"),
+            bbox=(x, y, w, h),
+            area=int(d["area"]),
+            score=float(d["score"]),
+        )
+
 
 @dataclass(frozen=True)
 class Prompt:
@@ -83,6 +105,16 @@ def decode_mask(rle: bytes, height: int, width: int) -> np.ndarray:
     return mask_utils.decode({"size": [height, width], "counts": rle}).astype(bool)
 
 
+@dataclass(frozen=True)
+class StoreChanges:
+    """What changed in a `TrackStore` after some version: enough for a reader to catch up."""
+
+    version: int  # the store's version these changes bring a reader to
+    masks: list[tuple[int, FrameMask]]  # (object id, its mask now), one per changed frame, in change order
+    prompts: list[tuple[int, Prompt]]  # (object id, prompt) added or replaced
+    removed: list[int]  # objects removed (their earlier masks are not listed)
+
+
 @dataclass
 class TrackStore:
     """Per-object, per-frame masks of one video. Every method may be called from any thread."""
@@ -94,29 +126,56 @@ class TrackStore:
     _masks: dict[int, dict[int, FrameMask]] = field(default_factory=dict, repr=False)
     _prompts: dict[int, dict[int, Prompt]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _version: int = 0
+    # One entry per change, so version == len(_log): ("mask" | "prompt" | "removed", obj_id, frame_index)
+    _log: list[tuple[str, int, int]] = field(default_factory=list, repr=False)
 
     @property
     def version(self) -> int:
         """Grows with every change: a reader that saw this number has seen everything before it."""
-        return self._version
+        return len(self._log)
 
     def put(self, obj_id: int, mask: FrameMask) -> None:
         with self._lock:
             self._masks.setdefault(obj_id, {})[mask.frame_index] = mask
-            self._version += 1
+            self._log.append(("mask", obj_id, mask.frame_index))
 
     def add_prompt(self, obj_id: int, prompt: Prompt) -> None:
         with self._lock:
             self._prompts.setdefault(obj_id, {})[prompt.frame_index] = prompt
             self._masks.setdefault(obj_id, {})
-            self._version += 1
+            self._log.append(("prompt", obj_id, prompt.frame_index))
 
     def remove_object(self, obj_id: int) -> None:
         with self._lock:
             self._masks.pop(obj_id, None)
             self._prompts.pop(obj_id, None)
-            self._version += 1
+            self._log.append(("removed", obj_id, -1))
+
+    def changes_since(self, version: int) -> StoreChanges:
+        """Everything that changed after `version` (0: everything), as the store holds it now."""
+        with self._lock:
+            now = len(self._log)
+            entries = self._log[max(0, version) :]
+            masks: dict[tuple[int, int], FrameMask] = {}
+            prompts: dict[tuple[int, int], Prompt] = {}
+            removed: list[int] = []
+            for kind, obj_id, frame_index in entries:
+                key = (obj_id, frame_index)
+                if kind == "removed":
+                    removed.append(obj_id)
+                    masks = {k: m for k, m in masks.items() if k[0] != obj_id}
+                    prompts = {k: p for k, p in prompts.items() if k[0] != obj_id}
+                elif kind == "mask" and (mask := self._masks.get(obj_id, {}).get(frame_index)):
+                    masks.pop(key, None)  # keep change order: move a re-tracked frame to the end
+                    masks[key] = mask
+                elif kind == "prompt" and (prompt := self._prompts.get(obj_id, {}).get(frame_index)):
+                    prompts[key] = prompt
+        return StoreChanges(
+            version=now,
+            masks=[(obj_id, m) for (obj_id, _), m in masks.items()],
+            prompts=[(obj_id, p) for (obj_id, _), p in prompts.items()],
+            removed=removed,
+        )
 
     def object_ids(self) -> list[int]:
         with self._lock:

@@ -2,7 +2,7 @@
 
     tracker = Tracker(load_sam2(), probe("clip.mp4"))
     tracker.prompt(12.5, points=[(640, 360)], labels=[1])          # object 1, its mask on that frame
-    tracker.propagate(start_s=0, end_s=60, on_progress=print)        # both ways from 12.5 s
+    tracker.propagate(start_s=0, end_s=60, job=Job(on_progress=print))  # both ways from 12.5 s
     tracker.refine(1, 31.0, points=[(700, 300)], labels=[0])        # fix a drift: 31 s onwards only
     tracker.store                                                    # RLE masks, readable meanwhile
 
@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
 from engine.errors import ScenescopeError
+from engine.jobs import Job, job_or_new
+from engine.timecode import format_timecode
 from engine.tracking.frames import logits_to_mask, prompt_tensors, stream_frames, to_pixel_values
 from engine.tracking.memory import ObjectMemory
 from engine.tracking.model import Sam2
@@ -31,27 +33,13 @@ from engine.video import Frame, VideoInfo
 
 
 @dataclass(frozen=True)
-class TrackingProgress:
-    """Reported after every tracked frame."""
-
-    done: int  # frames tracked so far in this run
-    total: int  # frames this run will track
-    time_s: float  # the frame just tracked
-    elapsed_s: float
-
-
-@dataclass(frozen=True)
 class TrackingRun:
     """What one propagation or refinement did."""
 
     frames_tracked: int
-    cancelled: bool
     elapsed_s: float
     start_s: float  # the span covered (display times of its first and last frame)
     end_s: float
-
-
-ProgressCallback = Callable[[TrackingProgress], None]
 
 
 @dataclass
@@ -161,8 +149,7 @@ class Tracker:
         end_s: float | None = None,
         *,
         obj_ids: Sequence[int] | None = None,
-        on_progress: ProgressCallback | None = None,
-        cancel: threading.Event | None = None,
+        job: Job | None = None,
     ) -> TrackingRun:
         """Track objects through [start_s, end_s) (default: the whole video), both ways from their prompts.
 
@@ -193,7 +180,7 @@ class Tracker:
                 _Sweep(min(anchors.values()) + 1, last, False, {o: a + 1 for o, a in anchors.items()}),
                 _Sweep(max(anchors.values()) - 1, first, True, {o: a - 1 for o, a in anchors.items()}),
             ]
-            return self._run(sweeps, on_progress, cancel)
+            return self._run(sweeps, job_or_new(job))
 
     def refine(
         self,
@@ -203,8 +190,7 @@ class Tracker:
         points: Sequence[tuple[float, float]] = (),
         labels: Sequence[int] = (),
         box: tuple[float, float, float, float] | None = None,
-        on_progress: ProgressCallback | None = None,
-        cancel: threading.Event | None = None,
+        job: Job | None = None,
     ) -> TrackingRun:
         """Correct object `obj_id` on the frame at `time_s` and re-track from there on, only.
 
@@ -227,7 +213,7 @@ class Tracker:
                 sweeps = [forwards, backwards]
             else:
                 sweeps = [forwards] if any(f < frame_index for f in cond) else [backwards]
-            return self._run(sweeps, on_progress, cancel)
+            return self._run(sweeps, job_or_new(job))
 
     def mask_at(self, obj_id: int, time_s: float) -> FrameMask | None:
         """The object's mask on the frame shown at `time_s`, or None where it was not tracked (yet)."""
@@ -240,32 +226,26 @@ class Tracker:
 
     # -- inside: frame indices from here on --
 
-    def _run(
-        self, sweeps: list[_Sweep], on_progress: ProgressCallback | None, cancel: threading.Event | None
-    ) -> TrackingRun:
+    def _run(self, sweeps: list[_Sweep], job: Job) -> TrackingRun:
+        """Track the sweeps' frames. Progress: stage "track", frames of all sweeps, "at <time>"."""
         sweeps = [s for s in sweeps if len(s) > 0]
         total = sum(len(s) for s in sweeps)
         done, started = 0, time.perf_counter()
-        cancel = cancel or threading.Event()
         tracked, lo, hi = 0, self.video.frame_count, -1
         for sweep in sweeps:
             frames = stream_frames(
-                self.video, sweep.first, sweep.last, self.model.image_size, cancel, self.decode_workers
+                self.video, sweep.first, sweep.last, self.model.image_size, job.event, self.decode_workers
             )
             for frame in frames:
-                if cancel.is_set():
-                    break
+                job.check()
                 if active := sweep.active(frame.index):
                     self._track_frame(frame, active, sweep.reverse)
                     tracked, lo, hi = tracked + 1, min(lo, frame.index), max(hi, frame.index)
                 done += 1
-                if on_progress is not None:
-                    on_progress(TrackingProgress(done, total, frame.time_s, time.perf_counter() - started))
-            if cancel.is_set():
-                break
+                job.progress("track", done, total, f"at {format_timecode(frame.time_s)}", frame.time_s)
+            job.check()  # a cancelled stream ends early without a frame to check at
         return TrackingRun(
             frames_tracked=tracked,
-            cancelled=cancel.is_set(),
             elapsed_s=time.perf_counter() - started,
             start_s=self._time(lo) if tracked else 0.0,
             end_s=self._time(hi) if tracked else 0.0,

@@ -13,7 +13,6 @@ visual tokens are written into the <IMG_CONTEXT> positions of the prompt embeddi
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -22,6 +21,7 @@ from transformers.cache_utils import Cache
 from transformers.models.internvl.modeling_internvl import InternVLMultiModalProjector
 
 from engine.errors import ModelError
+from engine.jobs import Job, job_or_new
 
 from .config import InternVideoConfig
 from .hico import hico_compress, pixel_shuffle_v2
@@ -84,14 +84,13 @@ class InternVideoModel(nn.Module):
         self,
         pixel_values: torch.Tensor,
         chunk_frames: int = 32,
-        on_progress: Callable[[int, int], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
+        job: Job | None = None,
     ) -> torch.Tensor:
         """pixel_values [N, 3, H, W] -> visual tokens [N, 16, D], running the vision tower chunk by chunk.
 
         N must be a positive multiple of 4 (HiCo merges 4 frames at a time). Chunks hold whole frame groups,
-        so the result does not depend on `chunk_frames`. `on_progress(done, total)` is called after each
-        chunk; `should_stop()` is checked before each chunk (a stop raises `InterruptedError`).
+        so the result does not depend on `chunk_frames`. Progress: stage "encode", frames encoded, after
+        each chunk; a cancelled `job` raises `Cancelled` there.
         """
         spec = self.config.spec
         group = spec.local_num_frames
@@ -109,14 +108,12 @@ class InternVideoModel(nn.Module):
             )
         step = max(group, (chunk_frames // group) * group)
         device = self.multi_modal_projector.linear_1.weight.device
+        job = job_or_new(job)
         out: list[torch.Tensor] = []
         for start in range(0, n, step):
-            if should_stop is not None and should_stop():
-                raise InterruptedError("frame encoding cancelled")
             chunk = pixel_values[start : start + step].to(device)
             out.append(self.encode_group_chunk(chunk))
-            if on_progress is not None:
-                on_progress(min(start + step, n), n)
+            job.progress("encode", min(start + step, n), n)
         return torch.cat(out, dim=0)
 
     # ----- language -----------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ frames uint8 [N, 448, 448, 3] --preprocess--> pixel_values [N, 3, 448, 448]
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from engine.errors import ModelError
+from engine.jobs import Job
 
 from .config import InternVideoConfig
 from .generate import CancelCheck, ChatSession, Generation, TokenCallback
@@ -127,12 +128,11 @@ class InternVideo:
         self,
         pixel_values: torch.Tensor,
         chunk_frames: int | None = None,
-        on_progress: Callable[[int, int], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
+        job: Job | None = None,
     ) -> torch.Tensor:
         """pixel_values [N, 3, 448, 448] (N a multiple of 4) -> visual tokens [N, 16, D] on the device."""
         chunk = chunk_frames or self.encode_chunk_frames
-        return self.model.encode_frames(pixel_values, chunk, on_progress, should_stop)
+        return self.model.encode_frames(pixel_values, chunk, job)
 
     # ----- language -----------------------------------------------------------------------------------------
     def build_prompt(self, question: str, num_frames: int, history: Sequence[tuple[str, str]] = ()) -> str:
