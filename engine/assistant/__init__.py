@@ -14,9 +14,31 @@ Progress, streamed text and cancellation go through an `engine.jobs.Job`; a canc
 `engine.jobs.Cancelled`.
 """
 
-from engine.assistant.assistant import DEFAULT_SAMPLING, VideoAssistant, VideoContext
+from typing import TYPE_CHECKING
+
 from engine.assistant.conversation import DEFAULT_MAX_NEW_TOKENS, Answer, Conversation
-from engine.assistant.encode import EncodedVideo, encode_images, encode_video
+from engine.lazy import lazy_attributes
+from engine.video import Sampling
+from engine.video.sampling import DEFAULT_FRAMES
+
+if TYPE_CHECKING:
+    from engine.assistant.assistant import VideoAssistant, VideoContext
+    from engine.assistant.encode import EncodedVideo, encode_images, encode_video
+
+DEFAULT_SAMPLING = Sampling("frames", DEFAULT_FRAMES)
+
+# The model side imports torch (seconds); answers and the window that shows them need neither, so those
+# names load on first use.
+_MODEL_SIDE = {
+    "VideoAssistant": "engine.assistant.assistant",
+    "VideoContext": "engine.assistant.assistant",
+    "EncodedVideo": "engine.assistant.encode",
+    "encode_images": "engine.assistant.encode",
+    "encode_video": "engine.assistant.encode",
+}
+
+__getattr__ = lazy_attributes(__name__, _MODEL_SIDE)
+
 
 __all__ = [
     "DEFAULT_MAX_NEW_TOKENS",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from engine.assistant import DEFAULT_SAMPLING
 from engine.assistant.conversation import Conversation, TokenSource
 from engine.assistant.encode import encode_video
 from engine.errors import VideoError
@@ -27,9 +28,6 @@ from engine.models.internvideo import (
     load_internvideo,
 )
 from engine.video import SampledFrames, Sampling, VideoInfo, probe, sample_frames
-from engine.video.sampling import DEFAULT_FRAMES
-
-DEFAULT_SAMPLING = Sampling("frames", DEFAULT_FRAMES)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from engine.jobs import Job, job_or_new
-from engine.video import SampledFrames
+from engine.video import SampledFrames, Sampling
 
 if TYPE_CHECKING:
     from engine.assistant.assistant import VideoContext
@@ -53,6 +53,7 @@ class Answer:
         return {
             "answer": self.text,
             "frames": self.frames.to_list(),
+            "sampling": self.frames.sampling.to_dict(),
             "cache": {
                 "hit": self.cache_hit,
                 "source": self.visual_tokens_source,
@@ -67,6 +68,23 @@ class Answer:
             },
             "timings_s": {k: round(v, 6) for k, v in self.timings_s.items()},
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        """The inverse of `to_dict` (times as it rounds them, to the microsecond)."""
+        frames = data["frames"]
+        tokens, cache = data["tokens"], data["cache"]
+        return cls(
+            text=data["answer"],
+            frames=SampledFrames.from_list(frames, Sampling.from_dict(data["sampling"])),
+            finish_reason=data["finish_reason"],
+            visual_tokens_source=cache["source"],
+            vision_passes=int(cache["vision_passes"]),
+            prompt_tokens=int(tokens["prompt"]),
+            reused_tokens=int(tokens["reused"]),
+            generated_tokens=int(tokens["generated"]),
+            timings_s={k: float(v) for k, v in data["timings_s"].items()},
+        )
 
 
 class Conversation:

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         tracks=tracks,
     )
     if args.json:
-        print(json.dumps(result_summary(result), ensure_ascii=False))
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
         print_result(result)
     return 0
@@ -108,21 +108,3 @@ def export_with_progress(
         return export_spans(video, spans, out_dir, job=terminal_job(quiet=quiet), **options)
     finally:
         end_progress_line()
-
-
-def result_summary(result: ExportResult) -> dict:
-    """The JSON form of what was written (`--json`)."""
-    clips = [
-        {
-            "number": item.number,
-            "path": str(item.clip.path),
-            "start_s": round(item.clip.frames.start_s, 6),
-            "end_s": round(item.clip.frames.end_s, 6),
-            "frames": item.clip.frames.frame_count,
-            "video": item.clip.video,
-            "audio": item.clip.audio,
-        }
-        for item in result.spans
-        if item.clip is not None
-    ]
-    return {"clips": clips, "sidecars": [str(p) for p in result.sidecars]}

@@ -19,7 +19,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from engine.cli.export_cmd import export_with_progress, print_result, result_summary
+from engine.cli.export_cmd import export_with_progress, print_result
 from engine.cli.model_args import add_model_arguments, load_model_for, model_sampling, note_frame_count
 from engine.cli.progress import end_progress_line, terminal_job
 from engine.errors import ScenescopeError
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         output = result.to_dict()
         output["timings_s"] = {k: round(v, 6) for k, v in loaded.timings_s.items()} | output["timings_s"]
         if exported is not None:
-            output["export"] = result_summary(exported)
+            output["export"] = exported.to_dict()
         print(json.dumps(output, ensure_ascii=False))
         return 0
     _print_spans(result)

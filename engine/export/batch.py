@@ -16,6 +16,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.errors import ExportError
 from engine.export.burn_in import burn_in
@@ -34,6 +35,30 @@ from engine.video import VideoInfo, probe
 class ExportResult:
     spans: list[ExportedSpan]  # in the spans' order; `clip` is None when clips were not asked for
     sidecars: list[Path]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form printed by `scenescope export --json`: every span with its clip, the clips
+        alone (a listing of what was written) and the sidecars."""
+        return {
+            "spans": [
+                {"number": s.number, "span": s.span.to_dict(), "clip": s.clip and s.clip.to_dict()}
+                for s in self.spans
+            ],
+            "clips": [{"number": s.number, **s.clip.to_dict()} for s in self.spans if s.clip is not None],
+            "sidecars": [str(p) for p in self.sidecars],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExportResult:
+        spans = [
+            ExportedSpan(
+                number=int(s["number"]),
+                span=Span.from_dict(s["span"]),
+                clip=None if s["clip"] is None else Clip.from_dict(s["clip"]),
+            )
+            for s in data["spans"]
+        ]
+        return cls(spans=spans, sidecars=[Path(p) for p in data["sidecars"]])
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import heapq
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -51,6 +52,26 @@ class Clip:
     frames: FrameRange  # the source frames in the clip; frames.start_s is the clip's time 0
     video: str  # "copy", "smart" (ends encoded, rest copied), "encode", or "burn-in" (masks drawn in)
     audio: str | None  # "copy", "encode", or None when the source has no audio
+
+    def to_dict(self) -> dict[str, Any]:
+        frames = self.frames
+        return {
+            "path": str(self.path),
+            "first_frame": frames.first,
+            "last_frame": frames.last,
+            "start_s": frames.start_s,
+            "end_s": frames.end_s,
+            "frames": frames.frame_count,
+            "video": self.video,
+            "audio": self.audio,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Clip:
+        frames = FrameRange(
+            int(data["first_frame"]), int(data["last_frame"]), float(data["start_s"]), float(data["end_s"])
+        )
+        return cls(Path(data["path"]), frames, data["video"], data["audio"])
 
 
 def export_clip(

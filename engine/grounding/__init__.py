@@ -11,12 +11,31 @@ relevance curve (P(yes) per window of frames, from the cached visual tokens, `re
 combined (`combine_spans`) and sharpened by a dense second look (`refine_spans`).
 """
 
-from engine.grounding.ground import GroundingOptions, GroundingResult, ground
+from typing import TYPE_CHECKING
+
 from engine.grounding.parse import parse_time_spans
 from engine.grounding.prompt import check_query, grounding_question, relevance_question
 from engine.grounding.refine import refine_span, refine_spans
-from engine.grounding.relevance import answer_tokens, relevance_curve, window_starts, window_times
+from engine.grounding.result import GroundingOptions, GroundingResult
 from engine.grounding.spans import RelevanceCurve, ScoredSpan, adaptive_threshold, combine_spans
+from engine.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from engine.grounding.pipeline import ground
+    from engine.grounding.relevance import answer_tokens, relevance_curve, window_starts, window_times
+
+# The model side imports torch and transformers (seconds); results and span arithmetic need neither, so
+# those names load on first use.
+_MODEL_SIDE = {
+    "ground": "engine.grounding.pipeline",
+    "answer_tokens": "engine.grounding.relevance",
+    "relevance_curve": "engine.grounding.relevance",
+    "window_starts": "engine.grounding.relevance",
+    "window_times": "engine.grounding.relevance",
+}
+
+__getattr__ = lazy_attributes(__name__, _MODEL_SIDE)
+
 
 __all__ = [
     "GroundingOptions",

@@ -31,12 +31,11 @@ from transformers.cache_utils import DynamicCache
 
 from engine.errors import ModelError
 from engine.grounding.prompt import relevance_question
+from engine.grounding.result import DEFAULT_STRIDE_GROUPS, DEFAULT_WINDOW_GROUPS
 from engine.grounding.spans import RelevanceCurve
 from engine.jobs import Job, job_or_new
 from engine.models.internvideo import InternVideo
 
-DEFAULT_WINDOW_GROUPS = 2
-DEFAULT_STRIDE_GROUPS = 1
 YES_WORDS = ("Yes", "yes", "YES")
 NO_WORDS = ("No", "no", "NO")
 

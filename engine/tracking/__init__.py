@@ -10,13 +10,14 @@
 Times are seconds, pixels are original-video pixels in display orientation.
 """
 
-import importlib
 from typing import TYPE_CHECKING
 
+from engine.lazy import lazy_attributes
 from engine.tracking.store import (
     FrameMask,
     Prompt,
     StoreChanges,
+    TrackingRun,
     TrackStore,
     decode_mask,
     encode_mask,
@@ -25,7 +26,7 @@ from engine.tracking.store import (
 
 if TYPE_CHECKING:
     from engine.tracking.model import DEFAULT_SAM_MODEL, Sam2, load_sam2
-    from engine.tracking.tracker import Tracker, TrackingRun
+    from engine.tracking.tracker import Tracker
 
 # The model side imports torch and transformers (seconds); results and exports need neither, so those
 # names load on first use.
@@ -34,14 +35,9 @@ _MODEL_SIDE = {
     "Sam2": "engine.tracking.model",
     "load_sam2": "engine.tracking.model",
     "Tracker": "engine.tracking.tracker",
-    "TrackingRun": "engine.tracking.tracker",
 }
 
-
-def __getattr__(name: str):
-    if name in _MODEL_SIDE:
-        return getattr(importlib.import_module(_MODEL_SIDE[name]), name)
-    raise AttributeError(f"module 'engine.tracking' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _MODEL_SIDE)
 
 
 __all__ = [

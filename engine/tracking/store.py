@@ -106,6 +106,28 @@ def decode_mask(rle: bytes, height: int, width: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class TrackingRun:
+    """What one propagation or refinement did."""
+
+    frames_tracked: int
+    elapsed_s: float
+    start_s: float  # the span covered (display times of its first and last frame)
+    end_s: float
+
+    def to_dict(self) -> dict:
+        return {
+            "frames_tracked": self.frames_tracked,
+            "elapsed_s": self.elapsed_s,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrackingRun:
+        return cls(int(d["frames_tracked"]), float(d["elapsed_s"]), float(d["start_s"]), float(d["end_s"]))
+
+
+@dataclass(frozen=True)
 class StoreChanges:
     """What changed in a `TrackStore` after some version: enough for a reader to catch up."""
 

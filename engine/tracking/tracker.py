@@ -28,18 +28,8 @@ from engine.timecode import format_timecode
 from engine.tracking.frames import logits_to_mask, prompt_tensors, stream_frames, to_pixel_values
 from engine.tracking.memory import ObjectMemory
 from engine.tracking.model import Sam2
-from engine.tracking.store import FrameMask, Prompt, TrackStore, encode_mask
+from engine.tracking.store import FrameMask, Prompt, TrackingRun, TrackStore, encode_mask
 from engine.video import Frame, VideoInfo
-
-
-@dataclass(frozen=True)
-class TrackingRun:
-    """What one propagation or refinement did."""
-
-    frames_tracked: int
-    elapsed_s: float
-    start_s: float  # the span covered (display times of its first and last frame)
-    end_s: float
 
 
 @dataclass

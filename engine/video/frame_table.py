@@ -13,6 +13,7 @@ import functools
 import io
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import av
 import numpy as np
@@ -136,6 +137,33 @@ class FrameTable:
             exact=np.array(self.exact),
         )
         return buf.getvalue()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists of ints), exact: what the worker sends a window that draws frames by time."""
+        return {
+            "pts": self.pts.tolist(),
+            "keyframe": self.keyframe.astype(bool).tolist(),
+            "decode_pos": self.decode_pos.tolist(),
+            "end_pts": int(self.end_pts),
+            "packet_count": int(self.packet_count),
+            "time_base": [self.time_base.numerator, self.time_base.denominator],
+            "start_s": self.start_s,
+            "exact": self.exact,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FrameTable:
+        num, den = data["time_base"]
+        return cls(
+            pts=np.asarray(data["pts"], dtype=np.int64),
+            keyframe=np.asarray(data["keyframe"], dtype=bool),
+            decode_pos=np.asarray(data["decode_pos"], dtype=np.int64),
+            end_pts=int(data["end_pts"]),
+            packet_count=int(data["packet_count"]),
+            time_base=Fraction(int(num), int(den)),
+            start_s=float(data["start_s"]),
+            exact=bool(data["exact"]),
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> FrameTable:

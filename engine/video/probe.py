@@ -56,9 +56,10 @@ class VideoInfo:
     frames: FrameTable = field(repr=False)  # per-frame presentation times and keyframes
     warnings: tuple[str, ...] = ()  # things the user should know (damaged tail, estimated times)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form printed by `scenescope probe --json` (no per-frame arrays)."""
-        return {
+    def to_dict(self, *, frames: bool = False) -> dict[str, Any]:
+        """The JSON form printed by `scenescope probe --json`; `frames=True` adds the frame table,
+        which makes it the complete plain form (`from_dict`) the worker hands a window."""
+        data: dict[str, Any] = {
             "path": str(self.path),
             "container": self.container,
             "codec": self.codec,
@@ -76,7 +77,39 @@ class VideoInfo:
             "size_bytes": self.size_bytes,
             "timestamps_exact": self.frames.exact,
             "warnings": list(self.warnings),
+            "identity": self.identity,
+            "stream_index": self.stream_index,
+            "frames_seekable": self.frames_seekable,
         }
+        if frames:
+            data["frames"] = self.frames.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VideoInfo:
+        """The inverse of `to_dict(frames=True)`."""
+        return cls(
+            path=Path(data["path"]),
+            container=data["container"],
+            codec=data["codec"],
+            width=int(data["width"]),
+            height=int(data["height"]),
+            coded_width=int(data["coded_width"]),
+            coded_height=int(data["coded_height"]),
+            rotation=int(data["rotation"]),
+            fps=float(data["fps"]),
+            frame_count=int(data["frame_count"]),
+            duration_s=float(data["duration_s"]),
+            vfr=bool(data["vfr"]),
+            has_audio=bool(data["has_audio"]),
+            audio_codec=data["audio_codec"],
+            size_bytes=int(data["size_bytes"]),
+            identity=data["identity"],
+            stream_index=int(data["stream_index"]),
+            frames_seekable=bool(data["frames_seekable"]),
+            frames=FrameTable.from_dict(data["frames"]),
+            warnings=tuple(data.get("warnings", ())),
+        )
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -95,6 +95,19 @@ class Sampling:
     def key(self) -> str:
         return f"{self.mode}:{self.value:g}:{self.start_s}:{self.end_s}"
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "value": self.value, "start_s": self.start_s, "end_s": self.end_s}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Sampling:
+        start, end = data.get("start_s"), data.get("end_s")
+        return cls(
+            mode=data["mode"],
+            value=float(data.get("value", 0.0)),
+            start_s=None if start is None else float(start),
+            end_s=None if end is None else float(end),
+        )
+
 
 @dataclass(frozen=True)
 class SampledFrames:
@@ -112,6 +125,31 @@ class SampledFrames:
             {"index": int(i), "time_s": round(float(t), 6)}
             for i, t in zip(self.indices, self.times_s, strict=True)
         ]
+
+    @classmethod
+    def from_list(cls, items: list[dict[str, float]], sampling: Sampling) -> SampledFrames:
+        """The inverse of `to_list` (times to the microsecond), given the sampling."""
+        return cls(
+            indices=np.array([f["index"] for f in items], dtype=np.int64),
+            times_s=np.array([f["time_s"] for f in items], dtype=np.float64),
+            sampling=sampling,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exact plain form (times unrounded), with the sampling that chose the frames."""
+        return {
+            "indices": self.indices.tolist(),
+            "times_s": self.times_s.tolist(),
+            "sampling": self.sampling.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SampledFrames:
+        return cls(
+            indices=np.asarray(data["indices"], dtype=np.int64),
+            times_s=np.asarray(data["times_s"], dtype=np.float64),
+            sampling=Sampling.from_dict(data["sampling"]),
+        )
 
 
 def sample_frames(table: FrameTable, sampling: Sampling) -> SampledFrames:

@@ -13,71 +13,18 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 from engine.assistant import DEFAULT_SAMPLING, VideoAssistant, VideoContext
 from engine.grounding.parse import parse_time_spans
 from engine.grounding.prompt import check_query, grounding_question
-from engine.grounding.refine import DEFAULT_FRAMES_PER_SPAN, DEFAULT_MAX_SPANS, refine_spans
-from engine.grounding.relevance import DEFAULT_STRIDE_GROUPS, DEFAULT_WINDOW_GROUPS, relevance_curve
+from engine.grounding.refine import refine_spans
+from engine.grounding.relevance import relevance_curve
+from engine.grounding.result import GroundingOptions, GroundingResult
 from engine.grounding.spans import RelevanceCurve, ScoredSpan, adaptive_threshold, combine_spans
 from engine.jobs import Job, job_or_new
 from engine.spans import Span
-from engine.video import SampledFrames, Sampling, VideoInfo, sampled_range_s
+from engine.video import Sampling, VideoInfo, sampled_range_s
 from engine.video.sampling import GROUP
-
-DEFAULT_MAX_NEW_TOKENS = 96  # a few "The event happens in the 12.3 - 20.1 seconds." sentences
-
-
-@dataclass(frozen=True)
-class GroundingOptions:
-    """How hard to look. The defaults suit the 8B on one GPU; see the modules for the reasons."""
-
-    window_groups: int = DEFAULT_WINDOW_GROUPS  # relevance window width, in groups of 4 sampled frames
-    stride_groups: int = DEFAULT_STRIDE_GROUPS  # step between windows, in groups
-    batch_windows: int | None = None  # windows per language-model pass (default: 32 on a GPU, 8 on CPU)
-    text_answer: bool = True  # also ask the model for times in words (one generated answer)
-    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
-    refine: bool = True  # zoom in on the best spans (costs vision-tower passes for the new frames)
-    refine_spans: int = DEFAULT_MAX_SPANS  # how many of the best spans to refine
-    refine_frames: int = DEFAULT_FRAMES_PER_SPAN  # frames sampled around each refined span
-
-
-@dataclass(frozen=True)
-class GroundingResult:
-    """What `ground` found, with what it cost."""
-
-    query: str
-    spans: list[Span]  # in time order; score in [0, 1]; source "text", "curve" or "both"
-    curve: RelevanceCurve  # whole-sampling relevance, one score per window (the timeline draws it)
-    threshold: float  # the curve level spans had to reach
-    answer_text: str  # the model's answer to the grounding question ("" when not asked)
-    frames: SampledFrames  # the frames scanned
-    vision_passes: int  # vision-tower passes run by this call (opening the video, refinement)
-    timings_s: dict[str, float] = field(default_factory=dict)  # open_s, answer_s, scan_s, refine_s, total_s
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form printed by `scenescope ground --json` (its "spans" load with `load_spans`)."""
-        curve = self.curve
-        points = [
-            {
-                "time_s": round(float(c), 6),
-                "start_s": round(float(s), 6),
-                "end_s": round(float(e), 6),
-                "score": round(float(p), 6),
-            }
-            for c, s, e, p in zip(curve.centers_s, curve.starts_s, curve.ends_s, curve.scores, strict=True)
-        ]
-        return {
-            "query": self.query,
-            "spans": [span.to_dict() for span in self.spans],
-            "curve": points,
-            "threshold": round(self.threshold, 6),
-            "answer": self.answer_text,
-            "vision_passes": self.vision_passes,
-            "timings_s": {k: round(v, 6) for k, v in self.timings_s.items()},
-        }
 
 
 def ground(
@@ -86,7 +33,7 @@ def ground(
     query: str,
     *,
     sampling: Sampling = DEFAULT_SAMPLING,
-    options: GroundingOptions = GroundingOptions(),
+    options: GroundingOptions | None = None,
     job: Job | None = None,
 ) -> GroundingResult:
     """Find the moments of `video` that show `query`.
@@ -98,6 +45,7 @@ def ground(
     (spans refined). A cancelled `job` stops the work (`Cancelled`).
     """
     check_query(query)
+    options = options or GroundingOptions()
     job = job_or_new(job)
     marks = [("start", time.perf_counter())]  # (what just ended, when)
     if isinstance(video, VideoContext):
