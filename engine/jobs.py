@@ -101,8 +101,12 @@ class Job:
         time_s: float | None = None,
     ) -> None:
         """Report one step of work, then stop here if the job was cancelled."""
+        self.report(Progress(stage, done, total, message, time_s))
+
+    def report(self, progress: Progress) -> None:
+        """Pass on a progress record made elsewhere (a sub-step's), then stop here if cancelled."""
         if self._on_progress is not None:
-            self._on_progress(Progress(stage, done, total, message, time_s))
+            self._on_progress(progress)
         self.check()
 
     def partial(self, kind: str, data: dict[str, Any]) -> None:

@@ -91,6 +91,10 @@ class Tracker:
     def object_ids(self) -> list[int]:
         return sorted(self._objects)
 
+    def next_object_id(self) -> int:
+        """The id `prompt` gives a new object when it is given none."""
+        return max(self._objects, default=0) + 1
+
     def prompt(
         self,
         time_s: float,
@@ -110,7 +114,7 @@ class Tracker:
         frame_index = self.video.frames.index_at(time_s)
         prompt = self._merge_prompt(obj_id, frame_index, points, labels, box)
         with self._lock:
-            obj_id = self._next_id() if obj_id is None else obj_id
+            obj_id = self.next_object_id() if obj_id is None else obj_id
             obj = self._objects.get(obj_id) or self._new_object(obj_id)
             correction = (
                 frame_index not in obj.initial_frames
@@ -328,9 +332,6 @@ class Tracker:
         if obj_id not in self._objects:
             raise ScenescopeError(f"No object {obj_id}: known objects are {self.object_ids or 'none'}.")
         return self._objects[obj_id]
-
-    def _next_id(self) -> int:
-        return max(self._objects, default=0) + 1
 
     def _time(self, frame_index: int) -> float:
         return self.video.frames.time_of(frame_index)
