@@ -134,13 +134,16 @@ class Worker:
 
     def _run(self, request: p.Request, handler: Callable[[Context], dict[str, Any]], job: Job) -> None:
         try:
-            data = handler(Context(p.Args.of(request), self.state, job))
-            self.send({"id": request.id, "event": "result", "data": data})
+            final = {
+                "id": request.id,
+                "event": "result",
+                "data": handler(Context(p.Args.of(request), self.state, job)),
+            }
         except BaseException as e:  # every request ends with a result or an error; the worker goes on
-            self.send(self._error(request, e))
-        finally:
-            with self._jobs_lock:
-                self._jobs.pop(request.id, None)
+            final = self._error(request, e)
+        with self._jobs_lock:  # done before it says so: a client may reuse the id at once
+            self._jobs.pop(request.id, None)
+        self.send(final)
 
     def _error(self, request: p.Request, error: BaseException) -> dict[str, Any]:
         rid = request.id
