@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.video import Sampling, probe, sample_frames
+from engine.video.sampling import DEFAULT_BUDGET
 
 SCENESCOPE = shutil.which("scenescope", path=str(Path(sys.executable).parent)) or "scenescope"
 
@@ -61,14 +62,30 @@ def test_sample_rounds_to_groups_of_four_and_says_so(media):
     assert "12 frames, not 10" in result.stderr
 
 
-@pytest.mark.parametrize("mode", [["--fps", "2"], ["--auto"], ["--auto", "--budget", "8"]])
-def test_sample_modes(media, mode):
+@pytest.mark.parametrize(
+    ("mode", "sampling", "count"),
+    [
+        (["--fps", "2"], Sampling("fps", 2), 20),
+        (["--auto"], Sampling("auto", DEFAULT_BUDGET), 148),  # 10 s is short: dense, far below the budget
+        (["--auto", "--budget", "8"], Sampling("auto", 8), 8),
+        (["--auto", "--budget", "10"], Sampling("auto", 10), 8),  # whole groups of 4 within the budget
+    ],
+    ids=["fps 2", "auto", "auto budget 8", "auto budget 10"],
+)
+def test_sample_modes_print_the_engines_frames(media, mode, sampling, count):
     path = media("cli_cfr.mp4", frames=250, fps=25, gop=50)
-    result = run("sample", str(path), *mode)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) % 4 == 0 and len(lines) > 0
-    assert lines[0].split()[0] == "1" and "00:00:" in lines[0]
+    expected = sample_frames(probe(path).frames, sampling)
+    assert len(expected) == count
+    as_json = run("sample", str(path), *mode, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["frames"] == expected.to_list()
+    as_text = run("sample", str(path), *mode)
+    assert as_text.returncode == 0, as_text.stderr
+    rows = [line.split() for line in as_text.stdout.strip().splitlines()]
+    assert [(row[0], row[2]) for row in rows] == [
+        (str(i + 1), str(index)) for i, index in enumerate(expected.indices)
+    ]
+    assert all(row[1] == "frame" and row[3].startswith("00:00:") for row in rows)
 
 
 @pytest.mark.parametrize(
