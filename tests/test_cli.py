@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,12 +13,13 @@ import pytest
 
 from engine.video import Sampling, probe, sample_frames
 from engine.video.sampling import DEFAULT_BUDGET
+from tests.conftest import REPO_ROOT, checkout_env
 
 SCENESCOPE = shutil.which("scenescope", path=str(Path(sys.executable).parent)) or "scenescope"
 
 
 def run(*args: str, env_extra: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
-    env = os.environ | (env_extra or {})
+    env = checkout_env(**(env_extra or {}))
     return subprocess.run([SCENESCOPE, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -114,6 +115,14 @@ def test_debug_shows_the_traceback():
     assert "Traceback" in result.stderr and "VideoError" in result.stderr
 
 
+def test_the_command_runs_this_checkouts_engine():
+    """Whichever checkout the venv's editable install names, the tests run the code they were given."""
+    result = run("probe", "/no/such/video.mp4", "--debug")
+    engine_files = re.findall(r'File "([^"]*/engine/[^"]*)"', result.stderr)
+    assert engine_files, result.stderr
+    assert all(Path(f).is_relative_to(REPO_ROOT / "engine") for f in engine_files), engine_files
+
+
 def test_no_arguments_and_a_video_open_the_app(media, tmp_path):
     path = media("cli_cfr.mp4", frames=250, fps=25, gop=50)
     shot = tmp_path / "window.png"
@@ -136,5 +145,7 @@ def test_light_commands_do_not_load_torch():
     code = (
         "import sys, engine.cli, engine.export\nprint(sorted({'torch', 'transformers'} & set(sys.modules)))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=checkout_env()
+    )
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
