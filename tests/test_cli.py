@@ -89,6 +89,14 @@ def test_sample_modes_print_the_engines_frames(media, mode, sampling, count):
     assert all(row[1] == "frame" and row[3].startswith("00:00:") for row in rows)
 
 
+def test_a_clock_time_out_of_range_is_refused_not_clamped(media):
+    """Read as 60 s, `--end 0:60` would be clamped to the 10 s clip and sample it all without a word."""
+    path = media("cli_cfr.mp4", frames=250, fps=25, gop=50)
+    result = run("sample", str(path), "--frames", "8", "--end", "0:60")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "'0:60'" in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
