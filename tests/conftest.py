@@ -1,5 +1,6 @@
-"""Shared test set-up: an isolated cache folder, offscreen Qt, real media files made once per run, an
-offline environment for command-line subprocesses, and the tiny model changed to say yes."""
+"""Shared test set-up: an isolated cache folder, offscreen Qt, real media files made once per run, the
+environment for command-line subprocesses (this checkout's code, offline), and the tiny model changed to
+say yes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def checkout_env(**extra: str) -> dict[str, str]:
+    """The environment for a `scenescope` or `python -m engine` subprocess: this checkout first on the
+    path, so it runs the code under test and not the checkout an editable install in a shared venv names."""
+    return {**os.environ, "PYTHONPATH": str(REPO_ROOT), **extra}
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -84,12 +91,10 @@ def leaning_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """No network for anyone: an empty Hugging Face cache and a Hub endpoint where nothing listens."""
-    return {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
-        "SCENESCOPE_CACHE_DIR": str(tmp_path_factory.mktemp("cli-cache")),
-        "HF_HUB_CACHE": str(tmp_path_factory.mktemp("empty-hf-cache")),
-        "HF_ENDPOINT": "http://127.0.0.1:9",  # the discard port
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-    }
+    """`checkout_env` offline: an empty Hugging Face cache and a Hub endpoint where nothing listens."""
+    return checkout_env(
+        SCENESCOPE_CACHE_DIR=str(tmp_path_factory.mktemp("cli-cache")),
+        HF_HUB_CACHE=str(tmp_path_factory.mktemp("empty-hf-cache")),
+        HF_ENDPOINT="http://127.0.0.1:9",  # the discard port
+        HF_HUB_DISABLE_TELEMETRY="1",
+    )

@@ -18,6 +18,7 @@ from PIL import Image
 
 from engine.errors import VideoError
 from engine.video import DecodeStats, Sampling, decode_frames, probe, sample_frames
+from tests.conftest import checkout_env
 from tests.media import make_audio_only, make_video
 
 
@@ -88,6 +89,7 @@ def test_unusable_files_are_rejected_with_a_clear_message(bad_files, kind):
 def test_cli_reports_one_line_and_exit_status_2(bad_files, kind):
     result = subprocess.run(
         [sys.executable, "-m", "engine", "probe", str(bad_files[kind])],
+        env=checkout_env(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -130,6 +132,7 @@ def test_non_ascii_path_works_end_to_end(bad_files):
     assert frame.index == 42
     result = subprocess.run(
         [sys.executable, "-m", "engine", "probe", str(path), "--json"],
+        env=checkout_env(),
         capture_output=True,
         text=True,
         timeout=60,

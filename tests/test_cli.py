@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 from engine.video import Sampling, probe, sample_frames
+from engine.video.sampling import DEFAULT_BUDGET
+from tests.conftest import REPO_ROOT, checkout_env
 
 SCENESCOPE = shutil.which("scenescope", path=str(Path(sys.executable).parent)) or "scenescope"
 
 
 def run(*args: str, env_extra: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
-    env = os.environ | (env_extra or {})
+    env = checkout_env(**(env_extra or {}))
     return subprocess.run([SCENESCOPE, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -61,14 +63,38 @@ def test_sample_rounds_to_groups_of_four_and_says_so(media):
     assert "12 frames, not 10" in result.stderr
 
 
-@pytest.mark.parametrize("mode", [["--fps", "2"], ["--auto"], ["--auto", "--budget", "8"]])
-def test_sample_modes(media, mode):
+@pytest.mark.parametrize(
+    ("mode", "sampling", "count"),
+    [
+        (["--fps", "2"], Sampling("fps", 2), 20),
+        (["--auto"], Sampling("auto", DEFAULT_BUDGET), 148),  # 10 s is short: dense, far below the budget
+        (["--auto", "--budget", "8"], Sampling("auto", 8), 8),
+        (["--auto", "--budget", "10"], Sampling("auto", 10), 8),  # whole groups of 4 within the budget
+    ],
+    ids=["fps 2", "auto", "auto budget 8", "auto budget 10"],
+)
+def test_sample_modes_print_the_engines_frames(media, mode, sampling, count):
     path = media("cli_cfr.mp4", frames=250, fps=25, gop=50)
-    result = run("sample", str(path), *mode)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) % 4 == 0 and len(lines) > 0
-    assert lines[0].split()[0] == "1" and "00:00:" in lines[0]
+    expected = sample_frames(probe(path).frames, sampling)
+    assert len(expected) == count
+    as_json = run("sample", str(path), *mode, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["frames"] == expected.to_list()
+    as_text = run("sample", str(path), *mode)
+    assert as_text.returncode == 0, as_text.stderr
+    rows = [line.split() for line in as_text.stdout.strip().splitlines()]
+    assert [(row[0], row[2]) for row in rows] == [
+        (str(i + 1), str(index)) for i, index in enumerate(expected.indices)
+    ]
+    assert all(row[1] == "frame" and row[3].startswith("00:00:") for row in rows)
+
+
+def test_a_clock_time_out_of_range_is_refused_not_clamped(media):
+    """Read as 60 s, `--end 0:60` would be clamped to the 10 s clip and sample it all without a word."""
+    path = media("cli_cfr.mp4", frames=250, fps=25, gop=50)
+    result = run("sample", str(path), "--frames", "8", "--end", "0:60")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "'0:60'" in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -97,6 +123,14 @@ def test_debug_shows_the_traceback():
     assert "Traceback" in result.stderr and "VideoError" in result.stderr
 
 
+def test_the_command_runs_this_checkouts_engine():
+    """Whichever checkout the venv's editable install names, the tests run the code they were given."""
+    result = run("probe", "/no/such/video.mp4", "--debug")
+    engine_files = re.findall(r'File "([^"]*/engine/[^"]*)"', result.stderr)
+    assert engine_files, result.stderr
+    assert all(Path(f).is_relative_to(REPO_ROOT / "engine") for f in engine_files), engine_files
+
+
 def test_no_arguments_and_a_video_open_the_app(media, tmp_path):
     path = media("cli_cfr.mp4", frames=250, fps=25, gop=50)
     shot = tmp_path / "window.png"
@@ -119,5 +153,7 @@ def test_light_commands_do_not_load_torch():
     code = (
         "import sys, engine.cli, engine.export\nprint(sorted({'torch', 'transformers'} & set(sys.modules)))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=checkout_env()
+    )
     assert result.stdout.strip() == "[]", result.stdout + result.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,9 +13,10 @@ import pytest
 
 from engine.tracking import TrackStore
 from engine.video import probe
+from tests.conftest import checkout_env
 
 SCENESCOPE = shutil.which("scenescope", path=str(Path(sys.executable).parent)) or "scenescope"
-ENV = os.environ | {"OMP_NUM_THREADS": "1"}  # the tiny model is all overhead; see one_torch_thread
+ENV = checkout_env(OMP_NUM_THREADS="1")  # the tiny model is all overhead; see one_torch_thread
 
 
 def track(*args: str) -> subprocess.CompletedProcess:

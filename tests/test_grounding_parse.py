@@ -29,6 +29,15 @@ CASES = [
     ("From 00:10 to 00:15.5 and from 00:40 to 00:45.", [(10.0, 15.5), (40.0, 45.0)]),
     ("01:00:00.250 --> 01:00:03.000", [(3600.25, 3603.0)]),
     ("1:10 - 85", [(70.0, 85.0)]),
+    ("0:59 - 1:00", [(59.0, 60.0)]),
+    # clock times with a field out of range are no times; a valid other end still names a moment
+    ("from 1:99 to 2:30", [(150.0, 150.0)]),
+    ("at 0:75", []),
+    ("It happens at 0:60.", []),
+    ("from 0:45 to 0:60", [(45.0, 45.0)]),
+    ("It starts at 01:02:75.", []),
+    ("00:61:00 - 00:62:00", []),
+    ("from 1:02:10 to 1:75:00", [(3730.0, 3730.0)]),
     # compound units
     ("1m30s to 2m", [(90.0, 120.0)]),
     ("from 1 minute 30 seconds to 2 minutes 5 seconds", [(90.0, 125.0)]),

@@ -27,6 +27,8 @@ def test_support_is_the_overlap_weighted_mean():
     curve = curve_of([0.0, 1.0, 0.5, 0.0])  # windows [0,2) [2,4) [4,6) [6,8)
     assert curve.support(2.0, 4.0) == pytest.approx(1.0)
     assert curve.support(3.0, 5.0) == pytest.approx(0.75)  # half of [2,4) at 1.0, half of [4,6) at 0.5
+    assert curve.support(3.0, 6.0) == pytest.approx(2 / 3)  # 1 s at 1.0, 2 s at 0.5; a plain mean: 0.75
+    assert curve.support(1.0, 8.0) == pytest.approx((1 * 0.0 + 2 * 1.0 + 2 * 0.5 + 2 * 0.0) / 7)
     assert curve.support(4.5, 4.5) == pytest.approx(0.5)  # a moment
     assert curve.support(100.0, 120.0) == 0.0
 

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from engine.video import DecodeStats, decode_frames, probe, resize_frame
+from engine.video import DecodeStats, decode_frames, decode_native_frames, probe, resize_frame
 from tests.media import read_barcode
 
 VFR_DURATIONS = [0.04] * 20 + [0.02] * 20 + [0.1, 0.04] * 10
@@ -64,6 +64,20 @@ def test_content_identifies_the_frame(media):
     info = probe(path)
     for f in decode_frames(info, list(range(0, 60, 3))):
         assert read_barcode(f.image) == f.index
+
+
+def test_times_are_the_true_timestamps_of_a_vfr_file(media):
+    """Each frame carries the time the file gives it; `index / fps` is 0.53 s off at frame 40."""
+    path = media("h264_vfr.mp4", **CASES["h264_vfr.mp4"])
+    stamped = np.concatenate([[0.0], np.cumsum(VFR_DURATIONS)[:-1]])  # the times make_video wrote
+    info = probe(path)
+    indices = [0, 19, 20, 21, 39, 40, 41, 50, 59]  # around the changes of rate, and the irregular end
+    frames = list(decode_frames(info, indices))
+    assert [read_barcode(f.image) for f in frames] == indices
+    np.testing.assert_allclose([f.time_s for f in frames], stamped[indices], rtol=0, atol=1e-6)
+    native = list(decode_native_frames(info, indices))
+    assert [read_barcode(n.frame.to_ndarray(format="rgb24")) for n in native] == indices
+    np.testing.assert_allclose([n.time_s for n in native], stamped[indices], rtol=0, atol=1e-6)
 
 
 def test_rotated_output_is_in_display_orientation(media):
