@@ -1,4 +1,11 @@
-"""Start the desktop app: parse its arguments, build the main window, run the event loop."""
+"""Start the desktop app: parse its arguments, build the main window, run the event loop.
+
+    scenescope [VIDEO] [--model ID|DIR] [--sam-model ID|DIR] [--device D] [--precision P]
+               [--screenshot FILE.png [--at TIME]]
+
+`--screenshot` opens the window, waits until the frame at TIME (default 0) is painted, saves the whole
+window as a PNG and exits: for docs, and a smoke test of the real window.
+"""
 
 from __future__ import annotations
 
@@ -11,33 +18,92 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.main_window import MainWindow
+from engine.timecode import parse_timecode
+
+SCREENSHOT_TIMEOUT_MS = 60_000
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scenescope", description="Scenescope desktop app")
     parser.add_argument("video", nargs="?", type=Path, help="video file to open")
+    parser.add_argument("--model", metavar="ID|DIR", help="InternVideo2.5 model folder or Hugging Face id")
+    parser.add_argument("--sam-model", metavar="ID|DIR", help="SAM 2.1 model folder or Hugging Face id")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where the models run")
+    parser.add_argument(
+        "--precision", choices=("auto", "bf16", "fp16", "fp32", "int8", "int4"), help="InternVideo2.5 weights"
+    )
     parser.add_argument(
         "--screenshot",
         type=Path,
         metavar="PNG",
-        help="render the window once the video is shown, save it as PNG and quit (docs, smoke tests)",
+        help="save the window as PNG once the frame at --at is painted, then quit (docs, smoke tests)",
     )
+    parser.add_argument("--at", type=_time, default=0.0, metavar="TIME", help="with --screenshot (default 0)")
     return parser.parse_args(argv)
+
+
+def worker_args(args: argparse.Namespace) -> list[str]:
+    """The worker's command line from the window's."""
+    out = []
+    for flag, value in (
+        ("--model", args.model),
+        ("--sam-model", args.sam_model),
+        ("--device", args.device),
+        ("--precision", {"int4": "nf4"}.get(args.precision, args.precision)),
+    ):
+        if value:
+            out += [flag, value]
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Scenescope")
-    window = MainWindow()
+    app.setOrganizationName("Scenescope")
+    window = MainWindow(worker_args(args))
     window.show()
+    if args.screenshot is not None:
+        if args.video is None:
+            QTimer.singleShot(500, lambda: _save(window, args.screenshot, app))
+        else:
+            _screenshot_when_shown(window, args.screenshot, args.at, app)
     if args.video is not None:
         window.open_video(args.video)
-    if args.screenshot is not None:
-        QTimer.singleShot(300, lambda: _save_screenshot(window, args.screenshot, app))
     return app.exec()
 
 
-def _save_screenshot(window: MainWindow, path: Path, app: QApplication) -> None:
+def _screenshot_when_shown(window: MainWindow, path: Path, at_s: float, app: QApplication) -> None:
+    """Seek to `at_s` once the video is open; save when the frame of that time is on screen."""
+    target: list[int] = []
+
+    def opened(info) -> None:
+        target.append(info.frames.index_at(min(at_s, info.duration_s)))
+        window.player.seek(at_s)
+
+    def shown(index: int, _time_s: float) -> None:
+        if target and index == target[0]:
+            QTimer.singleShot(50, lambda: _save(window, path, app))  # let the frame and the labels paint
+
+    def failed(message: str) -> None:
+        print(f"scenescope: cannot take the screenshot: {message}", file=sys.stderr)
+        app.exit(2)
+
+    window.video_opened.connect(opened)
+    window.player.position_changed.connect(shown)
+    window.video_failed.connect(failed)
+    QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: failed("the frame was not shown within 60 s"))
+
+
+def _save(window: MainWindow, path: Path, app: QApplication) -> None:
     ok = window.grab().save(str(path))
+    if not ok:
+        print(f"scenescope: cannot write {path}", file=sys.stderr)
     app.exit(0 if ok else 1)
+
+
+def _time(text: str) -> float:
+    try:
+        return parse_timecode(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None

@@ -53,10 +53,14 @@ class WorkerClient(QObject):
     crashed = Signal(str)  # what happened, in a sentence for the banner
     status_changed = Signal(dict)  # the worker's `status` result, every PING_EVERY_MS
     calls_changed = Signal()  # a call started or ended (the status bar shows the running job)
+    job_progress = Signal()  # a progress event of any call arrived
 
-    def __init__(self, args: list[str] | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self, args: list[str] | None = None, parent: QObject | None = None, hang_after_ms: int = HANG_AFTER_MS
+    ) -> None:
         super().__init__(parent)
         self.args = list(args or [])
+        self.hang_after_ms = hang_after_ms
         self.state = "stopped"
         self.calls: dict[str, Call] = {}
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
@@ -164,6 +168,7 @@ class WorkerClient(QObject):
             fields = {k: v for k, v in event.items() if k not in ("id", "event")}
             call.last_progress = Progress.from_dict(fields)
             call.progress.emit(call.last_progress)
+            self.job_progress.emit()
         elif kind == "partial":
             call.partial.emit(event.get("kind", ""), event.get("data") or {})
         elif kind in ("result", "pong"):
@@ -191,7 +196,7 @@ class WorkerClient(QObject):
             return
         if self._ping_call is not None and not self._ping_call.done:
             self._unanswered_ms += PING_EVERY_MS
-            if self._unanswered_ms >= HANG_AFTER_MS and self._process is not None:
+            if self._unanswered_ms >= self.hang_after_ms and self._process is not None:
                 self.stderr_tail.append(f"[no answer for {self._unanswered_ms / 1000:.0f} s: killed]")
                 self._hung = True
                 self._process.kill()
@@ -207,7 +212,7 @@ class WorkerClient(QObject):
         if self._stopping:
             return
         if self._hung:
-            reason = f"The engine stopped answering for {HANG_AFTER_MS // 1000} s, so it was stopped."
+            reason = f"The engine stopped answering for {self.hang_after_ms / 1000:g} s, so it was stopped."
         elif exit_status == QProcess.ExitStatus.CrashExit:
             reason = _crash_reason(exit_code, self.stderr_tail)
         else:

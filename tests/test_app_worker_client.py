@@ -1,0 +1,83 @@
+"""The window's worker client on a real worker process: calls as signals, never blocking, and what happens
+when the worker crashes or hangs (the window side survives, a restart serves again)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+
+import pytest
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+
+from app.worker_client import WORKER_EXITED, WorkerClient
+
+
+@pytest.fixture
+def client(qtbot, env, monkeypatch):
+    for name in ("PYTHONPATH", "SCENESCOPE_CACHE_DIR", "HF_HUB_CACHE", "HF_ENDPOINT"):
+        monkeypatch.setenv(name, env[name])
+    worker = WorkerClient(["--device", "cpu"], hang_after_ms=1500)
+    with qtbot.waitSignal(worker.state_changed, timeout=30_000, check_params_cb=lambda s: s == "ready"):
+        worker.start()
+    yield worker
+    worker.stop()
+
+
+def results(qtbot, call, timeout=30_000):
+    """Wait for a call's end: (True, data) or (False, error)."""
+    ended = []
+    call.finished.connect(lambda data: ended.append((True, data)))
+    call.failed.connect(lambda error: ended.append((False, error)))
+    qtbot.waitUntil(lambda: bool(ended), timeout=timeout)
+    return ended[0]
+
+
+def test_a_call_reports_its_result_without_blocking_the_event_loop(qtbot, client, media) -> None:
+    video = media("client.mp4", frames=40)
+    ticks = []
+    clock = QElapsedTimer()
+    heartbeat = QTimer()
+    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
+    heartbeat.setInterval(10)
+    heartbeat.timeout.connect(lambda: ticks.append(clock.elapsed()))
+    clock.start()
+    heartbeat.start()
+    ok, data = results(qtbot, client.request("open_video", path=str(video)))
+    heartbeat.stop()
+    assert ok and data["info"]["frame_count"] == 40 and data["video"].startswith("video-")
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert max(gaps, default=0) < 50  # the window never waited on the worker
+    ok, error = results(qtbot, client.request("open_video", path="/no/such.mp4"))
+    assert not ok and error["code"] == "video_error" and "No such file" in error["message"]
+
+
+def test_status_replies_feed_the_status_bar(qtbot, client) -> None:
+    with qtbot.waitSignal(client.status_changed, timeout=10_000) as reply:
+        pass
+    assert reply.args[0]["pid"] == client.pid
+
+
+def test_a_killed_worker_fails_its_calls_and_a_restart_serves(qtbot, client, media) -> None:
+    video = media("client kill.mp4", frames=600, width=640, height=360)
+    call = client.request(
+        "export_spans", video="video-1", spans=[], out_dir="/nonexistent"
+    )  # any call in flight
+    with qtbot.waitSignal(client.crashed, timeout=10_000) as crashed:
+        os.kill(client.pid, signal.SIGKILL)
+    assert "signal 9" in crashed.args[0]
+    assert client.state == "crashed" and not client.calls
+    ok, error = results(qtbot, client.request("status"))
+    assert not ok and error["code"] == WORKER_EXITED
+    assert call.done
+    with qtbot.waitSignal(client.state_changed, timeout=30_000, check_params_cb=lambda s: s == "ready"):
+        client.restart()
+    ok, data = results(qtbot, client.request("open_video", path=str(video)))
+    assert ok and data["info"]["frame_count"] == 600
+
+
+def test_a_hung_worker_is_detected_by_its_unanswered_pings_and_stopped(qtbot, client) -> None:
+    os.kill(client.pid, signal.SIGSTOP)  # alive but silent, as a worker stuck in native code
+    with qtbot.waitSignal(client.crashed, timeout=15_000) as crashed:
+        pass
+    assert "stopped answering" in crashed.args[0] and client.state == "crashed"
