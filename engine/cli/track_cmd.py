@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     clip_start, clip_end = start_s or 0.0, info.duration_s if end_s is None else end_s
     job = terminal_job()
     try:
-        write_png_masks(store, outputs["masks"].parent, overwrite=overwrite)
+        write_png_masks(store, outputs["masks"].parent, overwrite=overwrite, job=job)
         export_clip(info, clip_start, clip_end, outputs["video"], overwrite=overwrite, tracks=store, job=job)
     finally:
         end_progress_line()
