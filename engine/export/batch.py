@@ -19,7 +19,7 @@ from pathlib import Path
 
 from engine.errors import ExportError
 from engine.export.burn_in import check_tracks_fit
-from engine.export.clip import EncodeSettings, export_clip
+from engine.export.clip import Clip, EncodeSettings, export_clip
 from engine.export.frames import frame_range
 from engine.export.names import clip_name, safe_stem, sidecar_name
 from engine.export.sidecars import SIDECAR_KINDS, ExportedSpan, write_sidecars
@@ -91,7 +91,7 @@ def export_spans(
     total = sum(p.frames for p in planned) if clips else 0
     written = 0  # frames of the clips before this one
     for plan in planned:
-        clip = None
+        clip: Clip | None = None
         if clips:
             clip = export_clip(
                 info,
