@@ -14,7 +14,6 @@ import av
 import pytest
 import webvtt
 
-from engine.atomic import atomic_path
 from engine.errors import ExportError
 from engine.export import EncodeSettings, clip_name, export_spans, safe_stem
 from engine.jobs import Cancelled, Job, Progress
@@ -204,18 +203,3 @@ def test_safe_stem(name, stem):
 def test_clip_name_pads_numbers_to_sort():
     assert clip_name("v", 7, 120, 3723.5, 3724.25) == "v_007_01h02m03.500-01h02m04.250.mp4"
     assert clip_name("v", 1, 3, 0, 0.001) == "v_01_00h00m00.000-00h00m00.001.mp4"
-
-
-def test_atomic_path_replaces_only_on_success(tmp_path):
-    target = tmp_path / "file.mp4"
-    target.write_bytes(b"old")
-    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
-        assert tmp.parent == tmp_path and tmp.suffix == ".mp4" and tmp != target
-        tmp.write_bytes(b"half")
-        raise RuntimeError("encoder died")
-    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["file.mp4"]
-    with pytest.raises(FileExistsError):
-        atomic_path(target, overwrite=False).__enter__()
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(b"new")
-    assert target.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["file.mp4"]

@@ -2,7 +2,8 @@
 
 Every check reads the written file back with PyAV: frame barcodes (which source frame each output
 frame shows), frame timestamps, durations, the display rotation, and the audio samples, located in the
-source's audio by cross-correlation.
+source's audio by cross-correlation. Burn-in clips are held to the same checks against the plain clip
+of the same span, plus the masks drawn and the encoder settings used.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import pytest
 
 from engine.errors import ExportError
 from engine.export import EncodeSettings, export_clip, frame_range
+from engine.export.burn_in import ALPHA, PALETTE
 from engine.export.video_track import can_copy
 from engine.jobs import Cancelled, Job, Progress
+from engine.tracking import FrameMask, TrackStore, encode_mask
 from engine.video import decode_frames, decode_native_frames, probe
 from tests.media import audio_samples, read_barcode
 
@@ -46,13 +49,28 @@ SOURCES = {
     "hevc.mp4": {"codec": "libx265", "frames": 60, "gop": 20, "bframes": 3},
     "pcm192k.mov": {"frames": 50, "gop": 25, "audio": True, "audio_codec": "pcm_s16le", "audio_rate": 192000},
     "mp3.mkv": {"frames": 60, "gop": 20, "audio": True, "audio_codec": "libmp3lame", "audio_signal": "noise"},
+    "odd.webm": {"codec": "libvpx-vp9", "frames": 30, "gop": 10, "width": 161, "height": 121},  # odd 4:2:0
+    "bt709.mp4": {
+        "frames": 50,
+        "gop": 25,
+        "audio": True,
+        "audio_signal": "noise",
+        "options": {"colorspace": "bt709", "color_primaries": "bt709", "color_trc": "bt709"},
+    },
 }
 
 
-def decoded(path):
-    """[(barcode, pts seconds)] of every video frame of `path` (coded orientation), and its audio."""
+def decoded(path, turned: int = 0):
+    """[(barcode, pts seconds)] of every video frame of `path`, and its audio.
+
+    Barcodes are read in the source's coded orientation: `turned` is the rotation (degrees clockwise)
+    the file's pictures were turned by from it (a burn-in clip of a rotated source).
+    """
     with av.open(str(path)) as c:
-        frames = [(read_barcode(f.to_ndarray(format="rgb24")), float(f.time)) for f in c.decode(video=0)]
+        frames = [
+            (read_barcode(np.rot90(f.to_ndarray(format="rgb24"), k=turned // 90)), float(f.time))
+            for f in c.decode(video=0)
+        ]
         if not c.streams.audio:
             return frames, None
         c.seek(0)
@@ -153,6 +171,7 @@ CASES = [
     ("hevc.mp4", 0.8, 1.6, "encode"),  # clips are H.264: HEVC is always re-encoded
     ("mp3.mkv", 0.5, 1.7, "encode"),
     ("pcm192k.mov", 0.4, 1.4, "smart"),  # 192 kHz PCM: AAC has no such rate, resampled to 48 kHz
+    ("odd.webm", 0.3, 0.9, "encode"),  # 161x121 4:2:0, which x264 refuses: encoded as 4:4:4
 ]
 
 
@@ -313,4 +332,139 @@ def test_range_after_the_end_is_refused(source, tmp_path):
     _, info = source("silent.mp4")
     with pytest.raises(ExportError, match="holds no frame"):
         export_clip(info, 5.0, 6.0, tmp_path / "c.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+def box_store(info, x0: float, y0: float, x1: float, y1: float) -> TrackStore:
+    """Object 1 as the same box on every frame, corners given as fractions of the displayed picture."""
+    mask = np.zeros((info.height, info.width), bool)
+    box = (round(x0 * info.width), round(y0 * info.height), round(x1 * info.width), round(y1 * info.height))
+    mask[box[1] : box[3], box[0] : box[2]] = True
+    store = TrackStore(width=info.width, height=info.height)
+    rle, bbox, area = encode_mask(mask)
+    for i in range(info.frame_count):
+        store.put(1, FrameMask(i, info.frames.time_of(i), rle, bbox, area, 0.9))
+    return store
+
+
+MASK_BOX = (0.1, 0.6, 0.4, 0.9)  # clear of the barcode in both orientations, and of its own label
+BURN_CASES = [
+    ("bframes.mp4", 0.5, 1.5),  # a plain clip smart-cuts this
+    ("bframes.mp4", 1.0, 2.0),  # ... and copies this
+    ("vfr.mp4", 0.5, 1.9),
+    ("rotated.mp4", 0.3, 1.3),
+    ("h264.mkv", 1.0, 2.0),  # Matroska: millisecond timestamps
+    ("h264.ts", 0.7, 2.3),
+    ("fragmented.mp4", 0.5, 1.5),
+    ("mp3.mkv", 0.5, 1.7),
+    ("bt709.mp4", 0.3, 1.5),
+    ("odd.webm", 0.3, 0.9),
+]
+
+
+def box_slices(info, margin: int = 3):
+    """Rows and columns well inside MASK_BOX, and a patch well outside it (and its outline and label)."""
+    x0, y0, x1, y1 = MASK_BOX
+    w, h = info.width, info.height
+    inside = (
+        slice(round(y0 * h) + margin, round(y1 * h) - margin),
+        slice(round(x0 * w) + margin, round(x1 * w) - margin),
+    )
+    outside = (slice(round(0.65 * h), round(0.95 * h)), slice(round(0.55 * w), round(0.9 * w)))
+    return inside, outside
+
+
+@pytest.mark.parametrize(("name", "start_s", "end_s"), BURN_CASES)
+def test_burned_in_clip_is_the_plain_clip_with_masks_drawn(source, tmp_path, name, start_s, end_s):
+    media_path, info = source(name)
+    store = box_store(info, *MASK_BOX)
+    plain = export_clip(info, start_s, end_s, tmp_path / "plain.mp4", settings=FAST)
+    burned = export_clip(info, start_s, end_s, tmp_path / "burned.mp4", settings=FAST, tracks=store)
+    assert burned.video == "burn-in" and burned.frames == plain.frames and burned.audio == plain.audio
+    # The same frames at the same times, stored upright: the displayed size, no rotation flag.
+    got, audio = decoded(burned.path, turned=info.rotation)
+    want, _ = decoded(plain.path)
+    assert [code for code, _ in got] == [code for code, _ in want]
+    np.testing.assert_allclose([t for _, t in got], [t for _, t in want], atol=1e-6)
+    out = probe(burned.path)
+    assert (out.width, out.height, out.rotation) == (info.width, info.height, 0)
+    with av.open(str(burned.path)) as c:
+        stream = c.streams.video[0]
+        assert float(stream.duration * stream.time_base) == pytest.approx(plain.frames.duration_s, abs=1e-4)
+        assert colour_tags(stream) == colour_tags_of(plain.path)  # tagged as a plain re-encode is
+    # The audio: the plain clip's path (copied or re-encoded), as long as the clip and in sync.
+    assert (audio is not None) == info.has_audio
+    if audio is not None:
+        check_audio(media_path, burned, burned.frames, info, *audio)
+    # The mask: tinted in its colour where the store says, the picture untouched elsewhere.
+    color = np.array(PALETTE[0], dtype=np.float32)
+    inside, outside = box_slices(info)
+    wanted = range(burned.frames.first, burned.frames.last + 1)
+    shown = range(burned.frames.frame_count)
+    for original, drawn in zip(decode_frames(info, wanted), decode_frames(out, shown), strict=True):
+        a, b = original.image.astype(np.float32), drawn.image.astype(np.float32)
+        assert np.abs(b[inside] - (a[inside] * (1 - ALPHA) + color * ALPHA)).mean() < 4
+        assert np.abs(b[outside] - a[outside]).mean() < 4
+
+
+def colour_tags(stream) -> tuple:
+    cc = stream.codec_context
+    return cc.pix_fmt, cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc
+
+
+def colour_tags_of(path) -> tuple:
+    with av.open(str(path)) as c:
+        return colour_tags(c.streams.video[0])
+
+
+def x264_options(path) -> dict[str, str]:
+    """The settings x264 wrote into the first picture's SEI ("options: cabac=1 ref=3 ... crf=18.0 ...")."""
+    with av.open(str(path)) as c:
+        data = bytes(next(p for p in c.demux(video=0) if p.size))
+    text = data[data.index(b"options: ") + 9 :].split(b"\x00")[0].decode("ascii", "replace")
+    return dict(item.split("=", 1) for item in text.split() if "=" in item)
+
+
+def audio_bits_per_second(path, seconds: float) -> float:
+    with av.open(str(path)) as c:
+        channels = c.streams.audio[0].channels
+        return sum(p.size for p in c.demux(audio=0)) * 8 / seconds / channels
+
+
+@pytest.mark.parametrize("burn", [False, True])
+def test_encode_settings_reach_the_encoders(source, tmp_path, burn):
+    """crf, preset and audio bitrate as given, read back from the stream (x264 writes its options)."""
+    _, info = source("h264.mkv")  # re-encoded video, re-encoded audio
+    tracks = box_store(info, *MASK_BOX) if burn else None
+    made = {}
+    for crf, preset, bitrate in ((30, "ultrafast", 32_000), (20, "medium", 128_000)):
+        settings = EncodeSettings(crf=crf, preset=preset, audio_bitrate=bitrate)
+        clip = export_clip(info, 0.5, 3.5, tmp_path / f"{preset}.mp4", settings=settings, tracks=tracks)
+        assert clip.video == ("burn-in" if burn else "encode") and clip.audio == "encode"
+        options = x264_options(clip.path)
+        assert float(options["crf"]) == crf
+        made[preset] = options
+        assert audio_bits_per_second(clip.path, clip.frames.duration_s) == pytest.approx(bitrate, rel=0.15)
+    # What the presets set (x264's preset table): ultrafast turns off CABAC and subpel refinement.
+    assert (made["ultrafast"]["cabac"], made["ultrafast"]["subme"], made["ultrafast"]["ref"]) == (
+        "0",
+        "0",
+        "1",
+    )
+    assert (made["medium"]["cabac"], made["medium"]["subme"], made["medium"]["ref"]) == ("1", "7", "3")
+
+
+def test_cancelled_burn_in_leaves_no_file(source, tmp_path):
+    _, info = source("bframes.mp4")
+    job = Job(on_progress=lambda p: p.done == 5 and job.cancel())
+    with pytest.raises(Cancelled):
+        export_clip(info, 0.5, 3.0, tmp_path / "c.mp4", tracks=box_store(info, *MASK_BOX), job=job)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_tracks_of_another_video_are_refused(source, tmp_path):
+    _, info = source("rotated.mp4")
+    store = TrackStore(width=info.height, height=info.width)  # the coded size, not the displayed one
+    with pytest.raises(ExportError, match="belong to another video"):
+        export_clip(info, 0.0, 1.0, tmp_path / "c.mp4", tracks=store)
     assert list(tmp_path.iterdir()) == []

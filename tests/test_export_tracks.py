@@ -1,4 +1,7 @@
-"""Track exports: PNG sequences, COCO JSON, MOT CSV and burned-in H.264 with the source audio."""
+"""Track exports: PNG sequences, COCO JSON, MOT CSV and burn-in clips of a whole video.
+
+(Burn-in clips of spans, held to every check a plain clip passes, are in test_export_clips.py.)
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,15 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from engine.errors import ScenescopeError
-from engine.export import burn_in, png_name, write_coco_json, write_mot_csv, write_png_masks
+from engine.errors import ExportError
+from engine.export import (
+    EncodeSettings,
+    export_clip,
+    png_name,
+    write_coco_json,
+    write_mot_csv,
+    write_png_masks,
+)
 from engine.export.burn_in import ALPHA, PALETTE
 from engine.tracking import FrameMask, TrackStore, encode_mask
 from engine.video import decode_frames, probe
@@ -114,55 +124,52 @@ def audio_seconds(path) -> float:
         return sum(f.samples for f in c.decode(stream)) / stream.rate
 
 
+def burn_whole(info, store, path):
+    return export_clip(
+        info, 0.0, info.duration_s, path, tracks=store, settings=EncodeSettings(preset="ultrafast")
+    )
+
+
 def test_burned_in_video_keeps_duration_audio_and_frames(source, store, tmp_path):
-    out = burn_in(source, store, tmp_path / "tracked.mp4")
-    info = probe(out)
+    clip = burn_whole(source, store, tmp_path / "tracked.mp4")
+    assert (clip.video, clip.audio) == ("burn-in", "copy")
+    info = probe(clip.path)
     assert (info.codec, info.width, info.height, info.rotation) == ("h264", 160, 120, 0)
     assert info.frame_count == 30 and info.duration_s == pytest.approx(source.duration_s, abs=1e-3)
     assert info.has_audio and info.audio_codec == "aac"
-    assert audio_seconds(out) == pytest.approx(audio_seconds(source.path), abs=0.025)
+    assert audio_seconds(clip.path) == pytest.approx(audio_seconds(source.path), abs=0.025)
     burned = list(decode_frames(info, range(30)))
     original = list(decode_frames(source, range(30)))
-    color = np.array(PALETTE[0], dtype=np.float32)
     for i in (0, 15, 29):
         assert read_barcode(burned[i].image) == i
-        inside = burned[i].image[55:85, 65 + i : 95 + i].astype(np.float32)
-        expected = original[i].image[55:85, 65 + i : 95 + i] * (1 - ALPHA) + color * ALPHA
-        assert np.abs(inside - expected).mean() < 6
+        for obj in (1, 2):  # every object in its own colour, where its mask is on this frame
+            mask = store.mask(obj, i)
+            if mask is None or not mask.any():
+                continue
+            inner = np.zeros_like(mask)
+            inner[3:-3, 3:-3] = mask[:-6, :-6] & mask[6:, 6:]  # clear of the outline
+            color = np.array(PALETTE[obj - 1], dtype=np.float32)
+            expected = original[i].image[inner] * (1 - ALPHA) + color * ALPHA
+            assert np.abs(burned[i].image[inner].astype(np.float32) - expected).mean() < 6
         outside = (slice(95, 120), slice(110, 160)) if i < 10 else (slice(0, 40), slice(100, 160))
         assert np.abs(burned[i].image[outside].astype(int) - original[i].image[outside]).mean() < 4
-    with pytest.raises(FileExistsError):
-        burn_in(source, store, out)
-
-
-def test_burned_in_span_starts_and_ends_in_sync(source, store, tmp_path):
-    start, end = source.frames.time_of(8) + 0.01, source.frames.time_of(20)
-    tracks = store.save(tmp_path / "tracks.json")
-    out = burn_in(source.path, tracks, tmp_path / "span.mp4", start_s=start, end_s=end)
-    info = probe(out)
-    # The same frames as a plain clip of the span: frame 8 started before the span, 20 starts at its end.
-    assert source.frames.frames_in(start, end) == (9, 19)
-    assert info.frame_count == 11 and info.duration_s == pytest.approx(11 / 25, abs=1e-3)
-    assert audio_seconds(out) == pytest.approx(11 / 25, abs=0.025)
-    assert [read_barcode(f.image) for f in decode_frames(info, range(11))] == list(range(9, 20))
+    with pytest.raises(ExportError, match="already exists"):
+        burn_whole(source, store, clip.path)
 
 
 def test_burn_in_of_rotated_odd_video_is_upright(media, tmp_path):
     source = probe(media("burn_rot.mp4", frames=8, width=161, height=121, rotation_ccw=90, pix_fmt="yuv444p"))
     assert (source.width, source.height) == (121, 161)
     store = boxes_store(source, {3: {i: (20, 100, 60, 150) for i in range(8)}})
-    info = probe(burn_in(source, store, tmp_path / "rot.mp4"))
-    assert (info.width, info.height, info.rotation) == (122, 162, 0)  # padded to even, shown as is
-    frame = next(decode_frames(info, [5])).image[:161, :121]
+    clip = burn_whole(source, store, tmp_path / "rot.mp4")
+    info = probe(clip.path)
+    assert (info.width, info.height, info.rotation) == (121, 161, 0)  # the displayed picture, shown as is
+    with av.open(str(clip.path)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv444p"  # the source's, which x264 has
+    frame = next(decode_frames(info, [5])).image
     coded = np.rot90(frame, k=source.rotation // 90)  # back to the stored orientation to read the barcode
     assert read_barcode(np.ascontiguousarray(coded)) == 5
     original = next(decode_frames(source, [5])).image
     tint = frame[110:140, 30:50].astype(int) - original[110:140, 30:50]
     color = np.array(PALETTE[2]) - original[110:140, 30:50].mean(axis=(0, 1))
     assert np.sign(tint.mean(axis=(0, 1))).tolist() == np.sign(color).tolist()
-
-
-def test_tracks_of_another_video_are_refused(source, media, tmp_path):
-    other = probe(media("burn_rot.mp4", frames=8, width=161, height=121, rotation_ccw=90, pix_fmt="yuv444p"))
-    with pytest.raises(ScenescopeError, match="belong to another video"):
-        burn_in(other, TrackStore(width=source.width, height=source.height), tmp_path / "x.mp4")

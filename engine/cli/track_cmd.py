@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.export import burn_in, write_coco_json, write_mot_csv, write_png_masks
+    from engine.export import export_clip, write_coco_json, write_mot_csv, write_png_masks
     from engine.tracking import DEFAULT_SAM_MODEL, Tracker, load_sam2
     from engine.video import probe
 
@@ -79,10 +79,16 @@ def run(args: argparse.Namespace) -> int:
         end_progress_line()
     tracked = time.perf_counter()
 
-    write_coco_json(tracker.store, outputs["tracks"], overwrite=args.overwrite)
-    write_mot_csv(tracker.store, outputs["boxes"], overwrite=args.overwrite)
-    write_png_masks(tracker.store, outputs["masks"].parent, overwrite=args.overwrite)
-    burn_in(info, tracker.store, outputs["video"], start_s=start_s, end_s=end_s, overwrite=args.overwrite)
+    store, overwrite = tracker.store, args.overwrite
+    write_coco_json(store, outputs["tracks"], overwrite=overwrite)
+    write_mot_csv(store, outputs["boxes"], overwrite=overwrite)
+    clip_start, clip_end = start_s or 0.0, info.duration_s if end_s is None else end_s
+    job = terminal_job()
+    try:
+        write_png_masks(store, outputs["masks"].parent, overwrite=overwrite, job=job)
+        export_clip(info, clip_start, clip_end, outputs["video"], overwrite=overwrite, tracks=store, job=job)
+    finally:
+        end_progress_line()
     done = time.perf_counter()
 
     summary = {

@@ -5,14 +5,14 @@
     write_png_masks(store, "out/masks")        # out/masks/object_1/000123.png ...
     write_coco_json(store, "out/tracks.json")  # docs/formats.md, "Tracks"
     write_mot_csv(store, "out/boxes.csv")
-    burn_in("clip.mp4", store, "out/tracked.mp4", start_s=None, end_s=None)
+    export_clip(info, 61.2, 64.0, "out/tracked.mp4", tracks=store)   # masks and ids burned in
 
 Times are seconds of presentation time on the source's clock (`engine.video`), as spans carry them.
 Every export writes atomically and refuses to replace existing files unless `overwrite=True`.
 """
 
 from engine.export.batch import ExportResult, export_spans
-from engine.export.burn_in import burn_in, draw_masks
+from engine.export.burn_in import draw_masks
 from engine.export.clip import Clip, EncodeSettings, export_clip
 from engine.export.frames import FrameRange, frame_range
 from engine.export.masks import png_name, write_coco_json, write_mot_csv, write_png_masks
@@ -26,7 +26,6 @@ __all__ = [
     "ExportResult",
     "ExportedSpan",
     "FrameRange",
-    "burn_in",
     "clip_name",
     "draw_masks",
     "export_clip",

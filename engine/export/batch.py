@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ExportError
-from engine.export.burn_in import burn_in
+from engine.export.burn_in import check_tracks_fit
 from engine.export.clip import Clip, EncodeSettings, export_clip
 from engine.export.frames import frame_range
 from engine.export.names import clip_name, safe_stem, sidecar_name
@@ -89,10 +89,11 @@ def export_spans(
 
     Clips are `<video stem>_<NN>_<start>-<end>.mp4`, sidecars `<video stem>.spans.{srt,vtt,csv,json}`,
     all in `out_dir` (created if missing). See `export_clip` for how each clip is cut; with `tracks`,
-    every clip holds the same frames with the tracked masks and ids burned in (`burn_in`).
-    Raises `ExportError` before writing anything when a span lies outside the video or an output
-    file exists (and not `overwrite`). Progress: stage "export", frames written of all clips' frames,
-    message "clip k of n"; a cancelled `job` raises `Cancelled` (finished clips stay).
+    every clip holds the same frames with the tracked masks and ids burned in (a "burn-in" clip).
+    Raises `ExportError` before writing anything when a span lies outside the video, an output file
+    exists (and not `overwrite`) or `tracks` are of another video. Progress: stage "export", frames
+    written of all clips' frames, message "clip k of n"; a cancelled `job` raises `Cancelled`
+    (finished clips stay).
     """
     job = job_or_new(job)
     info = video if isinstance(video, VideoInfo) else probe(video)
@@ -102,6 +103,8 @@ def export_spans(
         raise ExportError(f"The padding must be zero or more seconds, not {pad_s}.")
     out_dir = Path(out_dir)
     stem = safe_stem(info.path.stem)
+    if tracks is not None:
+        check_tracks_fit(info, tracks)
     planned = _plan(info, spans, out_dir, stem, pad_s)
     sidecar_paths = {kind: out_dir / sidecar_name(stem, kind) for kind in SIDECAR_KINDS} if sidecars else {}
     if not overwrite:
@@ -113,41 +116,23 @@ def export_spans(
     total = sum(p.frames for p in planned) if clips else 0
     written = 0  # frames of the clips before this one
     for plan in planned:
-        clip = None
+        clip: Clip | None = None
         if clips:
-            clip_job = job.within("export", written, total, f"clip {plan.number} of {len(planned)}")
-            if tracks is not None:
-                clip = _burned_clip(info, tracks, plan, overwrite, settings, clip_job)
-            else:
-                clip = export_clip(
-                    info,
-                    plan.start_s,
-                    plan.end_s,
-                    plan.path,
-                    reencode=reencode,
-                    overwrite=overwrite,
-                    settings=settings,
-                    job=clip_job,
-                )
+            clip = export_clip(
+                info,
+                plan.start_s,
+                plan.end_s,
+                plan.path,
+                reencode=reencode,
+                overwrite=overwrite,
+                settings=settings,
+                tracks=tracks,
+                job=job.within("export", written, total, f"clip {plan.number} of {len(planned)}"),
+            )
             written += plan.frames
         results.append(ExportedSpan(number=plan.number, span=plan.span, clip=clip))
     written_sidecars = write_sidecars(sidecar_paths, results, info.path.resolve(), pad_s, overwrite=overwrite)
     return ExportResult(spans=results, sidecars=written_sidecars)
-
-
-def _burned_clip(info, tracks, plan: _Planned, overwrite, settings, job: Job) -> Clip:
-    path = burn_in(
-        info,
-        tracks,
-        plan.path,
-        start_s=plan.start_s,
-        end_s=plan.end_s,
-        overwrite=overwrite,
-        crf=(settings or EncodeSettings()).crf,
-        job=job,
-    )
-    frames = frame_range(info.frames, plan.start_s, plan.end_s)
-    return Clip(path=path, frames=frames, video="burn-in", audio="encode" if info.has_audio else None)
 
 
 def _plan(info: VideoInfo, spans: Sequence[Span], out_dir: Path, stem: str, pad_s: float) -> list[_Planned]:

@@ -8,6 +8,8 @@ How the video is cut:
   (`smart_cut`); the track is then tagged `avc3`. `EncodeSettings(smart_cut=False)` turns this off.
 - re-encode: otherwise every frame of the clip is decoded and encoded with x264 (CRF 18 by default,
   visually lossless), keeping the source's size, pixel format, colours, frame times and rotation.
+- burn-in: with `tracks`, every frame is re-encoded with the tracked masks and ids drawn in
+  (`burn_in`), upright: in display orientation, with no rotation flag.
 The audio is copied or re-encoded independently (see `audio_track`), over exactly the clip's time.
 The clip's timestamps start at 0; streams other than the video and the first audio are not kept.
 """
@@ -24,11 +26,12 @@ import av
 
 from engine.atomic import atomic_path
 from engine.errors import ExportError
-from engine.export import audio_track, video_track
+from engine.export import audio_track, burn_in, video_track
 from engine.export.frames import FrameRange, frame_range
 from engine.export.smart_cut import SmartCut, add_smart_cut_stream, plan_smart_cut, smart_cut_packets
 from engine.jobs import Job, job_or_new
 from engine.timecode import format_timecode
+from engine.tracking import TrackStore
 from engine.video import VideoInfo
 
 _MP4_OPTIONS = {"movflags": "+faststart"}  # index at the front: players start before reading it all
@@ -83,13 +86,16 @@ def export_clip(
     reencode: bool = False,
     overwrite: bool = False,
     settings: EncodeSettings | None = None,
+    tracks: TrackStore | None = None,
     job: Job | None = None,
 ) -> Clip:
     """Cut [start_s, end_s) of `info`'s video into an MP4 at `path` (see `frames.frame_range`).
 
-    `reencode=True` re-encodes even where a copy would be exact. Progress: stage "export", frames
-    written of the clip's frames; a cancelled `job` raises `Cancelled`. Whatever happens, `path` is
-    either the complete clip or untouched: the clip is written to a temporary file and renamed.
+    `reencode=True` re-encodes even where a copy would be exact (the audio too). `tracks`: draw these
+    tracked masks into every frame (a "burn-in" clip; the store must be of this video). Progress: stage
+    "export", frames written of the clip's frames; a cancelled `job` raises `Cancelled`. Whatever
+    happens, `path` is either the complete clip or untouched: it is written to a temporary file and
+    renamed.
     """
     path = Path(path)
     try:
@@ -97,8 +103,10 @@ def export_clip(
     except ValueError as e:
         lasts = format_timecode(info.duration_s)
         raise ExportError(f"Cannot cut {info.path.name}: {e} (it lasts {lasts}).") from None
+    if tracks is not None:
+        burn_in.check_tracks_fit(info, tracks)
     settings = settings or EncodeSettings()
-    cut = _video_cut(info, frames, reencode, settings.smart_cut)
+    cut = "burn-in" if tracks is not None else _video_cut(info, frames, reencode, settings.smart_cut)
     job = job_or_new(job)
     written = 0
 
@@ -113,8 +121,9 @@ def export_clip(
             av.open(str(info.path)) as source,
             av.open(str(tmp), "w", format="mp4", options=_MP4_OPTIONS) as output,
         ):
-            tracks, audio = _tracks(info, frames, source, output, cut, reencode, settings, done, job)
-            for packet in heapq.merge(*tracks, key=_decode_time):
+            video_packets = _video_packets(info, frames, source, output, cut, settings, tracks, done, job)
+            audio, audio_packets = _audio_packets(info, frames, source, output, reencode, settings, job)
+            for packet in heapq.merge(video_packets, audio_packets, key=_decode_time):
                 output.mux(packet)
     except FileExistsError:
         raise ExportError(f"{path} already exists. Choose another folder, or allow overwriting.") from None
@@ -135,31 +144,38 @@ def _video_cut(info: VideoInfo, frames: FrameRange, reencode: bool, smart: bool)
     return (smart and plan_smart_cut(info, frames)) or "encode"
 
 
-def _tracks(info, frames, source, output, cut, reencode, settings, done, job):
-    """Add the clip's streams to `output`; return their packet iterators and how audio is made."""
+def _video_packets(info, frames, source, output, cut, settings, tracks, done, job):
+    """Add the clip's video stream to `output`; return its packets."""
     video_source = source.streams[info.stream_index]
+    crf, preset = settings.crf, settings.preset
     if cut == "copy":
         stream = video_track.add_copy_stream(output, video_source, info)
-        tracks = [video_track.copy_packets(info, frames, stream, done, job)]
-    elif isinstance(cut, SmartCut):
+        return video_track.copy_packets(info, frames, stream, done, job)
+    if isinstance(cut, SmartCut):
         stream = add_smart_cut_stream(output, video_source, info)
-        crf, preset = settings.crf, settings.preset
-        tracks = [smart_cut_packets(info, frames, cut, stream, crf, preset, done, job)]
+        return smart_cut_packets(info, frames, cut, stream, crf, preset, done, job)
+    upright = cut == "burn-in"
+    stream = video_track.add_encode_stream(output, video_source, info, crf, preset, upright=upright)
+    if upright:
+        pictures = burn_in.drawn_pictures(info, frames, tracks, stream.codec_context, job)
     else:
-        stream = video_track.add_encode_stream(output, video_source, info, settings.crf, settings.preset)
-        tracks = [video_track.encode_packets(info, frames, stream, done, job)]
+        pictures = video_track.native_pictures(info, range(frames.first, frames.last + 1), job)
+    return video_track.encode_packets(info, frames, stream, pictures, done, job)
+
+
+def _audio_packets(info, frames, source, output, reencode, settings, job):
+    """Add the clip's audio stream to `output`; return how it is made ("copy", "encode" or None) and
+    its packets."""
     if not source.streams.audio:
-        return tracks, None
+        return None, iter(())
     audio_source = source.streams.audio[0]
     # The file's own clock: frame times are measured from its start time.
     start_s, end_s = frames.start_s + info.frames.start_s, frames.end_s + info.frames.start_s
     if not reencode and audio_track.can_copy(audio_source):
         stream = audio_track.add_copy_stream(output, audio_source)
-        tracks.append(audio_track.copy_packets(info.path, start_s, end_s, stream, job))
-        return tracks, "copy"
+        return "copy", audio_track.copy_packets(info.path, start_s, end_s, stream, job)
     stream = audio_track.add_encode_stream(output, audio_source, settings.audio_bitrate)
-    tracks.append(audio_track.encode_packets(info.path, start_s, end_s, stream, job))
-    return tracks, "encode"
+    return "encode", audio_track.encode_packets(info.path, start_s, end_s, stream, job)
 
 
 def _decode_time(packet: av.Packet):

@@ -1,8 +1,8 @@
 """Tracking results as files: PNG mask sequences, COCO JSON with RLE, MOT-style box CSV.
 
-Formats are in docs/formats.md ("Tracks"). Every file or folder appears whole or not at all: single
-files go through `engine.atomic`, a PNG sequence is written into a hidden temporary folder that is
-renamed into place when complete. Nothing existing is replaced unless `overwrite=True`.
+Formats are in docs/formats.md ("Tracks"). Every file or folder appears whole or not at all, through
+`engine.atomic`: a PNG sequence is written into a hidden temporary folder that is renamed into place
+when complete. Nothing existing is replaced unless `overwrite=True`.
 """
 
 from __future__ import annotations
@@ -10,15 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from engine.atomic import atomic_open
+from engine.atomic import atomic_folder, atomic_open
+from engine.jobs import Job, job_or_new
 from engine.tracking import TrackStore, decode_mask
 
 MOT_COLUMNS = ("frame", "id", "bb_left", "bb_top", "bb_width", "bb_height", "conf", "x", "y", "z", "time_s")
@@ -35,31 +34,31 @@ def write_png_masks(
     obj_ids: Iterable[int] | None = None,
     *,
     overwrite: bool = False,
+    job: Job | None = None,
 ) -> dict[int, Path]:
     """One folder per object, `object_<id>/<frame index>.png`, 8-bit: 255 in the object, 0 outside.
 
-    Only tracked frames have a file. Returns {object id: its folder}.
+    Only tracked frames have a file. Returns {object id: its folder}. Progress: stage "export", masks
+    written of all the objects' masks; a cancelled `job` raises `Cancelled`, keeping the folders of
+    the objects already finished and no part of the one being written.
     """
+    job = job_or_new(job)
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for obj_id in store.object_ids() if obj_ids is None else obj_ids:
-        target = folder / f"object_{obj_id}"
-        if target.exists() and not overwrite:
-            raise FileExistsError(f"{target} already exists")
-        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}.", dir=folder))
-        try:
+    obj_ids = list(store.object_ids() if obj_ids is None else obj_ids)
+    targets = {obj_id: folder / f"object_{obj_id}" for obj_id in obj_ids}
+    existing = [str(t) for t in targets.values() if t.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{existing[0]} already exists")
+    total = sum(len(store.frame_indices(obj_id)) for obj_id in obj_ids)
+    written = 0
+    for obj_id, target in targets.items():
+        with atomic_folder(target, overwrite=overwrite) as staging:
             for m in store.frames(obj_id):
                 mask = decode_mask(m.rle, store.height, store.width)
                 Image.fromarray(mask.astype(np.uint8) * 255).save(staging / png_name(m.frame_index))
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        written[obj_id] = target
-    return written
+                written += 1
+                job.progress("export", written, total)
+    return targets
 
 
 def write_coco_json(store: TrackStore, path: str | os.PathLike, *, overwrite: bool = False) -> Path:

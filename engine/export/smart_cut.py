@@ -127,9 +127,9 @@ def _encoded_part(info, part, offset, source, extradata, crf, preset, frame_done
     encoder = av.CodecContext.create("libx264", "w")  # no global header: parameter sets stay in-band
     video_track.configure_x264(encoder, source.codec_context, info, crf, preset)
     encoder.framerate = source.average_rate or source.guessed_rate
-    indices = range(part[0], part[1] + 1)
+    pictures = video_track.native_pictures(info, range(part[0], part[1] + 1), job)
     packets = []
-    for encoded in video_track.encode_frames(info, indices, offset, encoder, frame_done, job):
+    for encoded in video_track.encode_frames(info, pictures, offset, encoder, frame_done, job):
         data = bytes(encoded)  # Annex B
         if h264.is_avcc(extradata):
             data = h264.length_prefixed(h264.nal_units(data, None), 4)

@@ -2,12 +2,14 @@
 
 Both yield packets in decode order, stamped so the clip's first frame is shown at time 0, each with
 its true duration (the last frame's included), in the source's time base, so variable frame rates
-survive exactly. The rotation stays metadata (a display matrix), as in the source.
+survive exactly. The rotation stays metadata (a display matrix), as in the source, except for
+pictures re-encoded `upright` (burn-in draws on frames turned to display orientation).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -20,9 +22,10 @@ from engine.video.probe import open_video_stream
 
 _X264_PIXEL_FORMATS = frozenset(f.name for f in av.codec.Codec("libx264", "w").video_formats)
 _COLOR_FIELDS = ("color_range", "color_primaries", "color_trc", "colorspace")
-_DECODE_AHEAD_BYTES = 32 << 20
+DECODE_AHEAD_BYTES = 32 << 20  # decoded frames held ahead of the encoder
 
 FrameDone = Callable[[], None]  # called once per frame written
+Pictures = Iterable[tuple[int, av.VideoFrame]]  # (source frame index, picture to encode) in order
 
 
 def can_copy(info: VideoInfo, frames: FrameRange) -> bool:
@@ -50,13 +53,22 @@ def add_copy_stream(output: av.container.OutputContainer, source: av.video.Video
 
 
 def add_encode_stream(
-    output: av.container.OutputContainer, source: av.video.VideoStream, info: VideoInfo, crf: int, preset: str
+    output: av.container.OutputContainer,
+    source: av.video.VideoStream,
+    info: VideoInfo,
+    crf: int,
+    preset: str,
+    *,
+    upright: bool = False,
 ):
-    """An H.264 stream with the source's picture size, pixel format (when x264 has it) and colours."""
+    """An H.264 stream with the source's picture size, pixel format (when x264 has it) and colours.
+
+    `upright`: the pictures are in display orientation (the displayed size, no rotation flag).
+    """
     stream = output.add_stream("libx264", rate=source.average_rate or source.guessed_rate)
-    configure_x264(stream.codec_context, source.codec_context, info, crf, preset)
+    configure_x264(stream.codec_context, source.codec_context, info, crf, preset, upright=upright)
     stream.time_base = info.frames.time_base
-    if info.rotation:
+    if info.rotation and not upright:
         stream.set_display_rotation(-info.rotation)
     return stream
 
@@ -66,15 +78,32 @@ def x264_keeps_pixel_format(source: av.video.VideoStream) -> bool:
     return source.codec_context.pix_fmt in _X264_PIXEL_FORMATS
 
 
-def configure_x264(cc, src, info: VideoInfo, crf: int, preset: str) -> None:
-    """Set an x264 encoder context `cc` to the source's (`src`) picture size, format, colours and clock."""
-    cc.width, cc.height = info.coded_width, info.coded_height
-    cc.pix_fmt = src.pix_fmt if src.pix_fmt in _X264_PIXEL_FORMATS else "yuv420p"
+def x264_pixel_format(pix_fmt: str, width: int, height: int) -> str:
+    """`pix_fmt` when x264 writes it at this size, else 8-bit 4:2:0, or 4:4:4 where a size is odd.
+
+    A subsampled chroma plane needs an even luma size (VP9 and others store odd 4:2:0 sizes; x264
+    refuses them).
+    """
+    fmt = av.VideoFormat(pix_fmt)
+    step_x, step_y = 64 // fmt.chroma_width(64), 64 // fmt.chroma_height(64)  # luma pixels per chroma one
+    if pix_fmt in _X264_PIXEL_FORMATS and width % step_x == 0 and height % step_y == 0:
+        return pix_fmt
+    return "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+
+
+def configure_x264(cc, src, info: VideoInfo, crf: int, preset: str, *, upright: bool = False) -> None:
+    """Set an x264 encoder context `cc` to the source's (`src`) picture size, format, colours and clock.
+
+    `upright`: the displayed size and pixel shape instead of the coded ones.
+    """
+    turned = upright and info.rotation in (90, 270)
+    cc.width, cc.height = (info.width, info.height) if upright else (info.coded_width, info.coded_height)
+    cc.pix_fmt = x264_pixel_format(src.pix_fmt, cc.width, cc.height)
     cc.time_base = info.frames.time_base
     for name in _COLOR_FIELDS:
         setattr(cc, name, getattr(src, name))
     if src.sample_aspect_ratio:
-        cc.sample_aspect_ratio = src.sample_aspect_ratio
+        cc.sample_aspect_ratio = 1 / Fraction(src.sample_aspect_ratio) if turned else src.sample_aspect_ratio
     cc.options = {"crf": str(crf), "preset": preset}
 
 
@@ -100,32 +129,35 @@ def copy_packets(
 
 
 def encode_packets(
-    info: VideoInfo, frames: FrameRange, stream, frame_done: FrameDone, job: Job
+    info: VideoInfo, frames: FrameRange, stream, pictures: Pictures, frame_done: FrameDone, job: Job
 ) -> Iterator[av.Packet]:
-    """Decode `frames` and encode them with `stream`'s encoder, keeping every frame's time."""
+    """Encode `pictures`, the frames of `frames`, with `stream`'s encoder, keeping every frame's time."""
     offset = int(info.frames.pts[frames.first])
     durations = {pts - offset: ticks for pts, ticks in frame_ticks(info, frames).items()}
-    indices = range(frames.first, frames.last + 1)
-    for packet in encode_frames(info, indices, offset, stream, frame_done, job):
+    for packet in encode_frames(info, pictures, offset, stream, frame_done, job):
         packet.duration = durations[packet.pts]
         yield packet
 
 
-def encode_frames(
-    info: VideoInfo, indices: range, offset: int, encoder, frame_done: FrameDone, job: Job
-) -> Iterator[av.Packet]:
-    """Decode the frames at `indices` and encode them with `encoder` (a stream or codec context).
+def native_pictures(info: VideoInfo, indices: range, job: Job) -> Pictures:
+    """The decoder's own frames at `indices`, for re-encoding as they are."""
+    # A small read-ahead: the encoder is the slow side, so more decoded frames would only wait.
+    for decoded in decode_native_frames(info, indices, buffer_bytes=DECODE_AHEAD_BYTES, cancel=job.event):
+        yield decoded.index, decoded.frame
 
-    Frames are stamped with their source pts minus `offset`; the encoder is flushed at the end, so its
-    packets form closed GOPs of their own.
+
+def encode_frames(
+    info: VideoInfo, pictures: Pictures, offset: int, encoder, frame_done: FrameDone, job: Job
+) -> Iterator[av.Packet]:
+    """Encode `pictures` with `encoder` (a stream or codec context).
+
+    Each is stamped with its source frame's pts minus `offset`; the encoder is flushed at the end, so
+    its packets form closed GOPs of their own.
     """
     table = info.frames
-    # A small read-ahead: the encoder is the slow side, so more decoded frames would only wait.
-    decoded_frames = decode_native_frames(info, indices, buffer_bytes=_DECODE_AHEAD_BYTES, cancel=job.event)
-    for decoded in decoded_frames:
+    for index, frame in pictures:
         job.check()
-        frame = decoded.frame
-        frame.pts = int(table.pts[decoded.index]) - offset
+        frame.pts = int(table.pts[index]) - offset
         frame.time_base = table.time_base
         frame.pict_type = av.video.frame.PictureType.NONE  # let x264 place its own keyframes
         yield from encoder.encode(frame)
