@@ -373,3 +373,21 @@ def test_stdout_carries_protocol_lines_even_when_a_library_writes_to_fd_1(worker
     assert [json.loads(line) for line in out.splitlines()] == [{"id": "p", "event": "pong"}]
     logged = stderr.read_text()
     assert "written to fd 1 from C" in logged and "printed by a library" in logged
+
+
+def test_tracks_export_and_burned_in_clips_through_the_worker(worker, opened, tmp_path) -> None:
+    from engine.tracking import TrackStore
+
+    video, _ = opened
+    tracker = worker.call("track_prompt", video=video, time_s=0.51, **CLICK)["tracker"]
+    worker.call("track_propagate", tracker=tracker, start_s=0.5, end_s=1.0)
+    events = list(worker.stream("export_tracks", tracker=tracker, out_dir=str(tmp_path / "tracks")))
+    written = events[-1]["data"]
+    assert TrackStore.load(written["coco"]).frame_indices(1) == list(range(10, 20))
+    assert len(list(Path(written["png"]["1"]).glob("*.png"))) == 10
+    assert by_kind(events, "progress")[-1]["done"] == 10  # PNG masks written
+    spans = [{"start_s": 0.5, "end_s": 1.0}]
+    out = tmp_path / "burned"
+    result = worker.call("export_spans", video=video, spans=spans, out_dir=str(out), tracker=tracker)
+    (clip,) = result["clips"]
+    assert clip["video"] == "burn-in" and clip["frames"] == 10

@@ -263,7 +263,7 @@ def export_tracks(ctx: Context) -> dict[str, Any]:
     if "mot" in formats:
         written["mot"] = str(write_mot_csv(store, out / "boxes.csv", overwrite=overwrite))
     if "png" in formats:
-        folders = write_png_masks(store, out / "masks", overwrite=overwrite)
+        folders = write_png_masks(store, out / "masks", overwrite=overwrite, job=ctx.job)
         written["png"] = {str(obj): str(folder) for obj, folder in folders.items()}
     return written
 
