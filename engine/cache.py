@@ -15,6 +15,7 @@ Every kind of entry goes through `CacheFolder`, which makes two promises:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -124,20 +125,15 @@ class CacheFolder:
         return [p for _, p in sorted(found)]
 
     def remove(self, path: Path) -> None:
-        """Delete an entry; in a folder that refuses it, the entry stays (and is refused again next time)."""
-        try:
+        """Delete an entry. A folder that refuses is not reported here: the write that follows is."""
+        with contextlib.suppress(OSError):
             path.unlink(missing_ok=True)
-        except OSError as e:
-            self._report_unusable("cannot be changed", e)
 
     def touch(self, path: Path) -> None:
-        """Mark an entry as just used (for least-recently-used eviction), where the folder allows it."""
-        try:
+        """Mark an entry as just used (for least-recently-used eviction), where the folder allows it: a
+        read-only cache still serves its entries, quietly."""
+        with contextlib.suppress(OSError):
             os.utime(path)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            self._report_unusable("cannot be changed", e)
 
     def _report_unusable(self, what: str, error: OSError) -> None:
         if self.root in _unusable_reported:
