@@ -6,17 +6,19 @@
     write_coco_json(store, "out/tracks.json")  # docs/formats.md, "Tracks"
     write_mot_csv(store, "out/boxes.csv")
     burn_in("clip.mp4", store, "out/tracked.mp4", start_s=None, end_s=None)
+    check_outputs("out/", files=[...], folders=[...], overwrite=False)  # before any work: ExportError
 
 Times are seconds of presentation time on the source's clock (`engine.video`), as spans carry them.
 Every export writes atomically and refuses to replace existing files unless `overwrite=True`.
 """
 
-from engine.export.batch import ExportResult, Progress, export_spans
+from engine.export.batch import ExportResult, Progress, export_spans, sidecar_paths_for
 from engine.export.burn_in import burn_in, draw_masks
 from engine.export.clip import Clip, EncodeSettings, export_clip
 from engine.export.frames import FrameRange, frame_range
 from engine.export.masks import png_name, write_coco_json, write_mot_csv, write_png_masks
 from engine.export.names import clip_name, safe_stem, sidecar_name
+from engine.export.outputs import check_outputs
 from engine.export.sidecars import SIDECAR_KINDS, ExportedSpan, write_sidecars
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "FrameRange",
     "Progress",
     "burn_in",
+    "check_outputs",
     "clip_name",
     "draw_masks",
     "export_clip",
@@ -36,6 +39,7 @@ __all__ = [
     "png_name",
     "safe_stem",
     "sidecar_name",
+    "sidecar_paths_for",
     "write_coco_json",
     "write_mot_csv",
     "write_png_masks",
