@@ -116,11 +116,41 @@ def test_a_damaged_cache_entry_is_encoded_again(model, video, passes, tmp_path: 
     (entry,) = cache.entries()
     entry.write_bytes(entry.read_bytes()[:100])  # a crash mid-copy, a full disk, ...
     passes.count = 0
-    with caplog.at_level(logging.WARNING, logger="engine.models.internvideo"):
+    with caplog.at_level(logging.WARNING, logger="engine.cache"):
         again = VideoAssistant(model, cache).open_video(video, Sampling("frames", 8))
-    assert again.source == "computed" and passes.count == 1 and "encoding again" in caplog.text
+    assert again.source == "computed" and passes.count == 1 and "computing it again" in caplog.text
     assert torch.equal(again.visual_tokens, first.visual_tokens)
     assert VideoAssistant(model, cache).open_video(video, Sampling("frames", 8)).source == "disk"
+
+
+def fine_tuned_copy(folder: Path) -> Path:
+    """The tiny checkpoint with other projector values: same config, same tensors, same shard sizes."""
+    from safetensors.torch import load_file, save_file
+
+    folder.mkdir()
+    source = internvideo_fixture() / "checkpoint"
+    for file in source.iterdir():
+        if file.suffix != ".py":
+            shutil.copy(file, folder / file.name)
+    shard = folder / "model-00003-of-00004.safetensors"
+    tensors = load_file(shard)
+    tensors["mlp1.1.weight"] = tensors["mlp1.1.weight"] * 1.5  # a fine-tune changes values, not layout
+    save_file(tensors, shard, metadata={"format": "pt"})
+    assert [f.stat().st_size for f in sorted(folder.glob("*.safetensors"))] == [
+        f.stat().st_size for f in sorted(source.glob("*.safetensors"))
+    ]
+    return folder
+
+
+def test_other_weights_with_the_same_layout_get_their_own_visual_tokens(model, video, tmp_path: Path) -> None:
+    tuned = load_internvideo(fine_tuned_copy(tmp_path / "tuned"), device="cpu", precision="fp32")
+    assert tuned.identity != model.identity
+    cache = VisualTokenCache(tmp_path / "cache")
+    first = VideoAssistant(model, cache).open_video(video, Sampling("frames", 8))
+    other = VideoAssistant(tuned, cache).open_video(video, Sampling("frames", 8))
+    assert first.source == "computed" and other.source == "computed"
+    assert not torch.equal(first.visual_tokens, other.visual_tokens)
+    assert VideoAssistant(tuned, cache).open_video(video, Sampling("frames", 8)).source == "disk"
 
 
 def test_answers_carry_the_sampled_frames(model, video, tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ def test_track_writes_every_export_and_a_json_summary(video, sam2_folder, tmp_pa
     again = track(
         str(video), "--at", "1", "--point", "80,60", "--sam-model", str(sam2_folder), "--out", str(out)
     )
-    assert again.returncode == 2 and "already exists" in again.stderr and "--overwrite" in again.stderr
+    assert again.returncode == 2 and "already exist" in again.stderr and "--overwrite" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
 
 

@@ -92,11 +92,11 @@ def test_time_to_frame_mapping_uses_real_timestamps(media):
 def test_frame_table_is_cached_by_content(media, tmp_path):
     import shutil
 
-    from engine.cache import cache_dir
+    from engine.cache import CacheFolder
 
     src = media("cfr_audio.mp4", frames=60, fps=25, audio=True)
     first = probe(src)
-    entry = cache_dir("frame_tables") / f"{first.identity}-{first.stream_index}.npz"
+    entry = CacheFolder("frame_tables").path(f"{first.identity}-{first.stream_index}.v2.npz")
     assert entry.exists()
     renamed = shutil.copy(src, tmp_path / "renamed copy.mp4")
     again = probe(renamed)

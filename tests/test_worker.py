@@ -386,6 +386,11 @@ def test_tracks_export_and_burned_in_clips_through_the_worker(worker, opened, tm
     assert TrackStore.load(written["coco"]).frame_indices(1) == list(range(10, 20))
     assert len(list(Path(written["png"]["1"]).glob("*.png"))) == 10
     assert by_kind(events, "progress")[-1]["done"] == 10  # PNG masks written
+    before = sorted((p, p.stat().st_mtime_ns) for p in (tmp_path / "tracks").rglob("*"))
+    with pytest.raises(WorkerError) as refused:
+        worker.call("export_tracks", tracker=tracker, out_dir=str(tmp_path / "tracks"), formats=["png"])
+    assert refused.value.code == "export_error" and "overwrite" in refused.value.message.lower()
+    assert sorted((p, p.stat().st_mtime_ns) for p in (tmp_path / "tracks").rglob("*")) == before
     spans = [{"start_s": 0.5, "end_s": 1.0}]
     out = tmp_path / "burned"
     result = worker.call("export_spans", video=video, spans=spans, out_dir=str(out), tracker=tracker)

@@ -114,7 +114,9 @@ class VideoAssistant:
             raise VideoError(f"cannot sample {info.path}: {exc}") from None
         clock = _lap(timings, "sample_s", clock)
         key = TokenCacheKey.of(info.identity, self.model.visual_tokens_key, sampling.key(), frames.indices)
-        cached = self.token_cache.load(key, device=self.model.device)
+        cached = self.token_cache.load(
+            key, self.model.visual_token_layout, frames.times_s, device=self.model.device
+        )
         clock = _lap(timings, "cache_lookup_s", clock)
         job = job_or_new(job)
         if cached is not None:

@@ -62,9 +62,13 @@ def run(args: argparse.Namespace) -> int:
         raise ScenescopeError("--pad and --overwrite apply to clips: add --export DIR.")
     sampling = model_sampling(args)
 
+    from engine.export import check_outputs, sidecar_paths_for
     from engine.grounding import GroundingOptions, check_query, ground
 
     check_query(args.query)
+    if args.export is not None:  # before the model runs; clip names depend on the spans it finds
+        sidecars = list(sidecar_paths_for(args.video, args.export).values())
+        check_outputs(args.export, sidecars, overwrite=args.overwrite)
     loaded = load_model_for(args)
     options = GroundingOptions(refine=not args.no_refine)
     try:

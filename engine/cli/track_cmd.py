@@ -47,18 +47,15 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.export import export_clip, write_coco_json, write_mot_csv, write_png_masks
+    from engine.export import check_outputs, export_clip, write_coco_json, write_mot_csv, write_png_masks
     from engine.tracking import DEFAULT_SAM_MODEL, Tracker, load_sam2
     from engine.video import probe
 
     if not args.point and not args.box:
         raise ScenescopeError("Say where the object is: give --point X,Y (one or more) or --box X0,Y0,X1,Y1.")
     outputs = {kind: args.out / name for kind, name in OUTPUTS.items()}
-    existing = [str(p) for p in outputs.values() if p.exists()]
-    if existing and not args.overwrite:
-        raise ScenescopeError(
-            f"{existing[0]} already exists. Choose another --out folder or add --overwrite."
-        )
+    files = [path for kind, path in outputs.items() if kind != "masks"]
+    check_outputs(args.out, files, [outputs["masks"]], overwrite=args.overwrite)  # before minutes of work
     started = time.perf_counter()
     info = probe(args.video)
     start_s, end_s = args.range or (None, None)

@@ -6,17 +6,19 @@
     write_coco_json(store, "out/tracks.json")  # docs/formats.md, "Tracks"
     write_mot_csv(store, "out/boxes.csv")
     export_clip(info, 61.2, 64.0, "out/tracked.mp4", tracks=store)   # masks and ids burned in
+    check_outputs("out/", files=[...], folders=[...], overwrite=False)  # before any work: ExportError
 
 Times are seconds of presentation time on the source's clock (`engine.video`), as spans carry them.
 Every export writes atomically and refuses to replace existing files unless `overwrite=True`.
 """
 
-from engine.export.batch import ExportResult, export_spans
+from engine.export.batch import ExportResult, export_spans, sidecar_paths_for
 from engine.export.burn_in import draw_masks
 from engine.export.clip import Clip, EncodeSettings, export_clip
 from engine.export.frames import FrameRange, frame_range
 from engine.export.masks import png_name, write_coco_json, write_mot_csv, write_png_masks
 from engine.export.names import clip_name, safe_stem, sidecar_name
+from engine.export.outputs import check_outputs
 from engine.export.sidecars import SIDECAR_KINDS, ExportedSpan, write_sidecars
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "ExportResult",
     "ExportedSpan",
     "FrameRange",
+    "check_outputs",
     "clip_name",
     "draw_masks",
     "export_clip",
@@ -34,6 +37,7 @@ __all__ = [
     "png_name",
     "safe_stem",
     "sidecar_name",
+    "sidecar_paths_for",
     "write_coco_json",
     "write_mot_csv",
     "write_png_masks",

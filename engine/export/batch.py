@@ -3,8 +3,9 @@
     result = export_spans("harbour.mp4", load_spans("spans.json"), "out/", pad_s=1.0)
     for item in result.spans: item.clip.path, item.clip.frames.start_s
 
-Everything that can be known up front is: every span must touch the video and no output file may
-exist (unless `overwrite`), so a bad spans file or a reused folder fails before minutes of encoding.
+Everything that can be known up front is: every span must touch the video, no output file may exist
+(unless `overwrite`) and the folder must take files (`check_outputs`), so a bad spans file, a reused or
+read-only folder fails before minutes of encoding.
 Clips are written one by one, each atomically; the sidecars last, once every clip they name exists.
 A cancelled or failed export keeps the clips already finished and no partial file.
 """
@@ -23,6 +24,7 @@ from engine.export.burn_in import check_tracks_fit
 from engine.export.clip import Clip, EncodeSettings, export_clip
 from engine.export.frames import frame_range
 from engine.export.names import clip_name, safe_stem, sidecar_name
+from engine.export.outputs import check_outputs
 from engine.export.sidecars import SIDECAR_KINDS, ExportedSpan, write_sidecars
 from engine.jobs import Job, job_or_new
 from engine.spans import Span
@@ -91,9 +93,9 @@ def export_spans(
     all in `out_dir` (created if missing). See `export_clip` for how each clip is cut; with `tracks`,
     every clip holds the same frames with the tracked masks and ids burned in (a "burn-in" clip).
     Raises `ExportError` before writing anything when a span lies outside the video, an output file
-    exists (and not `overwrite`) or `tracks` are of another video. Progress: stage "export", frames
-    written of all clips' frames, message "clip k of n"; a cancelled `job` raises `Cancelled`
-    (finished clips stay).
+    exists (and not `overwrite`), the folder cannot be written or `tracks` are of another video.
+    Progress: stage "export", frames written of all clips' frames, message "clip k of n"; a cancelled
+    `job` raises `Cancelled` (finished clips stay).
     """
     job = job_or_new(job)
     info = video if isinstance(video, VideoInfo) else probe(video)
@@ -106,10 +108,9 @@ def export_spans(
     if tracks is not None:
         check_tracks_fit(info, tracks)
     planned = _plan(info, spans, out_dir, stem, pad_s)
-    sidecar_paths = {kind: out_dir / sidecar_name(stem, kind) for kind in SIDECAR_KINDS} if sidecars else {}
-    if not overwrite:
-        clip_paths = [p.path for p in planned] if clips else []
-        _refuse_existing(clip_paths + list(sidecar_paths.values()), out_dir)
+    sidecar_paths = sidecar_paths_for(info.path, out_dir) if sidecars else {}
+    clip_paths = [p.path for p in planned] if clips else []
+    check_outputs(out_dir, clip_paths + list(sidecar_paths.values()), overwrite=overwrite)
     _make_folder(out_dir)
 
     results = []
@@ -135,6 +136,12 @@ def export_spans(
     return ExportResult(spans=results, sidecars=written_sidecars)
 
 
+def sidecar_paths_for(video: str | os.PathLike, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Where `export_spans` writes the sidecars of `video` in `out_dir`, by kind ("srt", "vtt", ...)."""
+    stem = safe_stem(Path(video).stem)
+    return {kind: Path(out_dir) / sidecar_name(stem, kind) for kind in SIDECAR_KINDS}
+
+
 def _plan(info: VideoInfo, spans: Sequence[Span], out_dir: Path, stem: str, pad_s: float) -> list[_Planned]:
     planned = []
     for number, span in enumerate(spans, start=1):
@@ -149,16 +156,6 @@ def _plan(info: VideoInfo, spans: Sequence[Span], out_dir: Path, stem: str, pad_
         name = clip_name(stem, number, len(spans), span.start_s, span.end_s)
         planned.append(_Planned(number, span, start_s, end_s, frames.frame_count, out_dir / name))
     return planned
-
-
-def _refuse_existing(paths: list[Path], out_dir: Path) -> None:
-    existing = [p.name for p in paths if p.exists()]
-    if existing:
-        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
-        raise ExportError(
-            f"{shown} already exist{'s' if len(existing) == 1 else ''} in {out_dir}. "
-            "Choose another folder, or allow overwriting (--overwrite)."
-        )
 
 
 def _make_folder(out_dir: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import functools
 import io
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -122,18 +123,20 @@ class FrameTable:
         slack = max(1.0, typical * _VFR_RELATIVE_TOLERANCE)
         return bool(np.any(np.abs(deltas - typical) > slack))
 
-    def to_bytes(self) -> bytes:
-        """Serialize for the on-disk cache (numpy .npz, no pickle)."""
+    def to_bytes(self, key: str = "") -> bytes:
+        """Serialize for the on-disk cache (numpy .npz, no pickle); `key` says what the table is of."""
         buf = io.BytesIO()
         np.savez(
             buf,
+            key=np.array(key),
             pts=self.pts,
             keyframe=self.keyframe,
             decode_pos=self.decode_pos,
             scalars=np.array(
-                [self.end_pts, self.packet_count, self.time_base.numerator, self.time_base.denominator]
+                [self.end_pts, self.packet_count, self.time_base.numerator, self.time_base.denominator],
+                dtype=np.int64,
             ),
-            start_s=np.array(self.start_s),
+            start_s=np.array(self.start_s, dtype=np.float64),
             exact=np.array(self.exact),
         )
         return buf.getvalue()
@@ -166,19 +169,51 @@ class FrameTable:
         )
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> FrameTable:
+    def from_bytes(cls, data: bytes, key: str = "") -> FrameTable:
+        """The table `to_bytes(key)` wrote. ValueError for anything else: bytes written for another key,
+        damaged, or a table that breaks a rule everything downstream relies on (`problem`)."""
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            end_pts, packet_count, num, den = (int(x) for x in z["scalars"])
-            return cls(
+            if str(z["key"]) != key:
+                raise ValueError(f"it is the table of {str(z['key'])!r}, not of {key!r}")
+            scalars, start_s, exact = z["scalars"], z["start_s"], z["exact"]
+            if scalars.dtype != np.int64 or scalars.shape != (4,) or start_s.shape or exact.shape:
+                raise ValueError("its scalars are malformed")
+            end_pts, packet_count, num, den = (int(x) for x in scalars)
+            if num <= 0 or den <= 0:
+                raise ValueError(f"its time base {num}/{den} is not positive")
+            table = cls(
                 pts=z["pts"],
                 keyframe=z["keyframe"],
                 decode_pos=z["decode_pos"],
                 end_pts=end_pts,
                 packet_count=packet_count,
                 time_base=Fraction(num, den),
-                start_s=float(z["start_s"]),
-                exact=bool(z["exact"]),
+                start_s=float(start_s),
+                exact=bool(exact),
             )
+        problem = table.problem()
+        if problem:
+            raise ValueError(problem)
+        return table
+
+    def problem(self) -> str:
+        """What is wrong with the table ("" when nothing): arrays of one length and type, times strictly
+        increasing and finite, the last frame ending after it starts, each packet used once."""
+        n = self.frame_count
+        if (self.pts.dtype, self.keyframe.dtype, self.decode_pos.dtype) != (np.int64, np.bool_, np.int64):
+            return f"its arrays have types {self.pts.dtype}, {self.keyframe.dtype}, {self.decode_pos.dtype}"
+        if self.pts.shape != (n,) or self.keyframe.shape != (n,) or self.decode_pos.shape != (n,):
+            return f"its arrays have shapes {self.pts.shape}, {self.keyframe.shape}, {self.decode_pos.shape}"
+        if n and not (np.all(np.diff(self.pts) > 0) and self.end_pts > self.pts[-1]):
+            return "its frame times do not increase"
+        if not math.isfinite(self.start_s):
+            return f"its start time {self.start_s} is not a number"
+        packets_fit = n == 0 or (self.decode_pos.min() >= 0 and self.decode_pos.max() < self.packet_count)
+        if n > self.packet_count or not packets_fit:
+            return f"its {n} frames do not fit its {self.packet_count} packets"
+        if len(np.unique(self.decode_pos)) != n:
+            return "two frames share a packet"
+        return ""
 
     @property
     def average_fps(self) -> float:

@@ -9,7 +9,6 @@ is instant.
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +16,11 @@ from typing import Any
 
 import av
 
-from engine.atomic import write_bytes_atomic
-from engine.cache import cache_dir, file_identity
+from engine.cache import BadEntry, CacheFolder, file_identity
 from engine.errors import VideoError
 from engine.video.frame_table import FrameTable, read_frame_table
 from engine.video.mp4_boxes import stops_inside_a_box
 from engine.video.mp4_index import read_indexed_frame_table
-
-log = logging.getLogger(__name__)
 
 # Containers round their stated duration and audio may outlast the video by a little: only a larger gap
 # between the stated duration and the last readable frame means the file was cut off.
@@ -134,8 +130,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         rotation = (-round(first.rotation / 90) * 90) % 360
         stream_index = stream.index
         first_has_pts = first.pts is not None
+        table = _cached_frame_table(path, identity, stream)
 
-    table = _cached_frame_table(path, identity, stream_index)
     if table.frame_count == 0:
         raise VideoError(f"{path} contains no readable video frames. The file is damaged.")
     if table.frame_count == 1:
@@ -264,20 +260,25 @@ def _container_name(container: av.container.InputContainer, path: Path) -> str:
     return ext if ext in names else names[0]
 
 
-def _cached_frame_table(path: Path, identity: str, stream_index: int) -> FrameTable:
-    entry = cache_dir("frame_tables") / f"{identity}-{stream_index}.npz"
-    if entry.exists():
-        try:
-            return FrameTable.from_bytes(entry.read_bytes())
-        except (OSError, ValueError, KeyError) as e:
-            log.warning("ignoring unreadable frame-table cache %s: %s", entry, e)
+def _cached_frame_table(path: Path, identity: str, stream: av.video.VideoStream) -> FrameTable:
+    """The frame table of `stream`, from the cache when a sound entry of this file is there."""
+    cache = CacheFolder("frame_tables")
+    key = f"{identity}-{stream.index}"
+    name = f"{key}.v2.npz"  # v2: the entry holds its key (v1 entries are left unread)
+
+    def parse(data: bytes) -> FrameTable:
+        table = FrameTable.from_bytes(data, key)
+        if stream.time_base and table.time_base != stream.time_base:
+            raise BadEntry(f"its time base {table.time_base} is not the stream's {stream.time_base}")
+        return table
+
+    table = cache.read(name, parse)
+    if table is not None:
+        return table
     with _open(path) as container:
-        table = read_indexed_frame_table(path, container, container.streams[stream_index])
+        table = read_indexed_frame_table(path, container, container.streams[stream.index])
     if table is None:
         with _open(path) as container:
-            table = read_frame_table(container, container.streams[stream_index])
-    try:
-        write_bytes_atomic(entry, table.to_bytes())
-    except OSError as e:
-        log.warning("could not cache the frame table of %s: %s", path, e)
+            table = read_frame_table(container, container.streams[stream.index])
+    cache.write(name, table.to_bytes(key))
     return table

@@ -249,7 +249,7 @@ def export_spans(ctx: Context) -> dict[str, Any]:
 
 def export_tracks(ctx: Context) -> dict[str, Any]:
     """The tracker's masks as COCO JSON (tracks.json), MOT boxes (boxes.csv) and PNG masks (masks/)."""
-    from engine.export import write_coco_json, write_mot_csv, write_png_masks
+    from engine.export import check_outputs, write_coco_json, write_mot_csv, write_png_masks
 
     a = ctx.args
     store = ctx.handles.get("tracker", a.text("tracker")).tracker.store
@@ -257,6 +257,9 @@ def export_tracks(ctx: Context) -> dict[str, Any]:
     if not set(formats) <= set(TRACK_EXPORTS):
         raise ProtocolError(BAD_REQUEST, f"'formats' may hold {', '.join(TRACK_EXPORTS)}, not {formats}")
     out, overwrite = Path(a.text("out_dir")), a.flag("overwrite")
+    files = [out / name for kind, name in (("coco", "tracks.json"), ("mot", "boxes.csv")) if kind in formats]
+    masks = [out / "masks" / f"object_{obj}" for obj in store.object_ids()] if "png" in formats else []
+    check_outputs(out, files, masks, overwrite=overwrite)  # all of them before writing any
     written: dict[str, Any] = {}
     if "coco" in formats:
         written["coco"] = str(write_coco_json(store, out / "tracks.json", overwrite=overwrite))

@@ -7,10 +7,12 @@ Public API:
     InternVideo.encode_frames(pixel_values) -> visual tokens [N, 16, D]   (N a multiple of 4)
     InternVideo.start_chat(visual_tokens) -> ChatSession; ChatSession.ask(question, on_token=, cancel=)
     InternVideo.generate(question, visual_tokens, history=()) -> Generation
-    InternVideo.identity / .visual_tokens_key: strings for cache keys
+    InternVideo.identity / .visual_tokens_key: strings for cache keys (weights by content)
+    InternVideo.visual_token_layout -> TokenLayout: what encode_frames gives per frame ([16, D], dtype)
     choose_gpu_precision(free_bytes, size, num_frames): the rule behind precision="auto"
     VisualTokenCache(folder=None, max_bytes=None): visual tokens on disk, keyed by TokenCacheKey
-        (.load(key, device) -> CachedTokens | None, .store(key, visual_tokens, frame_times_s))
+        (.load(key, layout, frame_times_s, device) -> CachedTokens | None: None for a miss or a damaged
+        entry; .store(key, visual_tokens, frame_times_s))
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from .load import (
 )
 from .pipeline import InternVideo, preprocess_frames
 from .precision import ModelSize, choose_gpu_precision
-from .token_cache import CachedTokens, TokenCacheKey, VisualTokenCache
+from .token_cache import CachedTokens, TokenCacheKey, TokenLayout, VisualTokenCache
 from .tokenizer import InternLM2Tokenizer
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "InternVideo",
     "ModelSize",
     "TokenCacheKey",
+    "TokenLayout",
     "VisualTokenCache",
     "choose_gpu_precision",
     "load_internvideo",

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from engine.cache import content_digests
 from engine.errors import ModelError
 
 from .config import InternVideoConfig
@@ -133,14 +134,21 @@ def shard_files(folder: Path) -> list[Path]:
 
 
 def model_identity(folder: Path, commit: str | None = None) -> str:
-    """A short stable id of the weights for cache keys: hash of config, index, tokenizer and shard sizes."""
+    """A short id of the weights for cache keys: changes when any byte of the config, index, tokenizer or
+    any shard changes (other weights with the same layout, e.g. a fine-tune, get another id).
+
+    Shards are hashed in full once and their digests remembered by file signature
+    (`engine.cache.content_digests`): about a second per GB the first time, milliseconds after.
+    """
     h = hashlib.sha256()
     for name in ("config.json", "model.safetensors.index.json", "tokenizer.model", "added_tokens.json"):
         p = folder / name
         h.update(name.encode())
         h.update(p.read_bytes() if p.is_file() else b"-")
-    for shard in shard_files(folder):
-        h.update(f"{shard.name}:{shard.stat().st_size}".encode())
+    shards = shard_files(folder)
+    digests = content_digests(shards)
+    for shard in shards:
+        h.update(f"{shard.name}:{digests[shard]}".encode())
     ident = f"internvideo2_5-{h.hexdigest()[:16]}"
     return f"{ident}@{commit[:12]}" if commit else ident
 

@@ -22,6 +22,7 @@ from .config import InternVideoConfig
 from .generate import CancelCheck, ChatSession, Generation, TokenCallback
 from .model import InternVideoModel
 from .prompt import ChatTemplate, build_prompt, get_template
+from .token_cache import TokenLayout
 from .tokenizer import InternLM2Tokenizer
 
 logger = logging.getLogger("engine.models.internvideo")
@@ -61,7 +62,7 @@ class InternVideo:
     template: ChatTemplate
     device: torch.device
     precision: str  # "fp32", "bf16", "fp16", "int8" or "nf4"
-    identity: str  # weights id: hash of config/index/tokenizer/shard sizes (+ Hub commit)
+    identity: str  # weights id: hash of config, index, tokenizer and every shard's content (+ Hub commit)
     folder: Path
 
     @classmethod
@@ -114,9 +115,15 @@ class InternVideo:
         return 32 if self.device.type == "cuda" else 8
 
     @property
+    def visual_token_layout(self) -> TokenLayout:
+        """What `encode_frames` gives per frame: [16, D] in the vision tower's dtype."""
+        dtype = self.model.multi_modal_projector.linear_1.weight.dtype
+        return TokenLayout(self.tokens_per_frame, self.config.text.hidden_size, dtype)
+
+    @property
     def visual_tokens_key(self) -> str:
         """Identity of `encode_frames` outputs (weights, vision dtype, encoder code version) for caches."""
-        dtype = str(self.model.multi_modal_projector.linear_1.weight.dtype).removeprefix("torch.")
+        dtype = str(self.visual_token_layout.dtype).removeprefix("torch.")
         return f"{self.identity}/vision-{dtype}/enc{ENCODER_VERSION}"
 
     # ----- vision -------------------------------------------------------------------------------------------

@@ -11,9 +11,11 @@ misses.
 
 One safetensors file per entry, named by a digest of the key: `visual_tokens` [N, 16, D] as computed (bf16
 on GPU, fp32 on CPU), `frame_indices` [N] int64 and `frame_times_s` [N] float64, with the key's parts in
-the metadata. Files are written atomically. A file that cannot be read or does not match its key is
-logged, deleted and treated as a miss. A hit refreshes the file's mtime; after every write the least
-recently used entries are deleted until the folder is under its size cap.
+the metadata. Files are written atomically (`engine.cache.CacheFolder`). Every read checks the whole entry:
+its key, frame indices and times (those of the video's frames now), the tokens' shape and dtype (the
+model's `TokenLayout`) and that they are finite; an entry that fails is deleted, logged once and
+recomputed, and a folder that cannot be used means running without the cache. A hit refreshes the file's
+mtime; after every write the least recently used entries are deleted until the folder is under its cap.
 """
 
 from __future__ import annotations
@@ -29,8 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.atomic import write_bytes_atomic
-from engine.cache import cache_dir
+from engine.cache import BadEntry, CacheFolder
 from engine.errors import ScenescopeError
 
 logger = logging.getLogger("engine.models.internvideo")
@@ -75,6 +76,15 @@ class TokenCacheKey:
 
 
 @dataclass(frozen=True)
+class TokenLayout:
+    """What one frame's visual tokens must look like for a model: [tokens_per_frame, width] of `dtype`."""
+
+    tokens_per_frame: int  # 16
+    width: int  # the language model's hidden size
+    dtype: torch.dtype  # what the vision tower computes in (bf16 on GPU, fp32 on CPU)
+
+
+@dataclass(frozen=True)
 class CachedTokens:
     """A cache hit."""
 
@@ -98,43 +108,58 @@ def max_bytes_from_env() -> int:
 
 
 class VisualTokenCache:
-    """Visual tokens on disk under `cache_dir("visual_tokens")` (or `folder`), at most `max_bytes` in all."""
+    """Visual tokens on disk under the cache's `visual_tokens` folder (or `folder`), at most `max_bytes` in
+    all. A folder that cannot be used means no caching (`engine.cache.CacheFolder`), never a failure."""
 
     def __init__(self, folder: Path | None = None, max_bytes: int | None = None) -> None:
-        self.folder = Path(folder) if folder is not None else cache_dir("visual_tokens")
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.cache = CacheFolder("visual_tokens", folder)
+        self.folder = self.cache.folder
         self.max_bytes = max_bytes_from_env() if max_bytes is None else int(max_bytes)
 
     def path_for(self, key: TokenCacheKey) -> Path:
-        return self.folder / f"{key.digest}{SUFFIX}"
+        return self.cache.path(f"{key.digest}{SUFFIX}")
 
-    def load(self, key: TokenCacheKey, device: torch.device | str = "cpu") -> CachedTokens | None:
-        """The entry of `key` with its tokens on `device`, or None (missing, unreadable or not matching)."""
-        from safetensors import safe_open
+    def load(
+        self,
+        key: TokenCacheKey,
+        layout: TokenLayout,
+        frame_times_s: Sequence[float] | np.ndarray,
+        device: torch.device | str = "cpu",
+    ) -> CachedTokens | None:
+        """The entry of `key` with its tokens on `device`, or None.
+
+        The entry must be exactly what the model would compute for these frames: the key in its metadata,
+        the key's frame indices, `frame_times_s` (the video's times of those frames), tokens of `layout`
+        and all finite. Anything else is a damaged or foreign entry: deleted, logged once, and a miss.
+        """
+        times = np.asarray(frame_times_s, dtype=np.float64)
+
+        def parse(data: bytes) -> dict[str, torch.Tensor]:
+            from safetensors.torch import load
+
+            if _metadata(data) != key.metadata():
+                raise BadEntry("written for another key")
+            tensors = load(data)
+            problem = _mismatch(key, layout, times, tensors)
+            if problem:
+                raise BadEntry(problem)
+            return tensors
 
         path = self.path_for(key)
-        if not path.is_file():
+        tensors = self.cache.read(path.name, parse)
+        if tensors is None:
             return None
-        try:
-            with safe_open(str(path), framework="pt", device=str(device)) as f:
-                meta = f.metadata() or {}
-                tokens = f.get_tensor("visual_tokens")
-                indices = f.get_tensor("frame_indices").cpu().numpy()
-                times = f.get_tensor("frame_times_s").cpu().numpy()
-            problem = _mismatch(key, meta, tokens, indices, times)
-        except FileNotFoundError:  # evicted by another process between the check and the read
-            return None
-        except Exception as exc:  # a truncated or foreign file: whatever the reader raises, recompute
-            problem = f"unreadable ({type(exc).__name__}: {exc})"
-        if problem:
-            logger.warning("visual-token cache entry %s is %s; deleting it and encoding again", path, problem)
-            path.unlink(missing_ok=True)
-            return None
-        os.utime(path)  # most recently used
-        return CachedTokens(visual_tokens=tokens, frame_times_s=times, path=path)
+        self.cache.touch(path)  # most recently used
+        tokens = tensors["visual_tokens"].to(device)
+        return CachedTokens(visual_tokens=tokens, frame_times_s=tensors["frame_times_s"].numpy(), path=path)
 
-    def store(self, key: TokenCacheKey, visual_tokens: torch.Tensor, frame_times_s: Sequence[float]) -> Path:
-        """Write the entry of `key` atomically, then evict old entries beyond the size cap."""
+    def store(
+        self, key: TokenCacheKey, visual_tokens: torch.Tensor, frame_times_s: Sequence[float]
+    ) -> Path | None:
+        """Write the entry of `key` atomically, then evict old entries beyond the size cap.
+
+        Returns the entry's path, or None when the cache folder cannot be written (logged once).
+        """
         from safetensors.torch import save
 
         times = np.asarray(frame_times_s, dtype=np.float64)
@@ -148,20 +173,14 @@ class VisualTokenCache:
             "frame_indices": torch.tensor(key.frame_indices, dtype=torch.int64),
             "frame_times_s": torch.from_numpy(times),
         }
-        path = self.path_for(key)
-        write_bytes_atomic(path, save(tensors, metadata=key.metadata()))
-        self.evict(keep=path)
+        path = self.cache.write(self.path_for(key).name, save(tensors, metadata=key.metadata()))
+        if path is not None:
+            self.evict(keep=path)
         return path
 
     def entries(self) -> list[Path]:
         """Entry files, least recently used first."""
-        found = []
-        for path in self.folder.glob(f"*{SUFFIX}"):
-            try:
-                found.append((path.stat().st_mtime, path))
-            except FileNotFoundError:
-                continue
-        return [p for _, p in sorted(found)]
+        return self.cache.entries(SUFFIX)
 
     def size_bytes(self) -> int:
         return sum(_size(p) for p in self.entries())
@@ -177,7 +196,7 @@ class VisualTokenCache:
             if path == keep:
                 continue
             total -= _size(path)
-            path.unlink(missing_ok=True)
+            self.cache.remove(path)
             removed.append(path)
         if removed:
             logger.info(
@@ -195,14 +214,31 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _metadata(data: bytes) -> dict:
+    """The metadata of a safetensors file in memory: an 8-byte little-endian header length, then a JSON
+    header whose "__metadata__" holds it."""
+    size = int.from_bytes(data[:8], "little")
+    if not 0 < size <= len(data) - 8:
+        raise BadEntry(f"its header length {size} does not fit its {len(data)} bytes")
+    return json.loads(data[8 : 8 + size]).get("__metadata__") or {}
+
+
 def _mismatch(
-    key: TokenCacheKey, meta: dict[str, str], tokens: torch.Tensor, indices: np.ndarray, times: np.ndarray
+    key: TokenCacheKey, layout: TokenLayout, times: np.ndarray, tensors: dict[str, torch.Tensor]
 ) -> str:
-    """Why a read entry does not belong to `key` ("" if it does)."""
-    if meta != key.metadata():
-        return "for another key"
-    if indices.tolist() != list(key.frame_indices):
+    """Why the tensors of an entry are not what `key`'s frames give with `layout` ("" if they are)."""
+    if set(tensors) != {"visual_tokens", "frame_indices", "frame_times_s"}:
+        return f"holding tensors {sorted(tensors)}"
+    tokens, indices = tensors["visual_tokens"], tensors["frame_indices"]
+    stored_times = tensors["frame_times_s"]
+    n = len(key.frame_indices)
+    if indices.dtype != torch.int64 or indices.tolist() != list(key.frame_indices):
         return "for other frames"
-    if tokens.ndim != 3 or tokens.shape[0] != len(indices) or times.shape != (len(indices),):
-        return f"malformed (tokens {tuple(tokens.shape)}, {len(indices)} frames, times {times.shape})"
+    if stored_times.dtype != torch.float64 or not np.array_equal(stored_times.numpy(), times):
+        return "for other frame times"
+    shape = (n, layout.tokens_per_frame, layout.width)
+    if tuple(tokens.shape) != shape or tokens.dtype != layout.dtype:
+        return f"malformed (tokens {tokens.dtype} {tuple(tokens.shape)}, not {layout.dtype} {shape})"
+    if not bool(torch.isfinite(tokens).all()):
+        return "not finite (NaN or infinite tokens)"
     return ""
