@@ -77,7 +77,7 @@ def test_sample_modes(media, mode):
         (["sample", "{v}", "--frames", "8", "--start", "20", "--end", "30"], "is empty"),
         (["sample", "{v}", "--fps", "0"], "--fps must be positive"),
         (["sample", "{v}", "--frames", "8", "--start", "1:75"], None),  # argparse rejects the time
-        (["probe", "/no/such/video.mp4"], "No such file"),
+        (["probe", "/no/such/video.mp4"], "No such video file"),
         (["prob", "x.mp4"], "neither a file nor a command"),
     ],
 )
