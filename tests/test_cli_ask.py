@@ -117,7 +117,7 @@ def test_a_missing_default_model_fails_fast(video: Path, env: dict[str, str], of
     ("extra", "message"),
     [
         (["--frames", "0"], "--frames must be at least 1."),
-        (["--max-new-tokens", "0"], "--max-new-tokens must be at least 1."),
+        (["--max-new-tokens", "0"], "--max-new-tokens must be from 1 to 8192, not 0."),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(

@@ -15,17 +15,29 @@ answer with finish_reason "cancelled").
 """
 
 from engine.assistant.assistant import DEFAULT_SAMPLING, VideoAssistant, VideoContext
-from engine.assistant.conversation import DEFAULT_MAX_NEW_TOKENS, Answer, Conversation
+from engine.assistant.conversation import (
+    DEFAULT_MAX_NEW_TOKENS,
+    MAX_NEW_TOKENS,
+    MAX_QUESTION_CHARS,
+    Answer,
+    Conversation,
+    check_max_new_tokens,
+    check_question,
+)
 from engine.assistant.encode import EncodedVideo, encode_images, encode_video
 
 __all__ = [
     "DEFAULT_MAX_NEW_TOKENS",
     "DEFAULT_SAMPLING",
+    "MAX_NEW_TOKENS",
+    "MAX_QUESTION_CHARS",
     "Answer",
     "Conversation",
     "EncodedVideo",
     "VideoAssistant",
     "VideoContext",
+    "check_max_new_tokens",
+    "check_question",
     "encode_images",
     "encode_video",
 ]

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from engine.assistant import check_question
 from engine.errors import ScenescopeError
 
 GROUNDING_TASK = (
@@ -27,11 +28,15 @@ GROUNDING_TASK = (
 )
 RELEVANCE_QUESTION = 'Does this video show the following: "{query}"? Answer with Yes or No.'
 MAX_DECIMALS = 3
+# A query names one kind of moment; every window of the relevance scan repeats it, so it costs once per
+# window, not once.
+MAX_QUERY_CHARS = 300
 
 
 def check_query(query: str) -> str:
-    """The query without surrounding space and end punctuation; `ScenescopeError` if nothing is left."""
-    cleaned = query.strip().rstrip("?.!").strip()
+    """The query without surrounding space and end punctuation; `ScenescopeError` if nothing is left or
+    it is longer than `MAX_QUERY_CHARS`."""
+    cleaned = check_question(query, "query", MAX_QUERY_CHARS).strip().rstrip("?.!").strip()
     if not cleaned:
         raise ScenescopeError(
             "The query is empty: describe the moment to find, e.g. 'a van stops at the gate'."
