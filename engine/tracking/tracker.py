@@ -15,6 +15,7 @@ of the video except the compact results.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.errors import ScenescopeError
+from engine.timecode import format_timecode
 from engine.tracking.frames import logits_to_mask, prompt_tensors, stream_frames, to_pixel_values
 from engine.tracking.memory import ObjectMemory
 from engine.tracking.model import Sam2
@@ -129,7 +131,7 @@ class Tracker:
         there, with its memory (SAM2's refinement). Returns the object's mask on that frame; frames
         after it keep their old masks until `refine` or `propagate` re-tracks them.
         """
-        frame_index = self.video.frames.index_at(time_s)
+        frame_index = self._clicked_frame(time_s)
         prompt = self._merge_prompt(obj_id, frame_index, points, labels, box)
         with self._lock:
             obj_id = self._next_id() if obj_id is None else obj_id
@@ -213,7 +215,7 @@ class Tracker:
         masks bit for bit. On the object's only prompt frame it re-tracks both ways.
         """
         self._object(obj_id)
-        frame_index = self.video.frames.index_at(time_s)
+        frame_index = self._clicked_frame(time_s)
         tracked = self.store.frame_indices(obj_id)
         if not tracked:
             raise ScenescopeError(f"Object {obj_id} has not been tracked yet: propagate it first.")
@@ -308,6 +310,17 @@ class Tracker:
         pixels = pixels.to(self.model.device, self.model.dtype)[None]  # [1, 3, S, S]
         image = self.model.network.get_image_features(pixels, return_dict=True)
         return {"vision_feats": image.fpn_hidden_states, "vision_pos_embeds": image.fpn_position_encoding}
+
+    def _clicked_frame(self, time_s: float) -> int:
+        """The frame shown at `time_s`. A time off the video is refused: moved to the nearest frame, the
+        click would land on a picture the user never saw."""
+        duration = self.video.duration_s
+        if not (math.isfinite(time_s) and 0 <= time_s < duration):
+            raise ScenescopeError(
+                f"There is no frame at {time_s:g} s: {self.video.path.name} lasts {duration:.3f} s "
+                f"({format_timecode(duration)}). Click at a time inside it."
+            )
+        return self.video.frames.index_at(time_s)
 
     def _merge_prompt(self, obj_id, frame_index, points, labels, box) -> Prompt:
         if len(points) != len(labels):
