@@ -15,29 +15,18 @@ answer with finish_reason "cancelled").
 """
 
 from engine.assistant.assistant import DEFAULT_SAMPLING, VideoAssistant, VideoContext
-from engine.assistant.conversation import (
-    DEFAULT_MAX_NEW_TOKENS,
-    MAX_NEW_TOKENS,
-    MAX_QUESTION_CHARS,
-    Answer,
-    Conversation,
-    check_max_new_tokens,
-    check_question,
-)
+from engine.assistant.conversation import Answer, Conversation
 from engine.assistant.encode import EncodedVideo, encode_images, encode_video
+from engine.questions import DEFAULT_MAX_NEW_TOKENS
 
 __all__ = [
     "DEFAULT_MAX_NEW_TOKENS",
     "DEFAULT_SAMPLING",
-    "MAX_NEW_TOKENS",
-    "MAX_QUESTION_CHARS",
     "Answer",
     "Conversation",
     "EncodedVideo",
     "VideoAssistant",
     "VideoContext",
-    "check_max_new_tokens",
-    "check_question",
     "encode_images",
     "encode_video",
 ]

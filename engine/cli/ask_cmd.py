@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from engine.cli.model_args import add_model_arguments, load_model_for, model_sampling
 from engine.cli.sample_cmd import note_frame_count
+from engine.questions import DEFAULT_MAX_NEW_TOKENS, check_max_new_tokens, check_question
 
 if TYPE_CHECKING:
     from engine.assistant import Answer
@@ -38,8 +39,6 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
 
 def run(args: argparse.Namespace) -> int:
     sampling = model_sampling(args)
-    from engine.assistant import DEFAULT_MAX_NEW_TOKENS, check_max_new_tokens, check_question
-
     check_question(args.question)  # before seconds of model loading
     asked = args.max_new_tokens
     max_new_tokens = check_max_new_tokens(DEFAULT_MAX_NEW_TOKENS if asked is None else asked)

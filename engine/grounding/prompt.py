@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from engine.assistant import check_question
 from engine.errors import ScenescopeError
+from engine.questions import MAX_QUERY_CHARS, check_question
 
 GROUNDING_TASK = (
     "Please find the visual event described by the query in the video, determining its starting and "
@@ -28,9 +28,6 @@ GROUNDING_TASK = (
 )
 RELEVANCE_QUESTION = 'Does this video show the following: "{query}"? Answer with Yes or No.'
 MAX_DECIMALS = 3
-# A query names one kind of moment; every window of the relevance scan repeats it, so it costs once per
-# window, not once.
-MAX_QUERY_CHARS = 300
 
 
 def check_query(query: str) -> str:
