@@ -29,5 +29,7 @@ def check_question(text: str, what: str = "question", limit: int = MAX_QUESTION_
 def check_max_new_tokens(count: int) -> int:
     """`count` if it is a possible answer length (1 to `MAX_NEW_TOKENS`); else `ScenescopeError`."""
     if not 1 <= count <= MAX_NEW_TOKENS:
-        raise ScenescopeError(f"--max-new-tokens must be from 1 to {MAX_NEW_TOKENS}, not {count}.")
+        raise ScenescopeError(
+            f"--max-new-tokens must be from 1 to {MAX_NEW_TOKENS}, not {count}: give a length in that range."
+        )
     return count

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,10 +92,25 @@ def test_bad_arguments_fail_with_status_2_and_no_traceback(media, args, message)
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_debug_shows_the_traceback():
-    result = run("probe", "/no/such/video.mp4", "--debug")
+@pytest.mark.parametrize("where", ["after the command", "before the command (as the help shows it)"])
+def test_debug_shows_the_traceback(where):
+    args = ["probe", "/no/such/video.mp4"]
+    result = run(*([*args, "--debug"] if where.startswith("after") else ["--debug", *args]))
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "VideoError" in result.stderr
+
+
+def test_more_frames_than_the_clip_holds_are_each_shown_once_with_a_note(media):
+    path = media("cli_short.mp4", frames=33, fps=30, gop=8)  # 1.1 s
+    started = time.monotonic()
+    result = run("sample", str(path), "--frames", "100000", "--json")
+    assert result.returncode == 0, result.stderr
+    indices = [f["index"] for f in json.loads(result.stdout)["frames"]]
+    assert indices == list(range(32))  # every frame once, in whole groups of 4; not each ~3000 times
+    assert result.stderr.strip() == (
+        "note: 32 frames, not 100000: the range holds no more distinct frames (in whole groups of 4)"
+    )
+    assert time.monotonic() - started < 60
 
 
 def test_no_arguments_and_a_video_open_the_app(media, tmp_path):

@@ -114,7 +114,7 @@ class VideoAssistant:
         try:
             frames = sample_frames(info.frames, sampling)
         except ValueError as exc:
-            raise VideoError(f"cannot sample {info.path}: {exc}") from None
+            raise VideoError(f"cannot sample {info.path}: {exc}. Choose a range inside the video.") from None
         most = self.model.max_frames
         if len(frames) > most:  # refused before minutes of decoding and encoding, not after
             raise ScenescopeError(

@@ -83,7 +83,8 @@ def _launch_gui(argv: list[str], positionals: list[str]) -> int:
     if positionals and not Path(positionals[0]).exists():
         known = ", ".join(COMMANDS)
         print(
-            f"scenescope: '{positionals[0]}' is neither a file nor a command (commands: {known}).",
+            f"scenescope: '{positionals[0]}' is neither a file nor a command (commands: {known}). "
+            "See `scenescope --help`.",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT

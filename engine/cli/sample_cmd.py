@@ -42,14 +42,17 @@ def sampling_from_args(args: argparse.Namespace) -> Sampling:
     """The `Sampling` that --frames/--fps/--auto and --start/--end ask for (shared with other commands)."""
     if args.frames is not None:
         if args.frames < 1:
-            raise ScenescopeError("--frames must be at least 1.")
+            raise ScenescopeError("--frames must be at least 1: give how many frames the model sees.")
         return Sampling("frames", args.frames, args.start, args.end)
     if args.fps is not None:
         if not 0 < args.fps <= MAX_FPS:
-            raise ScenescopeError(f"--fps must be positive and at most {MAX_FPS:g}, not {args.fps:g}.")
+            raise ScenescopeError(
+                f"--fps must be positive and at most {MAX_FPS:g}, not {args.fps:g}: "
+                "give a rate in that range."
+            )
         return Sampling("fps", args.fps, args.start, args.end)
     if args.budget < 4:
-        raise ScenescopeError("--budget must be at least 4 frames.")
+        raise ScenescopeError("--budget must be at least 4 frames: give 4 or more.")
     return Sampling("auto", args.budget, args.start, args.end)
 
 
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         chosen = sample_frames(info.frames, sampling)
     except ValueError as e:
-        raise ScenescopeError(f"Cannot sample {info.path}: {e}.") from None
+        raise ScenescopeError(f"Cannot sample {info.path}: {e}. Choose a range inside the video.") from None
     note_frame_count(args, chosen)
     if args.json:
         print(json.dumps({"frames": chosen.to_list()}))

@@ -171,5 +171,5 @@ def _range(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a range: write START-END, e.g. 10-25 or 1:05-1:30")
     start_s, end_s = seconds(start), seconds(end)
     if end_s <= start_s:
-        raise argparse.ArgumentTypeError(f"the range {text!r} ends before it starts")
+        raise argparse.ArgumentTypeError(f"the range {text!r} ends before it starts: write the start first")
     return start_s, end_s

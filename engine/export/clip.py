@@ -46,8 +46,12 @@ class EncodeSettings:
     smart_cut: bool = True  # copy what can be copied between re-encoded ends; False: re-encode it all
 
     def __post_init__(self) -> None:
-        _require_whole("--crf", self.crf, CRF_RANGE, "x264 quality, 18 is visually lossless")
-        _require_whole("The audio bitrate", self.audio_bitrate, AUDIO_BITRATE_RANGE, "AAC bits/s per channel")
+        _require_whole(
+            "--crf", self.crf, CRF_RANGE, "x264 quality", "Use 18 (visually lossless) to 28 (small)"
+        )
+        _require_whole(
+            "The audio bitrate", self.audio_bitrate, AUDIO_BITRATE_RANGE, "AAC, per channel", "Use 96000"
+        )
 
 
 @dataclass(frozen=True)
@@ -150,7 +154,9 @@ def _decode_time(packet: av.Packet):
     return (packet.dts if packet.dts is not None else packet.pts) * packet.time_base
 
 
-def _require_whole(name: str, value: object, limits: tuple[int, int], meaning: str) -> None:
+def _require_whole(name: str, value: object, limits: tuple[int, int], meaning: str, advice: str) -> None:
     low, high = limits
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ExportError(f"{name} must be a whole number from {low} to {high} ({meaning}), not {value!r}.")
+        raise ExportError(
+            f"{name} must be a whole number from {low} to {high} ({meaning}), not {value!r}. {advice}."
+        )

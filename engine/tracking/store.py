@@ -237,6 +237,8 @@ class TrackStore:
         doc = read_json(path, "tracks file", fix)
         try:
             return cls.from_json(doc)
+        except ScenescopeError as e:
+            raise ScenescopeError(f"{path}: {e}. {fix}") from None
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ScenescopeError(f"{path} is not a tracks file ({type(e).__name__}: {e}). {fix}") from None
 

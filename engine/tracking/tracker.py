@@ -333,13 +333,15 @@ class Tracker:
         for x, y in points:
             if not (0 <= x < width and 0 <= y < height):
                 raise ScenescopeError(
-                    f"Point ({x:g}, {y:g}) lies outside the {width}x{height} picture (display orientation)."
+                    f"Point ({x:g}, {y:g}) lies outside the {width}x{height} picture (display orientation). "
+                    "Click inside it."
                 )
         if box is not None:
             x0, y0, x1, y1 = box
             if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
                 raise ScenescopeError(
-                    f"Box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) needs x0 < x1 and y0 < y1 inside {width}x{height}."
+                    f"Box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) needs x0 < x1 and y0 < y1 inside "
+                    f"{width}x{height}. Draw it inside the picture."
                 )
         known = self.store.prompts(obj_id) if obj_id is not None else []
         old = next((p for p in known if p.frame_index == frame_index), None)

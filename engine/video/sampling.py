@@ -102,8 +102,8 @@ class Sampling:
 
 @dataclass(frozen=True)
 class SampledFrames:
-    """The chosen frames: presentation-order indices (sorted; repeat only when the range holds fewer than
-    4 frames, or by the reference duration rule) and their times."""
+    """The chosen frames: presentation-order indices (sorted; repeated only on ranges of fewer than 5
+    frames, where one group of 4 needs them, or by the reference duration rule) and their times."""
 
     indices: np.ndarray  # [N] int64
     times_s: np.ndarray  # [N] float64, true presentation times
@@ -124,9 +124,12 @@ def sample_frames(table: FrameTable, sampling: Sampling) -> SampledFrames:
     (but for the reference duration rule) at most the frames the range holds."""
     start_idx, end_idx, start_s, end_s = _range_bounds(table, sampling)
     duration = end_s - start_s
-    most = max(GROUP, (end_idx - start_idx + 1) // GROUP * GROUP)
+    most = max(GROUP, (end_idx - start_idx + 1) // GROUP * GROUP)  # frames of the range, whole groups
     if sampling.mode == "frames":
-        indices = segment_midpoints(start_idx, end_idx, min(round_to_groups(int(sampling.value)), most))
+        # Segment midpoints are distinct only while segments are at least one frame apart: at most as many
+        # as the range has gaps between frames (100 midpoints of 100 frames would show some twice).
+        spaced = max(GROUP, (end_idx - start_idx) // GROUP * GROUP)
+        indices = segment_midpoints(start_idx, end_idx, min(round_to_groups(int(sampling.value)), spaced))
     elif sampling.mode == "duration":
         if sampling.start_s is None and sampling.end_s is None:
             duration = (table.frame_count - 1) / table.average_fps  # the reference's max_frame / fps

@@ -213,8 +213,10 @@ def read_json_object(path: Path) -> dict[str, Any]:
 def load_config(folder: Path) -> InternVideoConfig:
     """Read and parse `folder/config.json`."""
     path = Path(folder) / "config.json"
-    if not path.is_file():
-        raise ModelError(f"no config.json in model folder {folder}; is this an InternVideo2.5 checkpoint?")
+    if not path.exists():
+        raise ModelError(
+            f"no config.json in model folder {folder}; give the folder of an InternVideo2.5 checkpoint"
+        )
     raw = read_json_object(path)
     try:
         return parse_config(raw)
