@@ -1,4 +1,6 @@
-"""Start the desktop app: parse its arguments, build the main window, run the event loop.
+"""Start the desktop app: parse its arguments, check the video and the display, build the main window, run
+the event loop. Anything that stops it before the window opens is one line on stderr and exit status 2,
+as on the command line.
 
     scenescope [VIDEO] [--model ID|DIR] [--sam-model ID|DIR] [--device D] [--precision P]
                [--screenshot FILE.png [--at TIME]]
@@ -17,14 +19,17 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from app.display import display_problem
 from app.main_window import MainWindow
-from engine.timecode import parse_timecode
+from engine.cli.arguments import EXIT_BAD_INPUT, LineParser, seconds
+from engine.errors import ScenescopeError
+from engine.user_files import regular_file
 
 SCREENSHOT_TIMEOUT_MS = 60_000
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="scenescope", description="Scenescope desktop app")
+    parser = LineParser(prog="scenescope", description="Scenescope desktop app")
     parser.add_argument("video", nargs="?", type=Path, help="video file to open")
     parser.add_argument("--model", metavar="ID|DIR", help="InternVideo2.5 model folder or Hugging Face id")
     parser.add_argument("--sam-model", metavar="ID|DIR", help="SAM 2.1 model folder or Hugging Face id")
@@ -38,7 +43,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         metavar="PNG",
         help="save the window as PNG once the frame at --at is painted, then quit (docs, smoke tests)",
     )
-    parser.add_argument("--at", type=_time, default=0.0, metavar="TIME", help="with --screenshot (default 0)")
+    parser.add_argument(
+        "--at", type=seconds, default=0.0, metavar="TIME", help="with --screenshot (default 0)"
+    )
     return parser.parse_args(argv)
 
 
@@ -58,6 +65,14 @@ def worker_args(args: argparse.Namespace) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        if args.video is not None:
+            regular_file(args.video, "video file")
+    except ScenescopeError as e:
+        return _refuse(str(e))
+    problem = display_problem()
+    if problem is not None and QApplication.instance() is None:
+        return _refuse(problem)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Scenescope")
     app.setOrganizationName("Scenescope")
@@ -102,8 +117,6 @@ def _save(window: MainWindow, path: Path, app: QApplication) -> None:
     app.exit(0 if ok else 1)
 
 
-def _time(text: str) -> float:
-    try:
-        return parse_timecode(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+def _refuse(message: str) -> int:
+    print(f"scenescope: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT

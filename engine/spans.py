@@ -15,12 +15,14 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from engine.atomic import write_bytes_atomic
 from engine.errors import ScenescopeError
-from engine.timecode import parse_timecode
+from engine.timecode import check_seconds, parse_timecode
+from engine.user_files import read_json
+
+_FORMAT_HINT = "See docs/formats.md for the spans format."
 
 
 @dataclass(frozen=True)
@@ -35,10 +37,8 @@ class Span:
     query: str | None = None  # the question or phrase the span answers
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.start_s) and math.isfinite(self.end_s)):
-            raise ValueError(f"span times must be finite numbers, not {self.start_s!r}..{self.end_s!r}")
-        if self.start_s < 0:
-            raise ValueError(f"a span cannot start before 0 s (starts at {self.start_s})")
+        check_seconds(self.start_s, "start_s")
+        check_seconds(self.end_s, "end_s")
         if self.end_s <= self.start_s:
             raise ValueError(f"a span must end after it starts ({self.start_s} .. {self.end_s})")
         if self.score is not None and not math.isfinite(self.score):
@@ -95,21 +95,11 @@ def spans_from_json(data: Any) -> list[Span]:
 
 def load_spans(path: str | os.PathLike) -> list[Span]:
     """Read a spans file. Raises `ScenescopeError` with a message that says what to fix."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenescopeError(f"No such spans file: {path}.") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenescopeError(f"Cannot read the spans file {path}: {e}.") from None
-    except json.JSONDecodeError as e:
-        raise ScenescopeError(
-            f"{path} is not valid JSON (line {e.lineno}, column {e.colno}): {e.msg}."
-        ) from None
+    data = read_json(path, "spans file", _FORMAT_HINT)
     try:
         return spans_from_json(data)
     except ValueError as e:
-        raise ScenescopeError(f"{path}: {e}. See docs/formats.md for the spans format.") from None
+        raise ScenescopeError(f"{path}: {e}. {_FORMAT_HINT}") from None
 
 
 def save_spans(path: str | os.PathLike, spans: Sequence[Span], *, overwrite: bool = False) -> None:

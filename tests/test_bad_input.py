@@ -74,7 +74,7 @@ REJECTED = {
     "audio_only": "no video stream (an audio file)",
     "audio_named_mp4": "no video stream (an audio file)",
     "folder": "is a folder",
-    "missing": "No such file",
+    "missing": "No such video file",
 }
 
 

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,7 @@ def test_a_clock_time_out_of_range_is_refused_not_clamped(media):
         (["sample", "{v}", "--frames", "8", "--start", "20", "--end", "30"], "is empty"),
         (["sample", "{v}", "--fps", "0"], "--fps must be positive"),
         (["sample", "{v}", "--frames", "8", "--start", "1:75"], None),  # argparse rejects the time
-        (["probe", "/no/such/video.mp4"], "No such file"),
+        (["probe", "/no/such/video.mp4"], "No such video file"),
         (["prob", "x.mp4"], "neither a file nor a command"),
     ],
 )
@@ -117,8 +118,10 @@ def test_bad_arguments_fail_with_status_2_and_no_traceback(media, args, message)
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_debug_shows_the_traceback():
-    result = run("probe", "/no/such/video.mp4", "--debug")
+@pytest.mark.parametrize("where", ["after the command", "before the command (as the help shows it)"])
+def test_debug_shows_the_traceback(where):
+    args = ["probe", "/no/such/video.mp4"]
+    result = run(*([*args, "--debug"] if where.startswith("after") else ["--debug", *args]))
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "VideoError" in result.stderr
 
@@ -129,6 +132,19 @@ def test_the_command_runs_this_checkouts_engine():
     engine_files = re.findall(r'File "([^"]*/engine/[^"]*)"', result.stderr)
     assert engine_files, result.stderr
     assert all(Path(f).is_relative_to(REPO_ROOT / "engine") for f in engine_files), engine_files
+
+
+def test_more_frames_than_the_clip_holds_are_each_shown_once_with_a_note(media):
+    path = media("cli_short.mp4", frames=33, fps=30, gop=8)  # 1.1 s
+    started = time.monotonic()
+    result = run("sample", str(path), "--frames", "100000", "--json")
+    assert result.returncode == 0, result.stderr
+    indices = [f["index"] for f in json.loads(result.stdout)["frames"]]
+    assert indices == list(range(32))  # every frame once, in whole groups of 4; not each ~3000 times
+    assert result.stderr.strip() == (
+        "note: 32 frames, not 100000: the range holds no more distinct frames (in whole groups of 4)"
+    )
+    assert time.monotonic() - started < 60
 
 
 def test_no_arguments_and_a_video_open_the_app(media, tmp_path):

@@ -116,8 +116,11 @@ def test_a_missing_default_model_fails_fast(video: Path, env: dict[str, str], of
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--frames", "0"], "--frames must be at least 1."),
-        (["--max-new-tokens", "0"], "--max-new-tokens must be at least 1."),
+        (["--frames", "0"], "--frames must be at least 1: give how many frames the model sees."),
+        (
+            ["--max-new-tokens", "0"],
+            "--max-new-tokens must be from 1 to 8192, not 0: give a length in that range.",
+        ),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(
@@ -125,3 +128,13 @@ def test_bad_arguments_are_one_line_and_exit_2(
 ) -> None:
     done = scenescope(["ask", str(video), QUESTION, *extra], env)
     assert done.returncode == 2 and done.stderr.strip() == f"scenescope: {message}"
+
+
+def test_more_frames_than_the_video_holds_encode_each_frame_once(video: Path, cached_env) -> None:
+    done = scenescope(
+        ["ask", str(video), QUESTION, "--frames", "100000", "--max-new-tokens", "2", "--json"], cached_env
+    )
+    assert done.returncode == 0, done.stderr
+    indices = [f["index"] for f in json.loads(done.stdout)["frames"]]
+    assert len(indices) == len(set(indices)) == 96  # each once, not 100,000 frames, each ~1000 times
+    assert "note: 96 frames, not 100000: the range holds no more distinct frames" in done.stderr

@@ -101,7 +101,7 @@ def test_ground_export_in_one_go(video: Path, env: dict[str, str], leaning_model
     ("extra", "message"),
     [
         (["--pad", "1"], "--pad and --overwrite apply to clips: add --export DIR."),
-        (["--frames", "0"], "--frames must be at least 1."),
+        (["--frames", "0"], "--frames must be at least 1: give how many frames the model sees."),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(video: Path, env: dict[str, str], extra, message) -> None:

@@ -93,10 +93,10 @@ def test_broken_folders_are_refused_with_a_fix(folder, damage, message):
         load_sam2(folder, device="cpu")
 
 
-def test_names_that_are_neither_folder_nor_hub_id(tmp_path):
-    with pytest.raises(ModelError, match="neither a model folder nor a Hub id"):
+def test_names_that_are_neither_a_folder_nor_a_hub_id(tmp_path):
+    with pytest.raises(ModelError, match="No such model folder"):
         load_sam2(tmp_path / "missing" / "folder")
-    with pytest.raises(ModelError, match="neither a model folder nor a Hub id"):
+    with pytest.raises(ModelError, match="No such model folder"):
         load_sam2("not-a-hub-id")
 
 

@@ -93,7 +93,7 @@ def test_loading_something_else_says_so(tmp_path):
     with pytest.raises(ScenescopeError, match="not a Scenescope tracks file"):
         TrackStore.load(tmp_path / "other.json")
     (tmp_path / "broken.json").write_text("{")
-    with pytest.raises(ScenescopeError, match="not a tracks file"):
+    with pytest.raises(ScenescopeError, match="not valid JSON"):
         TrackStore.load(tmp_path / "broken.json")
 
 

@@ -113,6 +113,19 @@ def test_fps_sampling_never_repeats_a_frame_beyond_the_native_rate():
     assert len(got) == 40 and len(set(got.indices.tolist())) == 40
 
 
+@pytest.mark.parametrize("asked", [128, 100_000])
+def test_frame_counts_stop_at_the_frames_of_the_range(asked):
+    for frames in range(5, 70):  # below 5 frames one group of 4 needs a repeat, by the reference spacing
+        indices = sample_frames(_cfr_table(frames, 10), Sampling("frames", asked)).indices.tolist()
+        assert len(indices) == len(set(indices)) >= frames - 4, frames  # never a frame twice
+    table = _cfr_table(42, 10)  # 4.2 s at 10 fps
+    whole = sample_frames(table, Sampling("frames", asked)).indices.tolist()
+    assert len(whole) == len(set(whole)) == 40 and whole[0] == 0 and whole[-1] == 40  # once each, groups of 4
+    part = sample_frames(table, Sampling("frames", asked, start_s=1.0, end_s=2.0))
+    assert len(part) == 8 and len(set(part.indices.tolist())) == 8
+    assert sample_frames(_cfr_table(3, 10), Sampling("frames", asked)).indices.tolist() == [0, 0, 1, 2]
+
+
 def test_adaptive_rule_dense_for_short_sparse_for_long():
     assert adaptive_frame_count(8.0) == 120  # 15 fps
     assert adaptive_frame_count(30.0, budget=1000) == 448  # 15 fps, whole groups

@@ -16,8 +16,9 @@ Progress, streamed text and cancellation go through an `engine.jobs.Job`; a canc
 
 from typing import TYPE_CHECKING
 
-from engine.assistant.conversation import DEFAULT_MAX_NEW_TOKENS, Answer, Conversation
+from engine.assistant.conversation import Answer, Conversation
 from engine.lazy import lazy_attributes
+from engine.questions import DEFAULT_MAX_NEW_TOKENS
 from engine.video import Sampling
 from engine.video.sampling import DEFAULT_FRAMES
 

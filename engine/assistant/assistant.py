@@ -18,7 +18,7 @@ import torch
 from engine.assistant import DEFAULT_SAMPLING
 from engine.assistant.conversation import Conversation, TokenSource
 from engine.assistant.encode import encode_video
-from engine.errors import VideoError
+from engine.errors import ScenescopeError, VideoError
 from engine.jobs import Job, job_or_new
 from engine.models.internvideo import (
     DEFAULT_REPO,
@@ -111,7 +111,13 @@ class VideoAssistant:
         try:
             frames = sample_frames(info.frames, sampling)
         except ValueError as exc:
-            raise VideoError(f"cannot sample {info.path}: {exc}") from None
+            raise VideoError(f"cannot sample {info.path}: {exc}. Choose a range inside the video.") from None
+        most = self.model.max_frames
+        if len(frames) > most:  # refused before minutes of decoding and encoding, not after
+            raise ScenescopeError(
+                f"{len(frames)} frames do not fit the model's context of {self.model.context_window} tokens, "
+                f"which holds at most {most} frames. Ask for {most} or fewer (--frames), or a shorter range."
+            )
         clock = _lap(timings, "sample_s", clock)
         key = TokenCacheKey.of(info.identity, self.model.visual_tokens_key, sampling.key(), frames.indices)
         cached = self.token_cache.load(

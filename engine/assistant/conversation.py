@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from engine.jobs import Job, job_or_new
+from engine.questions import DEFAULT_MAX_NEW_TOKENS, check_max_new_tokens, check_question
 from engine.video import SampledFrames, Sampling
 
 if TYPE_CHECKING:
     from engine.assistant.assistant import VideoContext
 
 TokenSource = Literal["computed", "disk", "memory"]
-DEFAULT_MAX_NEW_TOKENS = 1024  # the published generation settings
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,8 @@ class Conversation:
         Timings: those of opening the video (first answer only, see `VideoAssistant.open_video`), then
         `first_token_s` (prompt prefill and the first token) and `generate_s` (the whole turn).
         """
+        check_question(question)
+        check_max_new_tokens(max_new_tokens)
         job = job_or_new(job)
         start = time.perf_counter()
         first: float | None = None

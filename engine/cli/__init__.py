@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.cli import ask_cmd, export_cmd, ground_cmd, probe_cmd, sample_cmd, track_cmd
+from engine.cli.arguments import EXIT_BAD_INPUT, LineParser
 from engine.errors import ScenescopeError
 
 COMMANDS = {
     module.NAME: module for module in (probe_cmd, sample_cmd, ask_cmd, ground_cmd, track_cmd, export_cmd)
 }
 
-EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
 
@@ -59,14 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
-    parser = argparse.ArgumentParser(
+    parser = LineParser(
         prog="scenescope",
         description="Ask questions about long videos, find moments, track objects, export clips.",
         epilog="Run `scenescope` alone, or `scenescope VIDEO`, to open the desktop app.",
-        parents=[common],
     )
+    debug = "show full tracebacks and debug logs"
+    parser.add_argument("--debug", action="store_true", help=debug)
+    # Also after the command; no default there, or the command's False would undo a --debug before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS.values():
         module.add_parser(sub, parents=[common])
@@ -81,7 +83,8 @@ def _launch_gui(argv: list[str], positionals: list[str]) -> int:
     if positionals and not Path(positionals[0]).exists():
         known = ", ".join(COMMANDS)
         print(
-            f"scenescope: '{positionals[0]}' is neither a file nor a command (commands: {known}).",
+            f"scenescope: '{positionals[0]}' is neither a file nor a command (commands: {known}). "
+            "See `scenescope --help`.",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT

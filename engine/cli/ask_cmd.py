@@ -13,10 +13,11 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from engine.cli.model_args import add_model_arguments, load_model_for, model_sampling, note_frame_count
+from engine.cli.model_args import add_model_arguments, load_model_for, model_sampling
 from engine.cli.progress import end_progress_line, terminal_job
-from engine.errors import ScenescopeError
+from engine.cli.sample_cmd import note_frame_count
 from engine.jobs import Job
+from engine.questions import DEFAULT_MAX_NEW_TOKENS, check_max_new_tokens, check_question
 
 if TYPE_CHECKING:
     from engine.assistant import Answer
@@ -39,14 +40,11 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.max_new_tokens is not None and args.max_new_tokens < 1:
-        raise ScenescopeError("--max-new-tokens must be at least 1.")
     sampling = model_sampling(args)
+    check_question(args.question)  # before seconds of model loading
+    asked = args.max_new_tokens
+    max_new_tokens = check_max_new_tokens(DEFAULT_MAX_NEW_TOKENS if asked is None else asked)
     loaded = load_model_for(args)
-
-    from engine.assistant import DEFAULT_MAX_NEW_TOKENS
-
-    max_new_tokens = args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
     try:
         video = loaded.assistant.open_video(loaded.info, sampling, job=terminal_job(quiet=args.json))
     finally:

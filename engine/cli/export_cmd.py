@@ -6,10 +6,11 @@ import argparse
 import json
 from typing import Any, TextIO
 
+from engine.cli.arguments import seconds
 from engine.cli.progress import end_progress_line, terminal_job
 from engine.export import EncodeSettings, ExportResult, export_spans
 from engine.spans import Span, load_spans
-from engine.timecode import format_timecode, parse_timecode
+from engine.timecode import format_timecode
 from engine.tracking import TrackStore
 from engine.video import VideoInfo
 
@@ -43,9 +44,7 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         "--spans", required=True, metavar="FILE.json", help="spans file (`scenescope ground --json`)"
     )
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write into (created if missing)")
-    p.add_argument(
-        "--pad", type=parse_timecode, default=0.0, metavar="S", help="widen each clip by S seconds"
-    )
+    p.add_argument("--pad", type=seconds, default=0.0, metavar="S", help="widen each clip by S seconds")
     p.add_argument("--burn-masks", metavar="TRACKS.json", help="draw tracked masks into the clips")
     p.add_argument("--overwrite", action="store_true", help="replace files that already exist")
     p.add_argument("--reencode", action="store_true", help="re-encode even where a lossless copy is possible")

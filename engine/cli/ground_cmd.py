@@ -19,11 +19,13 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from engine.cli.arguments import seconds
 from engine.cli.export_cmd import export_with_progress, print_result
-from engine.cli.model_args import add_model_arguments, load_model_for, model_sampling, note_frame_count
+from engine.cli.model_args import add_model_arguments, load_model_for, model_sampling
 from engine.cli.progress import end_progress_line, terminal_job
+from engine.cli.sample_cmd import note_frame_count
 from engine.errors import ScenescopeError
-from engine.timecode import format_timecode, parse_timecode
+from engine.timecode import format_timecode
 
 if TYPE_CHECKING:
     from engine.grounding import GroundingResult
@@ -51,9 +53,7 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
     )
     p.add_argument("--json", action="store_true", help="print one JSON object: spans, curve, answer, costs")
     p.add_argument("--export", metavar="DIR", help="also cut a clip of each span into DIR, with sidecars")
-    p.add_argument(
-        "--pad", type=parse_timecode, metavar="S", help="with --export: widen each clip by S seconds"
-    )
+    p.add_argument("--pad", type=seconds, metavar="S", help="with --export: widen each clip by S seconds")
     p.add_argument("--overwrite", action="store_true", help="with --export: replace files that exist")
 
 

@@ -8,13 +8,12 @@ launcher stay quick. The default model is the engine's: the published checkpoint
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.cli.sample_cmd import add_range_arguments, sampling_from_args
-from engine.video import SampledFrames, Sampling, VideoInfo, probe
+from engine.video import Sampling, VideoInfo, probe
 from engine.video.sampling import DEFAULT_BUDGET, DEFAULT_FRAMES
 
 if TYPE_CHECKING:
@@ -77,12 +76,3 @@ def load_model_for(args: argparse.Namespace) -> LoadedModel:
     )
     timings = {"probe_s": probed - clock, "load_model_s": time.perf_counter() - probed}
     return LoadedModel(assistant, info, timings)
-
-
-def note_frame_count(args: argparse.Namespace, frames: SampledFrames) -> None:
-    """Say on stderr when --frames N was rounded to whole groups of 4."""
-    if args.frames is not None and len(frames) != args.frames:
-        print(
-            f"note: {len(frames)} frames, not {args.frames}: the model takes groups of 4",
-            file=sys.stderr,
-        )

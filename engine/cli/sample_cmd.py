@@ -6,10 +6,11 @@ import argparse
 import json
 import sys
 
+from engine.cli.arguments import seconds
 from engine.errors import ScenescopeError
-from engine.timecode import format_timecode, parse_timecode
-from engine.video import Sampling, probe, sample_frames
-from engine.video.sampling import DEFAULT_BUDGET
+from engine.timecode import format_timecode
+from engine.video import SampledFrames, Sampling, probe, sample_frames
+from engine.video.sampling import DEFAULT_BUDGET, GROUP, MAX_FPS, round_to_groups
 
 NAME = "sample"
 
@@ -33,23 +34,39 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
 
 def add_range_arguments(p: argparse.ArgumentParser) -> None:
     """--start S and --end E: the part of the video to sample (shared with other commands)."""
-    p.add_argument("--start", type=parse_timecode, metavar="S", help="range start (seconds or HH:MM:SS)")
-    p.add_argument("--end", type=parse_timecode, metavar="E", help="range end (seconds or HH:MM:SS)")
+    p.add_argument("--start", type=seconds, metavar="S", help="range start (seconds or HH:MM:SS)")
+    p.add_argument("--end", type=seconds, metavar="E", help="range end (seconds or HH:MM:SS)")
 
 
 def sampling_from_args(args: argparse.Namespace) -> Sampling:
     """The `Sampling` that --frames/--fps/--auto and --start/--end ask for (shared with other commands)."""
     if args.frames is not None:
         if args.frames < 1:
-            raise ScenescopeError("--frames must be at least 1.")
+            raise ScenescopeError("--frames must be at least 1: give how many frames the model sees.")
         return Sampling("frames", args.frames, args.start, args.end)
     if args.fps is not None:
-        if args.fps <= 0:
-            raise ScenescopeError("--fps must be positive.")
+        if not 0 < args.fps <= MAX_FPS:
+            raise ScenescopeError(
+                f"--fps must be positive and at most {MAX_FPS:g}, not {args.fps:g}: "
+                "give a rate in that range."
+            )
         return Sampling("fps", args.fps, args.start, args.end)
     if args.budget < 4:
-        raise ScenescopeError("--budget must be at least 4 frames.")
+        raise ScenescopeError("--budget must be at least 4 frames: give 4 or more.")
     return Sampling("auto", args.budget, args.start, args.end)
+
+
+def note_frame_count(args: argparse.Namespace, frames: SampledFrames) -> None:
+    """Say on stderr when --frames N gave another count: rounded to whole groups of 4, or the range has
+    fewer frames (shared with other commands)."""
+    if args.frames is None or len(frames) == args.frames:
+        return
+    why = (
+        "the range holds no more distinct frames (in whole groups of 4)"
+        if len(frames) < round_to_groups(args.frames)
+        else f"the model takes groups of {GROUP}"
+    )
+    print(f"note: {len(frames)} frames, not {args.frames}: {why}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,9 +75,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         chosen = sample_frames(info.frames, sampling)
     except ValueError as e:
-        raise ScenescopeError(f"Cannot sample {info.path}: {e}.") from None
-    if args.frames is not None and len(chosen) != args.frames:
-        print(f"note: {len(chosen)} frames, not {args.frames}: the model takes groups of 4", file=sys.stderr)
+        raise ScenescopeError(f"Cannot sample {info.path}: {e}. Choose a range inside the video.") from None
+    note_frame_count(args, chosen)
     if args.json:
         print(json.dumps({"frames": chosen.to_list()}))
         return 0

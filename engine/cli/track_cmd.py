@@ -14,9 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+from engine.cli.arguments import finite_numbers, seconds
 from engine.cli.progress import end_progress_line, terminal_job
 from engine.errors import ScenescopeError
-from engine.timecode import format_timecode, parse_timecode
+from engine.timecode import format_timecode
 
 NAME = "track"
 OUTPUTS = {"tracks": "tracks.json", "boxes": "boxes.csv", "masks": "masks/object_1", "video": "tracked.mp4"}
@@ -30,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
         description="Click an object on one frame, track it through the video with SAM 2.1, export masks.",
     )
     p.add_argument("video", help="video file")
-    p.add_argument("--at", type=_time, required=True, metavar="SECONDS", help="time of the frame clicked on")
+    p.add_argument("--at", type=seconds, required=True, metavar="S", help="time of the frame clicked on")
     p.add_argument(
         "--point", type=_xy, action="append", default=[], metavar="X,Y", help="a pixel in the object"
     )
@@ -144,37 +145,19 @@ def _peak_memory(device) -> dict:
     return {"rss_bytes": rss_bytes, "cuda_bytes": cuda}
 
 
-def _time(text: str) -> float:
-    try:
-        return parse_timecode(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _numbers(text: str, count: int, what: str) -> tuple[float, ...]:
-    parts = text.split(",")
-    try:
-        values = tuple(float(v) for v in parts)
-    except ValueError:
-        values = ()
-    if len(values) != count:
-        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
-    return values
-
-
 def _xy(text: str) -> tuple[float, float]:
-    return _numbers(text, 2, "X,Y (two numbers, pixels)")  # type: ignore[return-value]
+    return finite_numbers(text, 2, "X,Y (two numbers, pixels)")  # type: ignore[return-value]
 
 
 def _box(text: str) -> tuple[float, float, float, float]:
-    return _numbers(text, 4, "X0,Y0,X1,Y1 (four numbers, pixels)")  # type: ignore[return-value]
+    return finite_numbers(text, 4, "X0,Y0,X1,Y1 (four numbers, pixels)")  # type: ignore[return-value]
 
 
 def _range(text: str) -> tuple[float, float]:
     start, sep, end = text.partition("-")
     if not sep:
         raise argparse.ArgumentTypeError(f"{text!r} is not a range: write START-END, e.g. 10-25 or 1:05-1:30")
-    start_s, end_s = _time(start), _time(end)
+    start_s, end_s = seconds(start), seconds(end)
     if end_s <= start_s:
-        raise argparse.ArgumentTypeError(f"the range {text!r} ends before it starts")
+        raise argparse.ArgumentTypeError(f"the range {text!r} ends before it starts: write the start first")
     return start_s, end_s

@@ -35,6 +35,8 @@ from engine.tracking import TrackStore
 from engine.video import VideoInfo
 
 _MP4_OPTIONS = {"movflags": "+faststart"}  # index at the front: players start before reading it all
+CRF_RANGE = (0, 51)  # x264's constant-quality scale for 8-bit video: 0 lossless .. 51 worst
+AUDIO_BITRATE_RANGE = (8_000, 320_000)  # AAC bits per second per channel that FFmpeg's encoder takes
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,14 @@ class EncodeSettings:
     preset: str = "medium"  # x264 speed/size trade-off, "ultrafast" .. "veryslow"
     audio_bitrate: int = 96_000  # AAC bits per second per channel
     smart_cut: bool = True  # copy what can be copied between re-encoded ends; False: re-encode it all
+
+    def __post_init__(self) -> None:
+        _require_whole(
+            "--crf", self.crf, CRF_RANGE, "x264 quality", "Use 18 (visually lossless) to 28 (small)"
+        )
+        _require_whole(
+            "The audio bitrate", self.audio_bitrate, AUDIO_BITRATE_RANGE, "AAC, per channel", "Use 96000"
+        )
 
 
 @dataclass(frozen=True)
@@ -181,3 +191,11 @@ def _audio_packets(info, frames, source, output, reencode, settings, job):
 def _decode_time(packet: av.Packet):
     """When the muxer needs the packet, for interleaving the tracks (exact: a Fraction)."""
     return (packet.dts if packet.dts is not None else packet.pts) * packet.time_base
+
+
+def _require_whole(name: str, value: object, limits: tuple[int, int], meaning: str, advice: str) -> None:
+    low, high = limits
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ExportError(
+            f"{name} must be a whole number from {low} to {high} ({meaning}), not {value!r}. {advice}."
+        )

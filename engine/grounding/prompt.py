@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.errors import ScenescopeError
+from engine.questions import MAX_QUERY_CHARS, check_question
 
 GROUNDING_TASK = (
     "Please find the visual event described by the query in the video, determining its starting and "
@@ -30,8 +31,9 @@ MAX_DECIMALS = 3
 
 
 def check_query(query: str) -> str:
-    """The query without surrounding space and end punctuation; `ScenescopeError` if nothing is left."""
-    cleaned = query.strip().rstrip("?.!").strip()
+    """The query without surrounding space and end punctuation; `ScenescopeError` if nothing is left or
+    it is longer than `MAX_QUERY_CHARS`."""
+    cleaned = check_question(query, "query", MAX_QUERY_CHARS).strip().rstrip("?.!").strip()
     if not cleaned:
         raise ScenescopeError(
             "The query is empty: describe the moment to find, e.g. 'a van stops at the gate'."

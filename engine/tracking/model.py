@@ -9,7 +9,6 @@ cannot work on the CPU machines, so this module reads the preprocessing constant
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import torch
 
 from engine.errors import ModelError
+from engine.user_files import folder_or_hub_id, read_json
 
 log = logging.getLogger(__name__)
 
@@ -103,20 +103,15 @@ def load_sam2(
 
 def resolve_sam2_folder(source: str | Path, revision: str | None = None) -> Path:
     """A local folder as it is; a Hub id ("owner/name") downloaded (JSON and safetensors only)."""
-    path = Path(source).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
+    found = folder_or_hub_id(source, DEFAULT_SAM_MODEL, ModelError)
+    if isinstance(found, Path):
+        if not (found / "config.json").exists():
             raise ModelError(
-                f"{path} has no config.json: it is not a SAM2 model folder. Give a folder with config.json "
+                f"{found} has no config.json: it is not a SAM2 model folder. Give a folder with config.json "
                 "and model.safetensors, or a Hub id such as facebook/sam2.1-hiera-tiny."
             )
-        return path.resolve()
-    text = str(source)
-    parts = text.split("/")
-    if path.exists() or len(parts) != 2 or not all(parts) or text.startswith((".", "~", "/")):
-        raise ModelError(
-            f"SAM2 model {text!r} is neither a model folder nor a Hub id (like facebook/sam2.1-hiera-tiny)."
-        )
+        return found
+    text = found
     try:
         from huggingface_hub import snapshot_download
 
@@ -143,12 +138,9 @@ def _check_weights(folder: Path) -> None:
 
 
 def _read_json(path: Path, folder: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"{folder} has no {path.name}. Download the model again.") from None
-    except (OSError, ValueError) as e:
-        raise ModelError(f"{path} is unreadable ({e}). Download the model again.") from None
+    if not path.exists():
+        raise ModelError(f"{folder} has no {path.name}. Download the model again.")
+    data = read_json(path, "model file", "Download the model again.", ModelError)
     if not isinstance(data, dict):
         raise ModelError(f"{path} is not a JSON object. Download the model again.")
     return data

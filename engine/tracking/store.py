@@ -22,6 +22,7 @@ from pycocotools import mask as mask_utils
 
 from engine.atomic import write_text_atomic
 from engine.errors import ScenescopeError
+from engine.user_files import read_json
 
 FORMAT = "scenescope-tracks"
 VERSION = 1
@@ -313,14 +314,14 @@ class TrackStore:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TrackStore:
-        path = Path(path)
+        fix = "Give the tracks.json that `scenescope track` wrote."
+        doc = read_json(path, "tracks file", fix)
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
             return cls.from_json(doc)
-        except FileNotFoundError:
-            raise ScenescopeError(f"No such tracks file: {path}.") from None
-        except (ValueError, KeyError, TypeError) as e:
-            raise ScenescopeError(f"{path} is not a tracks file ({type(e).__name__}: {e}).") from None
+        except ScenescopeError as e:
+            raise ScenescopeError(f"{path}: {e}. {fix}") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ScenescopeError(f"{path} is not a tracks file ({type(e).__name__}: {e}). {fix}") from None
 
 
 def masks_at(

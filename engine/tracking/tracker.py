@@ -15,6 +15,7 @@ of the video except the compact results.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -111,7 +112,7 @@ class Tracker:
         there, with its memory (SAM2's refinement). Returns the object's mask on that frame; frames
         after it keep their old masks until `refine` or `propagate` re-tracks them.
         """
-        frame_index = self.video.frames.index_at(time_s)
+        frame_index = self._clicked_frame(time_s)
         prompt = self._merge_prompt(obj_id, frame_index, points, labels, box)
         with self._lock:
             obj_id = self.next_object_id() if obj_id is None else obj_id
@@ -193,7 +194,7 @@ class Tracker:
         masks bit for bit. On the object's only prompt frame it re-tracks both ways.
         """
         self._object(obj_id)
-        frame_index = self.video.frames.index_at(time_s)
+        frame_index = self._clicked_frame(time_s)
         tracked = self.store.frame_indices(obj_id)
         if not tracked:
             raise ScenescopeError(f"Object {obj_id} has not been tracked yet: propagate it first.")
@@ -283,6 +284,17 @@ class Tracker:
         image = self.model.network.get_image_features(pixels, return_dict=True)
         return {"vision_feats": image.fpn_hidden_states, "vision_pos_embeds": image.fpn_position_encoding}
 
+    def _clicked_frame(self, time_s: float) -> int:
+        """The frame shown at `time_s`. A time off the video is refused: moved to the nearest frame, the
+        click would land on a picture the user never saw."""
+        duration = self.video.duration_s
+        if not (math.isfinite(time_s) and 0 <= time_s < duration):
+            raise ScenescopeError(
+                f"There is no frame at {time_s:g} s: {self.video.path.name} lasts {duration:.3f} s "
+                f"({format_timecode(duration)}). Click at a time inside it."
+            )
+        return self.video.frames.index_at(time_s)
+
     def _merge_prompt(self, obj_id, frame_index, points, labels, box) -> Prompt:
         if len(points) != len(labels):
             raise ScenescopeError(f"{len(points)} points but {len(labels)} labels: give one label per point.")
@@ -294,13 +306,15 @@ class Tracker:
         for x, y in points:
             if not (0 <= x < width and 0 <= y < height):
                 raise ScenescopeError(
-                    f"Point ({x:g}, {y:g}) lies outside the {width}x{height} picture (display orientation)."
+                    f"Point ({x:g}, {y:g}) lies outside the {width}x{height} picture (display orientation). "
+                    "Click inside it."
                 )
         if box is not None:
             x0, y0, x1, y1 = box
             if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
                 raise ScenescopeError(
-                    f"Box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) needs x0 < x1 and y0 < y1 inside {width}x{height}."
+                    f"Box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) needs x0 < x1 and y0 < y1 inside "
+                    f"{width}x{height}. Draw it inside the picture."
                 )
         known = self.store.prompts(obj_id) if obj_id is not None else []
         old = next((p for p in known if p.frame_index == frame_index), None)

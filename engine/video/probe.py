@@ -18,6 +18,7 @@ import av
 
 from engine.cache import BadEntry, CacheFolder, file_identity
 from engine.errors import VideoError
+from engine.user_files import regular_file
 from engine.video.frame_table import FrameTable, read_frame_table
 from engine.video.mp4_boxes import stops_inside_a_box
 from engine.video.mp4_index import read_indexed_frame_table
@@ -188,16 +189,7 @@ def open_video_stream(
 
 
 def _check_readable_file(path: Path) -> int:
-    if not path.exists():
-        raise VideoError(f"No such file: {path}. Check the path and that the drive is connected.")
-    if path.is_dir():
-        raise VideoError(f"{path} is a folder. Choose a video file inside it.")
-    try:
-        size = path.stat().st_size
-        with path.open("rb"):
-            pass
-    except PermissionError:
-        raise VideoError(f"Cannot read {path}: permission denied. Check the file's permissions.") from None
+    size = regular_file(path, "video file", VideoError).stat().st_size
     if size == 0:
         raise VideoError(f"{path} is empty (0 bytes). It may still be copying, or the recording failed.")
     return size

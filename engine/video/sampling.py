@@ -4,7 +4,10 @@ The reference (`get_index` and `get_num_frames_by_duration` of the published mod
 midpoint of N equal segments of frame indices. `reference_frame_indices` is that code, rule for rule,
 including its `round(seconds * fps)` bounds, so that it reproduces the published indices. On real files
 `sample_frames` takes the bounds of a time range from the true timestamps instead, which agrees with the
-reference on constant-frame-rate video and stays right on variable-frame-rate video.
+reference on constant-frame-rate video and stays right on variable-frame-rate video. Unlike the
+reference, it never asks for more frames than the range holds: 128 segments of a 40-frame clip would
+show each frame three times or more, costing vision passes and context for nothing, so the count stops
+at the range's frames (in whole groups). Only the reference duration rule keeps its repeats.
 
 The model merges tokens over groups of 4 frames (HiCo), so every count handed to it is a multiple of 4.
 """
@@ -25,6 +28,7 @@ DENSE_FPS, SPARSE_FPS = 15.0, 1.0  # adaptive rule: densest for short clips, spa
 SHORT_CLIP_S, LONG_CLIP_S = 30.0, 600.0  # adaptive rule: at most this long is short, at least this is long
 DEFAULT_BUDGET = 512  # most frames the adaptive rule asks for
 DEFAULT_FRAMES = 128  # the model card's load_video(num_segments=128)
+MAX_FPS = 1000.0  # highest sampling rate accepted (rates above a video's own give all its frames anyway)
 
 
 def segment_midpoints(start_idx: int, end_idx: int, count: int) -> np.ndarray:
@@ -111,7 +115,8 @@ class Sampling:
 
 @dataclass(frozen=True)
 class SampledFrames:
-    """The chosen frames: presentation-order indices (sorted, may repeat on very short clips) and times."""
+    """The chosen frames: presentation-order indices (sorted; repeated only on ranges of fewer than 5
+    frames, where one group of 4 needs them, or by the reference duration rule) and their times."""
 
     indices: np.ndarray  # [N] int64
     times_s: np.ndarray  # [N] float64, true presentation times
@@ -153,24 +158,29 @@ class SampledFrames:
 
 
 def sample_frames(table: FrameTable, sampling: Sampling) -> SampledFrames:
-    """Choose frames of a video by `sampling`. The count is always a whole number of groups of 4."""
+    """Choose frames of a video by `sampling`. The count is always a whole number of groups of 4, and
+    (but for the reference duration rule) at most the frames the range holds."""
     start_idx, end_idx, start_s, end_s = _range_bounds(table, sampling)
     duration = end_s - start_s
+    most = max(GROUP, (end_idx - start_idx + 1) // GROUP * GROUP)  # frames of the range, whole groups
     if sampling.mode == "frames":
-        indices = segment_midpoints(start_idx, end_idx, round_to_groups(int(sampling.value)))
+        # Segment midpoints are distinct only while segments are at least one frame apart: at most as many
+        # as the range has gaps between frames (100 midpoints of 100 frames would show some twice).
+        spaced = max(GROUP, (end_idx - start_idx) // GROUP * GROUP)
+        indices = segment_midpoints(start_idx, end_idx, min(round_to_groups(int(sampling.value)), spaced))
     elif sampling.mode == "duration":
         if sampling.start_s is None and sampling.end_s is None:
             duration = (table.frame_count - 1) / table.average_fps  # the reference's max_frame / fps
         indices = segment_midpoints(start_idx, end_idx, num_frames_by_duration(duration))
     elif sampling.mode in ("fps", "auto"):
         if sampling.mode == "fps":
-            if sampling.value <= 0:
-                raise ValueError(f"frames per second must be positive, not {sampling.value}")
+            if not 0 < sampling.value <= MAX_FPS:
+                rate = sampling.value
+                raise ValueError(f"frames per second must be above 0 and at most {MAX_FPS:g}, not {rate}")
             count = round_to_groups(round(duration * sampling.value))
         else:
             count = adaptive_frame_count(duration, int(sampling.value) or DEFAULT_BUDGET)
-        count = min(count, max(GROUP, (end_idx - start_idx + 1) // GROUP * GROUP))
-        indices = _time_midpoints(table, start_s, end_s, count)
+        indices = _time_midpoints(table, start_s, end_s, min(count, most))
     else:
         raise ValueError(f"unknown sampling mode {sampling.mode!r}")
     return SampledFrames(indices=indices, times_s=table.times_s[indices], sampling=sampling)

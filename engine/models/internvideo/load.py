@@ -9,7 +9,6 @@ placed on its device as it is read, so peak host memory stays around one tensor 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,8 +19,9 @@ from torch import nn
 
 from engine.cache import content_digests
 from engine.errors import ModelError
+from engine.user_files import folder_or_hub_id
 
-from .config import InternVideoConfig
+from .config import InternVideoConfig, read_json_object
 from .convert import SKIPPED_PREFIXES, LlmHeads, convert_tensor, is_skipped
 from .model import InternVideoModel
 from .precision import PRECISIONS, ModelSize, choose_gpu_precision, model_size_from_dims, required_bytes
@@ -55,21 +55,12 @@ class ResolvedSource:
     commit: str | None = None
 
 
-def _looks_like_repo_id(source: str) -> bool:
-    parts = source.split("/")
-    return len(parts) == 2 and all(parts) and not source.startswith((".", "~", "/"))
-
-
 def resolve_source(source: str | Path, revision: str | None = None) -> ResolvedSource:
     """A local folder as is; a Hub id ("owner/name") is downloaded (data files only) at a pinned revision."""
-    path = Path(source).expanduser()
-    if path.is_dir():
-        return ResolvedSource(path.resolve())
-    text = str(source)
-    if path.exists():
-        raise ModelError(f"model path {text} is not a folder")
-    if not _looks_like_repo_id(text):
-        raise ModelError(f"model folder {text} does not exist")
+    found = folder_or_hub_id(source, DEFAULT_REPO, ModelError)
+    if isinstance(found, Path):
+        return ResolvedSource(found)
+    text = found
     if revision is None:
         if text != DEFAULT_REPO:
             raise ModelError(f"pin a revision (commit hash) to load {text} from the Hugging Face Hub")
@@ -115,11 +106,10 @@ def hub_snapshot(repo_id: str, revision: str) -> Path:
 def shard_files(folder: Path) -> list[Path]:
     """The safetensors shards of a folder (from the index if there is one); `ModelError` if any is missing."""
     index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelError(f"cannot read {index}: {exc!r}") from exc
+    if index.exists():
+        weight_map = read_json_object(index).get("weight_map")
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise ModelError(f"{index} maps no tensor names to shards. Download the model again.")
         names = sorted(set(weight_map.values()))
     elif (folder / "model.safetensors").is_file():
         names = ["model.safetensors"]

@@ -21,6 +21,7 @@ from engine.jobs import Job
 from .config import InternVideoConfig
 from .generate import CancelCheck, ChatSession, Generation, TokenCallback
 from .model import InternVideoModel
+from .precision import max_frames
 from .prompt import ChatTemplate, build_prompt, get_template
 from .token_cache import TokenLayout
 from .tokenizer import InternLM2Tokenizer
@@ -102,6 +103,16 @@ class InternVideo:
     def frame_group(self) -> int:
         """Frame counts must be multiples of this (4)."""
         return self.config.spec.local_num_frames
+
+    @property
+    def context_window(self) -> int:
+        """Tokens the language model attends over (its max_position_embeddings: 32768 for the 8B)."""
+        return int(self.config.text.max_position_embeddings)
+
+    @property
+    def max_frames(self) -> int:
+        """The most frames one prompt can show within `context_window`: 1412 for the 8B."""
+        return max_frames(self.context_window, self.tokens_per_frame, self.frame_group)
 
     @property
     def image_size(self) -> int:

@@ -113,6 +113,12 @@ def context_tokens(size: ModelSize, num_frames: int) -> int:
     return num_frames * (size.tokens_per_frame + TEXT_TOKENS_PER_FRAME) + PROMPT_OVERHEAD_TOKENS
 
 
+def max_frames(context_window: int, tokens_per_frame: int, group: int) -> int:
+    """The most frames (whole groups) whose prompt, by `context_tokens`, fits `context_window` tokens."""
+    per_frame = tokens_per_frame + TEXT_TOKENS_PER_FRAME
+    return max(0, (context_window - PROMPT_OVERHEAD_TOKENS) // per_frame // group * group)
+
+
 def runtime_bytes(size: ModelSize, num_frames: int, bytes_per_value: int = 2) -> int:
     """Memory beyond the weights to answer about `num_frames` frames: KV cache, prefill activations, margin.
 

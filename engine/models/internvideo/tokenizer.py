@@ -204,4 +204,4 @@ _DEFAULT_SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk
 
 def _read_json(path: Path) -> dict[str, Any]:
     """An optional tokenizer file: {} when absent."""
-    return read_json_object(path) if path.is_file() else {}
+    return read_json_object(path) if path.exists() else {}
