@@ -108,7 +108,7 @@ def test_a_missing_default_model_fails_fast(video: Path, env: dict[str, str], of
     assert (
         line.startswith("scenescope: ") and DEFAULT_REPO in line and "not in the Hugging Face cache" in line
     )
-    assert "--model DIR" in line and "hf download" in line
+    assert "pass a folder" in line and f"hf download {DEFAULT_REPO} --revision {DEFAULT_REVISION}" in line
     assert ("HF_HUB_OFFLINE" in line) if offline else ("cannot be reached" in line)
     assert elapsed < 30  # huggingface_hub's own retries would take about 25 s on top of start-up
 

@@ -13,7 +13,6 @@ Sizes are always read from the file; nothing here knows the 8B dimensions.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from transformers import InternVLVisionConfig, LlamaConfig
 
 from engine.errors import ModelError
+from engine.models.hub import DamagedModelFile, read_json
 
 # The released HiCo model hard-codes these in its __init__ (they are not in config.json).
 LOCAL_NUM_FRAMES = 4  # frames merged together by HiCo
@@ -202,24 +202,13 @@ def parse_config(raw: dict[str, Any]) -> InternVideoConfig:
     return InternVideoConfig(vision=vision, text=text, spec=spec, raw=raw)
 
 
-def read_json_object(path: Path) -> dict[str, Any]:
-    """A JSON file of the model folder that must hold an object; unreadable or malformed is a ModelError."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ModelError(f"{path} does not hold a JSON object")
-    return data
-
-
 def load_config(folder: Path) -> InternVideoConfig:
     """Read and parse `folder/config.json`."""
     path = Path(folder) / "config.json"
     if not path.is_file():
         raise ModelError(f"no config.json in model folder {folder}; is this an InternVideo2.5 checkpoint?")
-    raw = read_json_object(path)
+    raw = read_json(path)
     try:
         return parse_config(raw)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{path} is incomplete or malformed: {exc!r}") from exc
+        raise DamagedModelFile(path, f"is incomplete or malformed ({exc!r})") from None
