@@ -14,6 +14,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def library_noise(stderr: str) -> list[str]:
+    """The lines of a command's stderr that are not its own: warnings, library logs, their source lines."""
+    return [line for line in stderr.splitlines() if "warning" in line.lower() or line.startswith(("[", " "))]
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["SCENESCOPE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
