@@ -12,16 +12,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import stat
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ScenescopeError
 
-# A Hugging Face id is "owner/name" of letters, digits and . _ - (no "..", no "--" inside a part).
-_HUB_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
-_HUB_ID = re.compile(rf"^{_HUB_PART}/{_HUB_PART}$")
 _SPECIAL = (
     (stat.S_ISDIR, "a folder"),
     (stat.S_ISREG, "a file"),
@@ -78,7 +74,7 @@ def read_json(
     except OSError as e:
         raise error(f"Cannot read {path}: {e.strerror or e}. {fix}") from None
     try:
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        return loads_strict(text)
     except json.JSONDecodeError as e:
         raise error(f"{path} is not valid JSON (line {e.lineno}, column {e.colno}): {e.msg}. {fix}") from None
     except RecursionError:
@@ -87,26 +83,9 @@ def read_json(
         raise error(f"{path} is not a {what}: {e}. {fix}") from None
 
 
-def is_hub_id(text: str) -> bool:
-    """Whether `text` names a Hugging Face repo ("owner/name") rather than a local path.
-
-    Anything that reads as a path is one: it starts with ".", "/" or "~", has more than one separator or
-    characters an id cannot hold, or its first part exists here (`models/nosuch` when ./models exists).
-    """
-    return bool(_HUB_ID.match(text)) and "--" not in text and not Path(text.split("/")[0]).exists()
-
-
-def folder_or_hub_id(source: str | os.PathLike, example: str, error: type[ScenescopeError]) -> Path | str:
-    """A model source: the checked local folder (resolved), or the Hub id as given (`is_hub_id`)."""
-    text = str(source)
-    if isinstance(source, str) and is_hub_id(text):
-        return text
-    path = Path(source).expanduser()
-    if not path.exists():
-        raise error(
-            f"No such model folder: {text} (and it is not a Hugging Face id like {example}). Check the path."
-        )
-    return folder(path, "model folder", error).resolve()
+def loads_strict(text: str) -> Any:
+    """`json.loads` that refuses NaN, Infinity and numbers that overflow a float (ValueError)."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
 
 
 def _mode(path: Path, what: str, error: type[ScenescopeError]) -> int:

@@ -21,6 +21,11 @@ def checkout_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO_ROOT), **extra}
 
 
+def library_noise(stderr: str) -> list[str]:
+    """The lines of a command's stderr that are not its own: warnings, library logs, their source lines."""
+    return [line for line in stderr.splitlines() if "warning" in line.lower() or line.startswith(("[", " "))]
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["SCENESCOPE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))

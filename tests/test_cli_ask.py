@@ -20,7 +20,7 @@ import pytest
 
 from engine.models.internvideo import DEFAULT_REPO, DEFAULT_REVISION
 from engine.video import Sampling, probe, sample_frames
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, library_noise
 from tests.fixtures import internvideo_fixture
 
 QUESTION = "What happens in this video?"
@@ -78,6 +78,7 @@ def test_asking_again_runs_no_vision_pass_and_the_answer_streams(
     args = ["ask", str(video), QUESTION, "--frames", "16", "--max-new-tokens", "60"]
     first = scenescope([*args, "--json"], cached_env)
     assert first.returncode == 0, first.stderr
+    assert library_noise(first.stderr) == []  # no FutureWarning about the KV cache, no library chatter
     result = json.loads(first.stdout)
     assert result["cache"] == {"hit": False, "source": "computed", "vision_passes": 2}  # 16 frames, 8 a pass
     expected = sample_frames(probe(video).frames, Sampling("frames", 16)).to_list()
@@ -88,6 +89,7 @@ def test_asking_again_runs_no_vision_pass_and_the_answer_streams(
     assert len(reads) >= 3  # the text arrived piece by piece, not in one write at the end
     assert b"".join(reads).decode().strip() == result["answer"]
     assert "visual tokens from cache" in stderr and "16 frames" in stderr
+    assert library_noise(stderr) == []
 
     again = scenescope([*args, "--json"], cached_env)
     assert again.returncode == 0, again.stderr
@@ -108,7 +110,7 @@ def test_a_missing_default_model_fails_fast(video: Path, env: dict[str, str], of
     assert (
         line.startswith("scenescope: ") and DEFAULT_REPO in line and "not in the Hugging Face cache" in line
     )
-    assert "--model DIR" in line and "hf download" in line
+    assert "pass a folder" in line and f"hf download {DEFAULT_REPO} --revision {DEFAULT_REVISION}" in line
     assert ("HF_HUB_OFFLINE" in line) if offline else ("cannot be reached" in line)
     assert elapsed < 30  # huggingface_hub's own retries would take about 25 s on top of start-up
 

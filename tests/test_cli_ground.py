@@ -14,6 +14,7 @@ import pytest
 
 from engine.spans import load_spans
 from engine.video import probe
+from tests.conftest import library_noise
 from tests.test_cli_ask import scenescope
 
 QUERY = "When does the white van stop at the gate?"
@@ -52,6 +53,7 @@ def test_ground_json_feeds_export(
     ]
     done = scenescope([*args, "--json"], env)
     assert done.returncode == 0, done.stderr
+    assert library_noise(done.stderr) == []  # no FutureWarning about the KV cache, no library chatter
     result = json.loads(done.stdout)
     duration = probe(video).duration_s
     assert len(result["curve"]) == 3  # 16 frames = 4 groups: windows of 2 groups, one group apart

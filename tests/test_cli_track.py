@@ -76,7 +76,7 @@ def test_text_summary(video, sam2_folder, tmp_path):
         (["--at", "1.8", "--point", "5,5", "--range", "0-1"], "no clicks between"),
         (
             ["--at", "1", "--point", "5,5", "--sam-model", "nowhere/at/all"],
-            "No such model folder: nowhere/at/all",
+            "model folder nowhere/at/all does not exist",
         ),
     ],
 )

@@ -10,6 +10,10 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +25,9 @@ from engine.errors import ModelError
 from engine.models.internvideo import DEFAULT_REPO, DEFAULT_REVISION, load_internvideo
 from engine.models.internvideo.config import parse_config
 from engine.models.internvideo.convert import LlmHeads, convert_tensor, split_grouped_wqkv
-from engine.models.internvideo.load import build_model, model_identity, resolve_source
+from engine.models.internvideo.load import build_model, model_identity
 from engine.models.internvideo.model import InternVideoModel
+from tests.damaged_models import DAMAGE, copy_checkpoint
 
 TINY_RAW_CONFIG: dict[str, Any] = {
     "architectures": ["InternVLChatModel"],
@@ -275,7 +280,9 @@ def test_folder_without_config(tmp_path: Path) -> None:
 def test_folder_with_missing_shard(tmp_path: Path) -> None:
     folder = write_checkpoint(tmp_path / "ckpt")
     next(folder.glob("model-00002-*.safetensors")).unlink()
-    with pytest.raises(ModelError, match="lacks weight shard"):
+    with pytest.raises(
+        ModelError, match=r"model-00002-of-00002\.safetensors is missing \(model\.safetensors"
+    ):
         build_model(folder, parse_config(tiny_raw_config()), CPU, "fp32", "sdpa")
 
 
@@ -308,55 +315,6 @@ def test_wrong_architecture_is_refused(tmp_path: Path, change: dict[str, Any], m
         load_internvideo(folder, device="cpu")
 
 
-def test_hub_download_is_pinned_and_fetches_no_code(tmp_path: Path, monkeypatch) -> None:
-    import huggingface_hub
-    import huggingface_hub.utils
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    calls: list[dict[str, Any]] = []
-    cached = {"yes": True}
-
-    def fake_snapshot_download(**kwargs: Any) -> str:
-        calls.append(kwargs)
-        if kwargs.get("local_files_only") and not cached["yes"]:
-            raise LocalEntryNotFoundError("not cached")
-        return str(tmp_path)
-
-    class AnsweringHub:
-        def head(self, url: str, timeout: float) -> None:
-            calls.append({"head": url})
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    monkeypatch.setattr(huggingface_hub.utils, "get_session", lambda: AnsweringHub())
-    resolved = resolve_source(DEFAULT_REPO)
-    assert resolved.folder == tmp_path and resolved.commit == DEFAULT_REVISION
-    (call,) = calls  # found in the local cache: no network request at all
-    assert call["local_files_only"] is True
-    assert call["repo_id"] == DEFAULT_REPO and call["revision"] == DEFAULT_REVISION
-    assert len(DEFAULT_REVISION) == 40
-    assert not any(p.endswith(".py") or p in ("*", "*.*") for p in call["allow_patterns"])
-    assert "*.py" in call["ignore_patterns"]
-
-    calls.clear()
-    cached["yes"] = False
-    assert resolve_source(DEFAULT_REPO).folder == tmp_path
-    local, head, download = calls  # not cached: the Hub answers, then the download runs
-    assert local["local_files_only"] and "head" in head and not download.get("local_files_only")
-    assert download["revision"] == DEFAULT_REVISION and "*.py" in download["ignore_patterns"]
-    with pytest.raises(ModelError, match="pin a revision"):
-        resolve_source("someone/other-model")
-    assert resolve_source("someone/other-model", revision="a" * 40).commit == "a" * 40
-
-    def failing_download(**kwargs: Any) -> str:
-        if kwargs.get("local_files_only"):
-            raise LocalEntryNotFoundError("not cached")
-        raise OSError("connection reset")
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", failing_download)
-    with pytest.raises(ModelError, match="cannot download"):
-        resolve_source(DEFAULT_REPO)
-
-
 def test_identity_is_stable_and_tracks_the_files(tmp_path: Path) -> None:
     folder = write_checkpoint(tmp_path / "ckpt")
     first = model_identity(folder)
@@ -366,3 +324,96 @@ def test_identity_is_stable_and_tracks_the_files(tmp_path: Path) -> None:
         json.dumps(tiny_raw_config(template="internlm2-chat")), encoding="utf-8"
     )
     assert model_identity(folder) != first
+
+
+# ----- damaged files: which file, and how to get it again ---------------------------------------------------
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_folder_names_the_file_and_says_copy_it_again(tmp_path: Path, damage: str) -> None:
+    folder = copy_checkpoint(tmp_path / "ckpt")
+    problem = DAMAGE[damage](folder)
+    with pytest.raises(ModelError) as caught:
+        load_internvideo(folder, device="cpu")
+    message = str(caught.value)
+    assert re.search(problem, message), message
+    assert message.endswith(f"; copy the model folder {folder} again from where it came from")
+    assert str(folder) in message.split(" ")[0] and "\n" not in message
+
+
+@pytest.mark.parametrize("damage", [d for d in DAMAGE if d != "index_names_a_missing_shard"])
+def test_a_damaged_hub_copy_gives_the_command_that_fetches_the_file_again(
+    tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fake_hub import FakeHub, point_at
+
+    published = copy_checkpoint(tmp_path / "published")
+    cache = tmp_path / "hf"
+    with FakeHub({(DEFAULT_REPO, DEFAULT_REVISION): published}) as hub:
+        point_at(hub.url, cache, monkeypatch)
+        snapshot = load_internvideo(device="cpu").folder  # downloaded: links into the cache's blobs
+        problem = DAMAGE[damage](snapshot)
+        with pytest.raises(ModelError) as caught:
+            load_internvideo(device="cpu")
+        message = str(caught.value)
+        assert re.search(problem, message), message
+        assert f" of {DEFAULT_REPO}@{DEFAULT_REVISION[:12]} (Hugging Face cache) " in message
+        command = message.split("; fetch it again: ")[1]
+        damaged_file = re.search(r"(\S+) of " + re.escape(DEFAULT_REPO), message).group(1)
+        assert (
+            command
+            == f"hf download {DEFAULT_REPO} {damaged_file} --revision {DEFAULT_REVISION} --force-download"
+        )
+        if damage == "cut_shard":  # the command works: run it as the message says, and the model loads
+            env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_CACHE": str(cache)}
+            hf = Path(sys.executable).with_name("hf")
+            subprocess.run(
+                [str(hf), *command.split()[1:]], env=env, check=True, capture_output=True, timeout=120
+            )
+            assert load_internvideo(device="cpu").folder == snapshot
+
+
+def test_a_file_missing_from_a_hub_copy_is_fetched_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fake_hub import FakeHub, point_at
+
+    with FakeHub({(DEFAULT_REPO, DEFAULT_REVISION): copy_checkpoint(tmp_path / "published")}) as hub:
+        point_at(hub.url, tmp_path / "hf", monkeypatch)
+        snapshot = load_internvideo(device="cpu").folder
+        DAMAGE["index_names_a_missing_shard"](snapshot)
+        hub.requests.clear()
+        load_internvideo(device="cpu")  # the cache's file list shows the copy incomplete: the rest is fetched
+    assert (snapshot / "model-00003-of-00004.safetensors").is_file()
+    fetched = {path.rsplit("/", 1)[-1] for _, path in hub.requests if "/resolve/" in path}
+    assert fetched <= {"model-00003-of-00004.safetensors"}  # (its blob was still there: no transfer at all)
+
+
+def test_a_cancelled_load_stops_between_tensors(tmp_path: Path) -> None:
+    from engine.jobs import Cancelled, Job, Progress
+
+    folder = write_checkpoint(tmp_path / "ckpt")
+    seen: list[Progress] = []
+
+    def cancel_at_the_third(progress: Progress) -> None:
+        seen.append(progress)
+        if progress.done == 3:
+            job.cancel()
+
+    job = Job(on_progress=cancel_at_the_third)
+    with pytest.raises(Cancelled):
+        build_model(folder, parse_config(tiny_raw_config()), CPU, "fp32", "sdpa", job)
+    assert [p.done for p in seen] == [1, 2, 3] and seen[0].stage == "load"
+    assert seen[0].total == len(original_tensors(tiny_raw_config()))
+
+
+def test_an_index_naming_files_outside_the_folder_is_refused(tmp_path: Path) -> None:
+    folder = write_checkpoint(tmp_path / "ckpt")
+    (tmp_path / "elsewhere.safetensors").write_bytes(
+        (folder / "model-00001-of-00002.safetensors").read_bytes()
+    )
+    index = json.loads((folder / "model.safetensors.index.json").read_text(encoding="utf-8"))
+    index["weight_map"] = dict.fromkeys(index["weight_map"], "../elsewhere.safetensors")
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index), encoding="utf-8")
+    with pytest.raises(
+        ModelError, match=r"index\.json is damaged \(it names files outside the model folder\)"
+    ):
+        build_model(folder, parse_config(tiny_raw_config()), CPU, "fp32", "sdpa")

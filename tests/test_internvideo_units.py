@@ -330,3 +330,30 @@ def test_no_qt_import_in_the_package() -> None:
     for path in root.glob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "PySide" not in text and "PyQt" not in text, path
+
+
+def test_the_kv_cache_goes_by_the_keyword_the_installed_transformers_takes(caplog) -> None:
+    import logging
+    import warnings
+
+    from transformers.cache_utils import DynamicCache
+
+    def new_forward(inputs_embeds=None, cache=None, use_cache=None): ...
+
+    def old_forward(inputs_embeds=None, past_key_values=None, use_cache=None): ...
+
+    assert model_module.cache_keyword(new_forward) == "cache"
+    assert model_module.cache_keyword(old_forward) == "past_key_values"
+
+    model = InternVideoModel(parse_config(copy.deepcopy(RAW))).eval()
+    embeds = torch.randn(1, 5, RAW["llm_config"]["hidden_size"])
+    cache = DynamicCache(config=model.language_model.config)
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING, "transformers"):
+        warnings.simplefilter("always")
+        with torch.no_grad():
+            full, _ = model.language_forward(embeds)
+            model.language_forward(embeds[:, :3], cache)
+            last, same = model.language_forward(embeds[:, 3:], cache)
+    assert same is cache and cache.get_seq_length() == 5  # the cache was used and filled
+    torch.testing.assert_close(last, full[:, 3:], rtol=1e-4, atol=1e-5)
+    assert [str(w.message) for w in caught] == [] and caplog.records == []

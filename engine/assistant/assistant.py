@@ -81,11 +81,12 @@ class VideoAssistant:
         precision: str = "auto",
         revision: str | None = None,
         token_cache: VisualTokenCache | None = None,
+        job: Job | None = None,
     ) -> VideoAssistant:
-        """Load the model (see `engine.models.internvideo.load_internvideo`) and wrap it."""
-        return cls(
-            load_internvideo(source, device=device, precision=precision, revision=revision), token_cache
-        )
+        """Load the model (see `engine.models.internvideo.load_internvideo`: stages "download", "load") and
+        wrap it."""
+        model = load_internvideo(source, device=device, precision=precision, revision=revision, job=job)
+        return cls(model, token_cache)
 
     def open_video(
         self,

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from engine.cli.progress import end_progress_line, terminal_job
 from engine.cli.sample_cmd import add_range_arguments, sampling_from_args
 from engine.video import Sampling, VideoInfo, probe
 from engine.video.sampling import DEFAULT_BUDGET, DEFAULT_FRAMES
@@ -27,8 +28,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         metavar="ID|DIR",
-        help="model folder, or Hugging Face id (local cache first, else downloaded); "
-        "default: OpenGVLab/InternVideo2_5_Chat_8B",
+        help="model folder, or Hugging Face id at a pinned commit (ID@COMMIT; local cache first, else "
+        "downloaded); default: OpenGVLab/InternVideo2_5_Chat_8B",
     )
     how = p.add_mutually_exclusive_group()
     how.add_argument(
@@ -71,8 +72,14 @@ def load_model_for(args: argparse.Namespace) -> LoadedModel:
     clock = time.perf_counter()
     info = probe(args.video)
     probed = time.perf_counter()
-    assistant = VideoAssistant.load(
-        args.model or DEFAULT_REPO, device=args.device, precision=PRECISIONS[args.precision]
-    )
+    try:
+        assistant = VideoAssistant.load(
+            args.model or DEFAULT_REPO,
+            device=args.device,
+            precision=PRECISIONS[args.precision],
+            job=terminal_job(),
+        )
+    finally:
+        end_progress_line()
     timings = {"probe_s": probed - clock, "load_model_s": time.perf_counter() - probed}
     return LoadedModel(assistant, info, timings)

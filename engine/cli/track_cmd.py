@@ -40,7 +40,12 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
     )
     p.add_argument("--box", type=_box, metavar="X0,Y0,X1,Y1", help="a box around the object")
     p.add_argument("--range", type=_range, metavar="S-E", help="track only from S to E (seconds or MM:SS)")
-    p.add_argument("--sam-model", default=None, metavar="ID|DIR", help="SAM2 video model (Hub id or folder)")
+    p.add_argument(
+        "--sam-model",
+        default=None,
+        metavar="ID|DIR",
+        help="SAM2 video model: folder, or Hub id (ID@COMMIT for ids other than the default)",
+    )
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the exports")
     p.add_argument("--overwrite", action="store_true", help="replace exports already in DIR")
@@ -60,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     info = probe(args.video)
     start_s, end_s = args.range or (None, None)
-    model = load_sam2(args.sam_model or DEFAULT_SAM_MODEL, device=args.device)
+    try:
+        model = load_sam2(args.sam_model or DEFAULT_SAM_MODEL, device=args.device, job=terminal_job())
+    finally:
+        end_progress_line()
     loaded = time.perf_counter()
 
     tracker = Tracker(model, info)

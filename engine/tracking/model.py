@@ -2,9 +2,9 @@
 
 Only data is read from a model folder: JSON with `json`, weights with safetensors (by transformers,
 `use_safetensors=True`). Nothing is imported or executed from it (remote code is never trusted), and a Hub
-download fetches JSON and safetensors files only. The `Sam2VideoProcessor` needs torchvision, which
-cannot work on the CPU machines, so this module reads the preprocessing constants itself and
-`frames.py` applies them.
+download (`engine.models.hub`: local cache first, pinned commit) fetches JSON and safetensors files only.
+The `Sam2VideoProcessor` needs torchvision, which cannot work on the CPU machines, so this module reads
+the preprocessing constants itself and `frames.py` applies them.
 """
 
 from __future__ import annotations
@@ -16,12 +16,27 @@ from pathlib import Path
 import torch
 
 from engine.errors import ModelError
-from engine.user_files import folder_or_hub_id, read_json
+from engine.jobs import Job, job_or_new
+from engine.models.hub import (
+    DamagedModelFile,
+    HubModel,
+    first_line,
+    model_folder,
+    read_json,
+    safetensors_files,
+    safetensors_keys,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SAM_MODEL = "facebook/sam2.1-hiera-tiny"
-ALLOW_PATTERNS = ("*.json", "*.safetensors")  # configs and weights; never code or pickles
+HUB = HubModel(
+    name="SAM2",
+    default_id=DEFAULT_SAM_MODEL,
+    # the repo's main branch in February 2026, with the transformers weights (config.json, model.safetensors)
+    pins={DEFAULT_SAM_MODEL: "de431c4043854a71d8101e17995dfe596bf101a5"},
+    files=("*.json", "*.safetensors"),  # configs and weights; never code or pickles
+)
 PREPROCESSOR_FILES = ("video_preprocessor_config.json", "preprocessor_config.json")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the processor's defaults (IMAGENET_DEFAULT_MEAN / _STD)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -53,43 +68,22 @@ def load_sam2(
     device: str | torch.device = "auto",
     precision: str = "auto",
     revision: str | None = None,
+    job: Job | None = None,
 ) -> Sam2:
-    """Load a `facebook/sam2.1-hiera-*` video model (Hub id or folder). Raises `ModelError` with a fix."""
-    from safetensors import SafetensorError
-    from transformers import Sam2VideoModel
-    from transformers.utils import logging as hf_logging
-
-    folder = resolve_sam2_folder(source, revision)
-    config = _read_json(folder / "config.json", folder)
-    model_type = config.get("model_type")
-    if model_type != "sam2_video":
-        raise ModelError(
-            f"{folder} holds a '{model_type}' model, not a SAM2 video model ('sam2_video'). Use one of "
-            "facebook/sam2.1-hiera-tiny, -small, -base-plus or -large."
-        )
-    _check_weights(folder)
-    torch_device = _resolve_device(device)
-    dtype = _resolve_precision(precision, torch_device)
-    bar_was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # a tiny model loads in a blink; keep the CLI's stderr clean
-    try:
-        network, info = Sam2VideoModel.from_pretrained(
-            folder, local_files_only=True, use_safetensors=True, dtype=dtype, output_loading_info=True
-        )
-    except (OSError, ValueError, RuntimeError, SafetensorError) as e:
-        raise ModelError(f"cannot load the SAM2 weights in {folder}: {e}. Download the model again.") from e
-    finally:
-        if bar_was_on:
-            hf_logging.enable_progress_bar()
-    missing = info.get("missing_keys") or []
-    if missing:
-        raise ModelError(
-            f"the SAM2 weights in {folder} are incomplete ({len(missing)} tensors missing, e.g. "
-            f"{sorted(missing)[0]}). Download the model again."
-        )
+    """Load a `facebook/sam2.1-hiera-*` video model (Hub id, "id@COMMIT" or folder). Raises `ModelError`
+    with a fix. `job`: stage "download" (bytes, file name) when the model is fetched, then "load"
+    (shards); a cancelled job raises `Cancelled`."""
+    job = job_or_new(job)
+    files = model_folder(source, HUB, revision, job)
+    folder = files.path
+    with files.explain_damage():
+        config = _sam2_config(folder)
+        torch_device = _resolve_device(device)
+        dtype = _resolve_precision(precision, torch_device)
+        network = _read_network(folder, dtype, job)
+        mean, std = _normalization(folder)
     image_size = config.get("image_size", 1024)
     image_size = int(image_size[0] if isinstance(image_size, list) else image_size)
-    mean, std = _normalization(folder)
     return Sam2(
         network=network.to(torch_device).eval(),
         image_size=image_size,
@@ -101,60 +95,75 @@ def load_sam2(
     )
 
 
-def resolve_sam2_folder(source: str | Path, revision: str | None = None) -> Path:
-    """A local folder as it is; a Hub id ("owner/name") downloaded (JSON and safetensors only)."""
-    found = folder_or_hub_id(source, DEFAULT_SAM_MODEL, ModelError)
-    if isinstance(found, Path):
-        if not (found / "config.json").exists():
-            raise ModelError(
-                f"{found} has no config.json: it is not a SAM2 model folder. Give a folder with config.json "
-                "and model.safetensors, or a Hub id such as facebook/sam2.1-hiera-tiny."
-            )
-        return found
-    text = found
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(repo_id=text, revision=revision, allow_patterns=list(ALLOW_PATTERNS)))
-    except Exception as e:  # offline, unknown repo, auth: the user can act on each
+def _sam2_config(folder: Path) -> dict:
+    if not (folder / "config.json").is_file():
         raise ModelError(
-            f"cannot download {text} from the Hugging Face Hub ({type(e).__name__}: {e}). Check the id and "
-            "the network, or download it elsewhere and pass the folder."
-        ) from e
-
-
-def _check_weights(folder: Path) -> None:
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        shards = set(_read_json(index, folder).get("weight_map", {}).values())
-        missing = sorted(name for name in shards if not (folder / name).is_file())
-        if not shards or missing:
-            raise ModelError(f"{folder} lacks weight shards {missing or '(empty index)'}. Download it again.")
-    elif not (folder / "model.safetensors").is_file():
-        raise ModelError(
-            f"{folder} has no model.safetensors (only safetensors weights are loaded). Download the "
-            "transformers weights of the model again."
+            f"{folder} has no config.json: it is not a SAM2 model folder. Give a folder with config.json "
+            f"and model.safetensors, or a Hub id such as {DEFAULT_SAM_MODEL}."
         )
+    config = read_json(folder / "config.json")
+    model_type = config.get("model_type")
+    if model_type != "sam2_video":
+        raise ModelError(
+            f"{folder} holds a '{model_type}' model, not a SAM2 video model ('sam2_video'). Use one of "
+            "facebook/sam2.1-hiera-tiny, -small, -base-plus or -large."
+        )
+    return config
 
 
-def _read_json(path: Path, folder: Path) -> dict:
-    if not path.exists():
-        raise ModelError(f"{folder} has no {path.name}. Download the model again.")
-    data = read_json(path, "model file", "Download the model again.", ModelError)
-    if not isinstance(data, dict):
-        raise ModelError(f"{path} is not a JSON object. Download the model again.")
-    return data
+def _read_network(folder: Path, dtype: torch.dtype, job: Job) -> torch.nn.Module:
+    """transformers' `Sam2VideoModel` from the folder's safetensors; every header is checked first, and a
+    tensor transformers cannot place is blamed on its file (`DamagedModelFile`)."""
+    from transformers import Sam2VideoModel
+    from transformers.utils import logging as hf_logging
+
+    shards = safetensors_files(folder)
+    for shard in shards:
+        safetensors_keys(shard)
+    where = shards[0] if len(shards) == 1 else folder
+    job.progress("load", 0, len(shards), where.name)
+    verbosity, bar_was_on = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()  # its load report and bar: what goes wrong is said below, once
+    hf_logging.disable_progress_bar()
+    try:
+        network, info = Sam2VideoModel.from_pretrained(
+            folder,
+            local_files_only=True,
+            use_safetensors=True,
+            dtype=dtype,
+            output_loading_info=True,
+            ignore_mismatched_sizes=True,  # reported below, naming the tensor
+        )
+    except (OSError, ValueError, RuntimeError) as e:
+        raise DamagedModelFile(where, f"cannot be loaded as SAM2 weights ({first_line(e)})") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bar_was_on:
+            hf_logging.enable_progress_bar()
+    mismatched = sorted(info.get("mismatched_keys") or [])
+    if mismatched:
+        key, found, expected = mismatched[0]
+        raise DamagedModelFile(
+            where,
+            f"does not fit the model config.json describes ({key}: checkpoint shape {tuple(found)} != "
+            f"model shape {tuple(expected)})",
+        )
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        raise DamagedModelFile(where, f"is incomplete ({len(missing)} tensors missing, e.g. {missing[0]})")
+    job.progress("load", len(shards), len(shards), where.name)
+    return network
 
 
 def _normalization(folder: Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Mean and std from the folder's (video) preprocessor config, else the processor's defaults."""
     for name in PREPROCESSOR_FILES:
         if (folder / name).is_file():
-            config = _read_json(folder / name, folder)
+            config = read_json(folder / name)
             mean = tuple(float(v) for v in config.get("image_mean", IMAGENET_MEAN))
             std = tuple(float(v) for v in config.get("image_std", IMAGENET_STD))
             if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-                raise ModelError(f"{folder / name} has an unusable image_mean/image_std.")
+                raise DamagedModelFile(folder / name, "has an unusable image_mean/image_std")
             return mean, std
     return IMAGENET_MEAN, IMAGENET_STD
 

@@ -20,7 +20,7 @@ from typing import Any
 from transformers import InternVLVisionConfig, LlamaConfig
 
 from engine.errors import ModelError
-from engine.user_files import read_json
+from engine.models.hub import DamagedModelFile, read_json
 
 # The released HiCo model hard-codes these in its __init__ (they are not in config.json).
 LOCAL_NUM_FRAMES = 4  # frames merged together by HiCo
@@ -202,23 +202,13 @@ def parse_config(raw: dict[str, Any]) -> InternVideoConfig:
     return InternVideoConfig(vision=vision, text=text, spec=spec, raw=raw)
 
 
-def read_json_object(path: Path) -> dict[str, Any]:
-    """A JSON file of the model folder that must hold an object; unreadable or malformed is a ModelError."""
-    data = read_json(path, "model file", "Download the model again.", ModelError)
-    if not isinstance(data, dict):
-        raise ModelError(f"{path} does not hold a JSON object. Download the model again.")
-    return data
-
-
 def load_config(folder: Path) -> InternVideoConfig:
     """Read and parse `folder/config.json`."""
     path = Path(folder) / "config.json"
-    if not path.exists():
-        raise ModelError(
-            f"no config.json in model folder {folder}; give the folder of an InternVideo2.5 checkpoint"
-        )
-    raw = read_json_object(path)
+    if not path.is_file():
+        raise ModelError(f"no config.json in model folder {folder}; is this an InternVideo2.5 checkpoint?")
+    raw = read_json(path)
     try:
         return parse_config(raw)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{path} is incomplete or malformed: {exc!r}") from exc
+        raise DamagedModelFile(path, f"is incomplete or malformed ({exc!r})") from None

@@ -1,17 +1,19 @@
-"""Load an InternVideo2.5 checkpoint from a local folder or the Hugging Face Hub, without remote code.
+"""Build InternVideo2.5 from the files of a checkpoint folder (`engine.models.hub` finds or downloads it),
+without remote code.
 
 Only data is read from a model folder: JSON with `json`, tensors with `safetensors` (shard by shard, tensor
 by tensor), the tokenizer with `sentencepiece`. No Python file of the folder is downloaded, imported or
 executed. The network is built on the meta device, then every tensor is converted (`convert.py`), cast and
 placed on its device as it is read, so peak host memory stays around one tensor beyond the model itself.
+A file that cannot be read, or whose tensors do not fit the network config.json describes, raises a
+`DamagedModelFile` naming it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -19,9 +21,11 @@ from torch import nn
 
 from engine.cache import content_digests
 from engine.errors import ModelError
-from engine.user_files import folder_or_hub_id
+from engine.jobs import Job, job_or_new
+from engine.models.hub import DamagedModelFile, HubModel, safetensors_keys, safetensors_tensors
+from engine.models.hub import safetensors_files as shard_files
 
-from .config import InternVideoConfig, read_json_object
+from .config import InternVideoConfig
 from .convert import SKIPPED_PREFIXES, LlmHeads, convert_tensor, is_skipped
 from .model import InternVideoModel
 from .precision import PRECISIONS, ModelSize, choose_gpu_precision, model_size_from_dims, required_bytes
@@ -32,95 +36,22 @@ logger = logging.getLogger("engine.models.internvideo")
 DEFAULT_REPO = "OpenGVLab/InternVideo2_5_Chat_8B"
 # Newest commit of the published repo we know of (weights unchanged since the initial upload).
 DEFAULT_REVISION = "6dd8f382d8bc69bd812194b93470754c279b6d3b"
-# Everything the loader reads; code files are never fetched.
-ALLOW_PATTERNS = (
-    "config.json",
-    "generation_config.json",
-    "model.safetensors.index.json",
-    "*.safetensors",
-    "tokenizer.model",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "added_tokens.json",
+HUB = HubModel(
+    name="InternVideo2.5",
+    default_id=DEFAULT_REPO,
+    pins={DEFAULT_REPO: DEFAULT_REVISION},
+    files=(  # everything the loader reads (about 17 GB for the 8B); code files are never fetched
+        "config.json",
+        "generation_config.json",
+        "model.safetensors.index.json",
+        "*.safetensors",
+        "tokenizer.model",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "added_tokens.json",
+    ),
 )
 AUTO_FRAMES = 512  # precision="auto" picks the best precision with which this many frames fit
-HUB_CHECK_TIMEOUT_S = 5.0  # how long a download waits for the Hub to answer at all
-
-
-@dataclass(frozen=True)
-class ResolvedSource:
-    """A local checkpoint folder, and the Hub commit it came from (None for a plain local folder)."""
-
-    folder: Path
-    commit: str | None = None
-
-
-def resolve_source(source: str | Path, revision: str | None = None) -> ResolvedSource:
-    """A local folder as is; a Hub id ("owner/name") is downloaded (data files only) at a pinned revision."""
-    found = folder_or_hub_id(source, DEFAULT_REPO, ModelError)
-    if isinstance(found, Path):
-        return ResolvedSource(found)
-    text = found
-    if revision is None:
-        if text != DEFAULT_REPO:
-            raise ModelError(f"pin a revision (commit hash) to load {text} from the Hugging Face Hub")
-        revision = DEFAULT_REVISION
-    return ResolvedSource(hub_snapshot(text, revision), revision)
-
-
-def hub_snapshot(repo_id: str, revision: str) -> Path:
-    """The local folder of repo_id@revision: the Hugging Face cache's copy when there is one (no network at
-    all), else a download of the data files, started only after the Hub answered a quick request.
-
-    Without that check an unreachable Hub costs about 25 s of retries before failing, and an offline
-    machine (HF_HUB_OFFLINE=1) is told at once what to do.
-    """
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-    from huggingface_hub.utils import get_session
-
-    files = {"allow_patterns": list(ALLOW_PATTERNS), "ignore_patterns": ["*.py"]}
-    try:
-        return Path(snapshot_download(repo_id=repo_id, revision=revision, local_files_only=True, **files))
-    except LocalEntryNotFoundError:
-        pass
-    missing = f"{repo_id}@{revision[:12]} is not in the Hugging Face cache ({constants.HF_HUB_CACHE})"
-    how = (
-        f"download it on a machine with network access (`hf download {repo_id} --revision {revision}`, "
-        "then copy the cache or the downloaded folder here), or pass a local model folder (--model DIR)"
-    )
-    if constants.is_offline_mode():
-        raise ModelError(f"{missing} and HF_HUB_OFFLINE is set; {how}")
-    try:
-        get_session().head(constants.ENDPOINT, timeout=HUB_CHECK_TIMEOUT_S)
-    except Exception as exc:  # DNS, refused, timeout, proxy: the Hub cannot be reached from here
-        raise ModelError(f"{missing} and {constants.ENDPOINT} cannot be reached ({exc}); {how}") from exc
-    logger.warning("downloading %s@%s (about 17 GB) into %s", repo_id, revision[:12], constants.HF_HUB_CACHE)
-    try:
-        folder = snapshot_download(repo_id=repo_id, revision=revision, **files)
-    except Exception as exc:  # network, auth, missing repo or revision: all actionable by the user
-        raise ModelError(f"cannot download {repo_id}@{revision} from the Hugging Face Hub: {exc}") from exc
-    return Path(folder)
-
-
-def shard_files(folder: Path) -> list[Path]:
-    """The safetensors shards of a folder (from the index if there is one); `ModelError` if any is missing."""
-    index = folder / "model.safetensors.index.json"
-    if index.exists():
-        weight_map = read_json_object(index).get("weight_map")
-        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
-            raise ModelError(f"{index} maps no tensor names to shards. Download the model again.")
-        names = sorted(set(weight_map.values()))
-    elif (folder / "model.safetensors").is_file():
-        names = ["model.safetensors"]
-    else:
-        raise ModelError(f"no safetensors weights (model.safetensors[.index.json]) in model folder {folder}")
-    missing = [n for n in names if not (folder / n).is_file()]
-    if missing:
-        raise ModelError(
-            f"model folder {folder} lacks weight shard(s) {', '.join(missing)}; download them again"
-        )
-    return [folder / n for n in names]
 
 
 def model_identity(folder: Path, commit: str | None = None) -> str:
@@ -210,17 +141,62 @@ def choose_attention(device: torch.device, dtype: torch.dtype) -> str:
     return "sdpa"
 
 
-def _assign(
-    root: nn.Module, name: str, tensor: torch.Tensor, dtype: torch.dtype, device: torch.device
-) -> None:
+def empty_model(config: InternVideoConfig, attn_implementation: str) -> InternVideoModel:
+    """The network with every parameter on the meta device (no memory), to be filled by `place_tensor`."""
+    from accelerate import init_empty_weights
+
+    with init_empty_weights(include_buffers=False):
+        return InternVideoModel(config, attn_implementation=attn_implementation)
+
+
+def check_tensor(model: InternVideoModel, loaded: set[str], name: str, tensor: torch.Tensor) -> None:
+    """`ModelError` unless the model has a parameter `name` of the tensor's shape that is still empty."""
+    if name in loaded:
+        raise ModelError(f"tensor {name} appears twice")
     module_path, attr = name.rsplit(".", 1)
-    module = root.get_submodule(module_path)
-    old = module._parameters.get(attr)
+    old = model.get_submodule(module_path)._parameters.get(attr)
     if old is None:
         raise ModelError(f"converted tensor {name} has no parameter in the model")
     if tuple(old.shape) != tuple(tensor.shape):
         raise ModelError(f"{name}: checkpoint shape {tuple(tensor.shape)} != model shape {tuple(old.shape)}")
-    module._parameters[attr] = nn.Parameter(tensor.to(device=device, dtype=dtype), requires_grad=False)
+
+
+def put_tensor(
+    model: InternVideoModel,
+    loaded: set[str],
+    name: str,
+    tensor: torch.Tensor,
+    precision: str,
+    device: torch.device,
+) -> None:
+    """Put a checked tensor into `model`: cast, placed, and quantized for the decoder linears of an int8/NF4
+    LLM, so peak host memory stays around one tensor beyond the model."""
+    dtype = compute_dtype(precision, device)
+    if precision in ("int8", "nf4") and is_quantized_weight(name):
+        set_quantized_weight(model, name, tensor, precision, dtype, device)
+    else:
+        module_path, attr = name.rsplit(".", 1)
+        parameter = nn.Parameter(tensor.to(device=device, dtype=dtype), requires_grad=False)
+        model.get_submodule(module_path)._parameters[attr] = parameter
+    loaded.add(name)
+
+
+def finish_model(
+    model: InternVideoModel, loaded: set[str], device: torch.device, source: Path
+) -> InternVideoModel:
+    """Check that every parameter arrived, move the buffers (built on the host) to the device, eval mode."""
+    missing = sorted({name for name, _ in model.named_parameters()} - loaded)
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise DamagedModelFile(source, f"lacks tensors {', '.join(missing[:5])}{more}")
+    for module in model.modules():  # buffers (e.g. RoPE inverse frequencies) were built on the host
+        for bname, buf in list(module._buffers.items()):
+            if buf is not None:
+                module._buffers[bname] = buf.to(device)
+    lm = model.language_model
+    if lm.lm_head.weight.data_ptr() == lm.model.embed_tokens.weight.data_ptr():
+        raise ModelError("lm_head is tied to the embedding; InternLM2 keeps them separate")
+    return model.eval()
 
 
 def build_model(
@@ -229,25 +205,39 @@ def build_model(
     device: torch.device,
     precision: str,
     attn_implementation: str,
+    job: Job | None = None,
 ) -> InternVideoModel:
-    """Build the network on the meta device and fill it from the folder's shards."""
-    from safetensors import safe_open
+    """Build the network on the meta device and fill it from the folder's shards, tensor by tensor.
 
+    Every shard's header is read first, so a cut or garbage last shard fails at once, not after minutes of
+    loading the others. Progress: stage "load", tensors read of all the shards' tensors, the shard's name as
+    message; a cancelled `job` raises `Cancelled` between tensors. A tensor that does not fit the network
+    config.json describes is blamed on its shard (`DamagedModelFile`).
+    """
+    job = job_or_new(job)
     shards = shard_files(folder)
+    total = sum(len(safetensors_keys(shard)) for shard in shards)
     t = config.text
     heads = LlmHeads(t.num_attention_heads, t.num_key_value_heads, t.hidden_size // t.num_attention_heads)
+    model = empty_model(config, attn_implementation)
+    loaded: set[str] = set()
     skipped: list[str] = []
-
-    def checkpoint_tensors() -> Iterator[tuple[str, torch.Tensor]]:
-        for shard in shards:
-            with safe_open(str(shard), framework="pt", device="cpu") as f:
-                for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
-                    if is_skipped(key):
-                        skipped.append(key)
-                        continue
-                    yield from convert_tensor(key, f.get_tensor(key), heads) or ()
-
-    model = materialize(config, checkpoint_tensors(), device, precision, attn_implementation, str(folder))
+    read = 0
+    for shard in shards:
+        for key, tensor in safetensors_tensors(shard):
+            read += 1
+            try:
+                pieces = convert_tensor(key, tensor, heads) or []
+                for name, piece in pieces:
+                    check_tensor(model, loaded, name, piece)
+            except ModelError as e:
+                raise DamagedModelFile(shard, f"does not fit the model config.json describes ({e})") from None
+            for name, piece in pieces:
+                put_tensor(model, loaded, name, piece, precision, device)
+            if is_skipped(key):
+                skipped.append(key)
+            job.progress("load", read, total, shard.name)
+    model = finish_model(model, loaded, device, folder)
     if skipped:
         heads_found = sorted(
             {p for p in SKIPPED_PREFIXES for k in skipped if k == p or k.startswith(p + ".")}
@@ -266,37 +256,13 @@ def materialize(
     attn_implementation: str,
     source: str,
 ) -> InternVideoModel:
-    """Build the network on the meta device, then fill it with (our parameter name, tensor) pairs.
-
-    Each tensor is cast, placed (and quantized, for the decoder linears of an int8/NF4 LLM) as it arrives,
-    so peak host memory stays around one tensor beyond the model. `source` names the tensors' origin in
-    error messages. Every parameter must arrive exactly once.
+    """Build the network on the meta device, then fill it with (our parameter name, tensor) pairs as they
+    arrive (`put_tensor`). `source` names the tensors' origin in error messages. Every parameter must
+    arrive exactly once.
     """
-    from accelerate import init_empty_weights
-
-    dtype = compute_dtype(precision, device)
-    quant = precision if precision in ("int8", "nf4") else None
-    with init_empty_weights(include_buffers=False):
-        model = InternVideoModel(config, attn_implementation=attn_implementation)
-    expected = {name for name, _ in model.named_parameters()}
+    model = empty_model(config, attn_implementation)
     loaded: set[str] = set()
     for name, tensor in tensors:
-        if name in loaded:
-            raise ModelError(f"tensor {name} appears twice in {source}")
-        if quant and is_quantized_weight(name):
-            set_quantized_weight(model, name, tensor, quant, dtype, device)
-        else:
-            _assign(model, name, tensor, dtype, device)
-        loaded.add(name)
-    missing = sorted(expected - loaded)
-    if missing:
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise ModelError(f"the checkpoint in {source} lacks tensors {', '.join(missing[:5])}{more}")
-    for module in model.modules():  # buffers (e.g. RoPE inverse frequencies) were built on the host
-        for bname, buf in list(module._buffers.items()):
-            if buf is not None:
-                module._buffers[bname] = buf.to(device)
-    lm = model.language_model
-    if lm.lm_head.weight.data_ptr() == lm.model.embed_tokens.weight.data_ptr():
-        raise ModelError("lm_head is tied to the embedding; InternLM2 keeps them separate")
-    return model.eval()
+        check_tensor(model, loaded, name, tensor)
+        put_tensor(model, loaded, name, tensor, precision, device)
+    return finish_model(model, loaded, device, Path(source))

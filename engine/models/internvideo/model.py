@@ -13,6 +13,7 @@ visual tokens are written into the <IMG_CONTEXT> positions of the prompt embeddi
 from __future__ import annotations
 
 import copy
+import inspect
 
 import torch
 from torch import nn
@@ -25,6 +26,16 @@ from engine.jobs import Job, job_or_new
 
 from .config import InternVideoConfig
 from .hico import hico_compress, pixel_shuffle_v2
+
+
+def cache_keyword(forward: object) -> str:
+    """The keyword a transformers forward takes the KV cache by: `cache` where it exists, which replaced
+    `past_key_values` (warned about on every call, and gone in 5.40: a cache passed by that name would
+    silently stop working), else `past_key_values` for the releases before it."""
+    return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
+
+
+CACHE_KEYWORD = cache_keyword(LlamaForCausalLM.forward)
 
 
 class InternVideoModel(nn.Module):
@@ -153,7 +164,7 @@ class InternVideoModel(nn.Module):
     def language_forward(
         self,
         inputs_embeds: torch.Tensor,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         logits_to_keep: int = 0,
     ) -> tuple[torch.Tensor, Cache | None]:
         """One LLM pass over inputs_embeds [B, q, D] after the cached prefix -> (logits [B, k, V], cache).
@@ -164,11 +175,11 @@ class InternVideoModel(nn.Module):
         """
         out = self.language_model(
             inputs_embeds=inputs_embeds,
-            past_key_values=past_key_values,
-            use_cache=past_key_values is not None,
+            use_cache=cache is not None,
             logits_to_keep=logits_to_keep,
+            **{CACHE_KEYWORD: cache},
         )
-        return out.logits, out.past_key_values
+        return out.logits, cache  # filled in place
 
     @torch.no_grad()
     def forward(self, input_ids: torch.Tensor, visual_tokens: torch.Tensor | None = None) -> torch.Tensor:

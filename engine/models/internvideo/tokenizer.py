@@ -22,8 +22,7 @@ from typing import Any
 import sentencepiece as spm
 
 from engine.errors import ModelError
-
-from .config import read_json_object
+from engine.models.hub import DamagedModelFile, read_json, reading
 
 
 def _clean_up_tokenization(text: str) -> str:
@@ -60,7 +59,8 @@ class InternLM2Tokenizer:
         eos_token: str = "</s>",
         add_bos_token: bool = True,
     ) -> None:
-        self._sp = spm.SentencePieceProcessor(model_file=str(model_file))
+        with reading(model_file):  # a garbage file is a RuntimeError of sentencepiece's parser
+            self._sp = spm.SentencePieceProcessor(model_file=str(model_file))
         self.added_tokens: dict[str, int] = dict(added_tokens)
         self._added_by_id: dict[int, str] = {i: t for t, i in self.added_tokens.items()}
         self.special_tokens: frozenset[str] = frozenset(special_tokens)
@@ -82,7 +82,7 @@ class InternLM2Tokenizer:
         folder = Path(folder)
         model_file = folder / "tokenizer.model"
         if not model_file.is_file():
-            raise ModelError(f"no tokenizer.model in model folder {folder}")
+            raise DamagedModelFile(model_file, "is missing")
         cfg = _read_json(folder / "tokenizer_config.json")
         smap = _read_json(folder / "special_tokens_map.json")
         added: dict[str, int] = {}
@@ -204,4 +204,4 @@ _DEFAULT_SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk
 
 def _read_json(path: Path) -> dict[str, Any]:
     """An optional tokenizer file: {} when absent."""
-    return read_json_object(path) if path.exists() else {}
+    return read_json(path) if path.is_file() else {}
