@@ -123,6 +123,17 @@ class KeyBindingsPage(QWidget):
                 owners.setdefault(key, []).append(name)
         return {key: names for key, names in owners.items() if len(names) > 1}
 
+    def reveal_first_conflict(self) -> QKeySequenceEdit | None:
+        """Scroll to the first key given to two actions (clearing the filter) and return its cell."""
+        conflicts = self.conflicts()
+        for row, (name, _, _) in enumerate(self.actions):
+            for edit in self.edits[name]:
+                if edit.keySequence().toString(PORTABLE) in conflicts:
+                    self.filter.clear()
+                    self.table.scrollToItem(self.table.item(row, 0))
+                    return edit
+        return None
+
     def conflict_message(self) -> str | None:
         """One line naming the conflicts, or None."""
         conflicts = self.conflicts()
@@ -166,8 +177,10 @@ def _native(key: str) -> str:
 
 
 def mark_invalid(widget: QWidget, invalid: bool) -> None:
-    """Set the `invalid` property the dialog's style sheet draws in red."""
+    """Set the `invalid` property the dialog's style sheet draws in red (restyling the widget's parts too:
+    a QKeySequenceEdit draws its frame with an inner QLineEdit)."""
     if widget.property("invalid") != invalid:
         widget.setProperty("invalid", invalid)
-        widget.style().unpolish(widget)
-        widget.style().polish(widget)
+        for part in (widget, *widget.findChildren(QLineEdit)):
+            part.style().unpolish(part)
+            part.style().polish(part)

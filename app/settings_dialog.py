@@ -62,7 +62,8 @@ QLabel#problems { color: #8a1c12; background: #fdecea; border: 1px solid #f1b0aa
 QLabel#conflicts { color: #8a1c12; }
 QLabel[hint="true"] { color: palette(placeholder-text); }
 QLabel[heading="true"] { font-weight: bold; }
-*[invalid="true"] { border: 1px solid #d0342c; border-radius: 3px; }
+QLineEdit[invalid="true"], QSpinBox[invalid="true"], QComboBox[invalid="true"],
+QKeySequenceEdit[invalid="true"] QLineEdit { border: 1px solid #d0342c; border-radius: 3px; }
 """
 # (parent, caption, start folder) -> the folder chosen, or "" when cancelled
 FolderChooser = Callable[[QWidget, str, str], str]
@@ -144,8 +145,10 @@ class SettingsDialog(QDialog):
         if conflict:
             problems.append(Problem("keys", conflict))
         problems = _in_field_order(problems, list(self._fields))
+        self._fields["keys"] = self.keys.reveal_first_conflict() or self.keys.table
         for name, widget in self._fields.items():
-            mark_invalid(widget, any(p.field == name for p in problems) and name != "keys")
+            if name != "keys":  # the key page marks its own cells
+                mark_invalid(widget, any(p.field == name for p in problems))
         if problems:
             self.problems.setText(_listed([_sentence(p.message) for p in problems]))
             self.problems.show()

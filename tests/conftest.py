@@ -38,6 +38,14 @@ def _isolated_app_data(tmp_path_factory: pytest.TempPathFactory) -> None:
     )
 
 
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh app data folder (sessions, crash markers) for one test."""
+    folder = tmp_path / "app-data"
+    monkeypatch.setenv("SCENESCOPE_DATA_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """`media(name, **make_video_kwargs)`: a generated video, built once per test session per arguments."""

@@ -33,12 +33,7 @@ from app.session import (
 from engine.cache import file_identity
 from engine.spans import Span
 
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "app-data"
-    monkeypatch.setenv("SCENESCOPE_DATA_DIR", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("data_dir")  # each test its own sessions and crash markers
 
 
 @pytest.fixture

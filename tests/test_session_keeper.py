@@ -23,11 +23,7 @@ from tests.conftest import checkout_env
 QUIET, EVERY = 300, 1000  # ms: shorter than the app's, so the tests are quick
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "app-data"
-    monkeypatch.setenv("SCENESCOPE_DATA_DIR", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("data_dir")  # each test its own sessions and crash markers
 
 
 @pytest.fixture

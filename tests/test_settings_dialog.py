@@ -56,6 +56,14 @@ def record_key(qtbot, dialog, name: str, slot: int, key: Qt.Key, modifier=Qt.Key
     return edit
 
 
+def drawn_in_red(widget) -> bool:
+    """Whether the widget's frame is drawn red (the style sheet's mark), read from its pixels."""
+    image = widget.grab().toImage()
+    row = image.height() // 2
+    colours = [image.pixelColor(x, row) for x in range(4)]
+    return any(c.red() > 150 and c.green() < 90 and c.blue() < 90 for c in colours)
+
+
 def test_typed_settings_come_back_when_ok_is_clicked(qtbot, model_folder, tmp_path):
     dialog = make_dialog(qtbot)
     type_into(qtbot, dialog.model, str(model_folder))
@@ -140,6 +148,7 @@ def test_ok_refuses_bad_values_and_shows_where_until_they_are_fixed(qtbot, model
         < text.index("not &#x27;lots&#x27;")
     )
     assert dialog.tabs.currentIndex() == 0 and dialog.focusWidget() is dialog.model
+    assert drawn_in_red(dialog.model) and not drawn_in_red(dialog.sam_model)
     assert [
         w.property("invalid") for w in (dialog.model, dialog.frame_budget, dialog.cache_limit, dialog.device)
     ] == [
@@ -198,11 +207,15 @@ def test_a_key_on_two_actions_is_shown_and_refused(qtbot):
     )
     assert edit.property("invalid") is True and keys.edits["play_pause"][0].property("invalid") is True
     assert keys.edits["play_pause"][1].property("invalid") is False
+    assert drawn_in_red(edit) and drawn_in_red(keys.edits["play_pause"][0])
+    assert not drawn_in_red(keys.edits["play_pause"][1])
     assert edit.toolTip() == "Also bound to Play / Pause"
     dialog.tabs.setCurrentIndex(0)
     click_ok(qtbot, dialog)
     assert dialog.isVisible() and "Space is bound to Play / Pause and Mute" in dialog.problems.text()
     assert dialog.tabs.currentWidget() is keys
+    assert dialog.focusWidget() is keys.edits["play_pause"][0]  # the first row with the key
+    assert keys.edits["play_pause"][0].property("invalid") is True and edit.property("invalid") is True
 
     record_key(qtbot, dialog, "mute", 0, Qt.Key.Key_M, Qt.KeyboardModifier.ShiftModifier)
     assert not keys.conflict_label.isVisible() and edit.property("invalid") is False
