@@ -66,8 +66,10 @@ class Settings:
         for f in fields(cls):
             if f.name == "keys" or not store.contains(f.name):
                 continue
-            raw = store.value(f.name)
+            raw = store.value(f.name)  # a string when read from the file (QSettings keeps no types there)
             try:
+                if isinstance(raw, list):  # an unquoted "a, b" in a hand-edited file
+                    raise TypeError("a list")
                 values[f.name] = type(getattr(defaults, f.name))(raw)
             except (TypeError, ValueError):
                 log.warning("setting %s=%r is not usable; using %r", f.name, raw, getattr(defaults, f.name))

@@ -131,7 +131,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.problems)
         layout.addWidget(self.buttons)
-        self.resize(720, 560)
+        self.resize(700, 540)
 
     # ----- result -------------------------------------------------------------------------------------------
     def chosen(self) -> Settings:

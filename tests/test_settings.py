@@ -70,6 +70,7 @@ def test_unusable_stored_values_fall_back_to_their_defaults(tmp_path):
     path = tmp_path / "edited.ini"
     path.write_text(
         "[General]\ndevice=gpu\nprecision=fp8\nframe_budget=lots\ncache_limit_gb=-3\nmodel=/x/iv\n"
+        "sam_model=a, b\n"
         "[keys]\nmute=M\n"
     )
     settings = Settings.load(QSettings(str(path), QSettings.Format.IniFormat))
