@@ -1,6 +1,6 @@
-"""Shared test set-up: an isolated cache folder, offscreen Qt, real media files made once per run, the
-environment for command-line subprocesses (this checkout's code, offline), and the tiny model changed to
-say yes."""
+"""Shared test set-up: isolated cache, app data and settings folders, offscreen Qt, real media files made
+once per run, the environment for command-line subprocesses (this checkout's code, offline), and the tiny
+model changed to say yes."""
 
 from __future__ import annotations
 
@@ -29,6 +29,26 @@ def library_noise(stderr: str) -> list[str]:
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["SCENESCOPE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_app_data(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The app's sessions and QSettings in temporary folders, never the user's own."""
+    from PySide6.QtCore import QSettings
+
+    os.environ["SCENESCOPE_DATA_DIR"] = str(tmp_path_factory.mktemp("app-data"))
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path_factory.mktemp("qsettings"))
+    )
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh app data folder (sessions, crash markers) for one test."""
+    folder = tmp_path / "app-data"
+    monkeypatch.setenv("SCENESCOPE_DATA_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")
