@@ -212,13 +212,14 @@ def _load_internvideo(settings: Settings, job: Job):
         device=settings.device,
         precision=settings.precision,
         revision=settings.revision,
+        job=job,
     )
 
 
 def _load_sam2(settings: Settings, job: Job):
     from engine.tracking import DEFAULT_SAM_MODEL, load_sam2
 
-    return load_sam2(settings.sam2 or DEFAULT_SAM_MODEL, device=settings.device)
+    return load_sam2(settings.sam2 or DEFAULT_SAM_MODEL, device=settings.device, job=job)
 
 
 LOADERS: dict[str, Callable[[Settings, Job], Any]] = {"internvideo": _load_internvideo, "sam2": _load_sam2}
