@@ -172,9 +172,13 @@ CASES = [
     case("sample-two-modes", f"sample|{CLIP}|--frames|4|--fps|2", "not allowed with argument"),
     case("probe-unknown-option", f"probe|{CLIP}|--bogus", "unrecognized arguments: --bogus"),
     case("ask-start-1:99", ASK + "|--start|1:99", "seconds must be below 60"),
-    case("ask-model-relative-missing", ASK + "|--model|models/nosuch", "No such model folder: models/nosuch"),
-    case("ask-model-dot-missing", ASK + "|--model|./nosuch", "No such model folder: ./nosuch"),
-    case("ask-model-deep-missing", ASK + "|--model|a/b/c", "No such model folder: a/b/c"),
+    case(
+        "ask-model-relative-missing",
+        ASK + "|--model|models/nosuch",
+        "model folder models/nosuch does not exist",
+    ),
+    case("ask-model-dot-missing", ASK + "|--model|./nosuch", "model folder ./nosuch does not exist"),
+    case("ask-model-deep-missing", ASK + "|--model|a/b/c", "model folder a/b/c does not exist"),
     case("ask-precision", ASK + "|--precision|int3", "invalid choice: 'int3'"),
     case(
         "ground-pad-without-export",
@@ -184,7 +188,7 @@ CASES = [
     case(
         "ground-model-relative-missing",
         f"ground|{CLIP}|a red car|--model|models/nosuch",
-        "No such model folder",
+        "model folder models/nosuch does not exist",
     ),
     case(
         "track-at-past-the-video",
@@ -196,7 +200,7 @@ CASES = [
     case(
         "track-model-relative-missing",
         TRACK.replace("{sam}", "models/nosuch") + "|--at|0|--point|5,5",
-        "No such model folder",
+        "model folder models/nosuch does not exist",
     ),
     case("command-typo", f"prob|{CLIP}", "neither a file nor a command"),
     # ----- the desktop app, `scenescope VIDEO` (classes 2, 8)

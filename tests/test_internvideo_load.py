@@ -267,7 +267,7 @@ def test_quantized_llm_loads_on_cpu(tmp_path: Path) -> None:
 
 # ----- folder and source errors ----------------------------------------------------------------------------
 def test_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="No such model folder"):
+    with pytest.raises(ModelError, match="does not exist"):
         load_internvideo(tmp_path / "nope", device="cpu")
 
 

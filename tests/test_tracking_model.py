@@ -105,7 +105,7 @@ def test_broken_folders_are_refused_with_a_fix(folder, damage, message):
 def test_names_that_are_neither_folder_nor_hub_id(tmp_path):
     with pytest.raises(ModelError, match="does not exist"):
         load_sam2(tmp_path / "missing" / "folder")
-    with pytest.raises(ModelError, match="No such model folder"):
+    with pytest.raises(ModelError, match="neither a model folder nor a Hub id"):
         load_sam2("not-a-hub-id")
 
 

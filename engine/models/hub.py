@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine import user_files
 from engine.errors import ModelError
 from engine.jobs import Job, job_or_new
-from engine.user_files import loads_strict
 
 logger = logging.getLogger("engine.models")
 
@@ -132,8 +132,10 @@ def reading(path: Path) -> Iterator[None]:
 
 def read_json(path: Path) -> dict[str, Any]:
     """A JSON file of a model folder that must hold an object."""
+    if Path(path).exists():
+        user_files.regular_file(path, "model file", ModelError)  # a pipe would block the read below forever
     with reading(path):
-        data = loads_strict(Path(path).read_text(encoding="utf-8"))
+        data = user_files.loads_strict(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise DamagedModelFile(path, "is damaged (it holds no JSON object)")
     return data
@@ -205,9 +207,7 @@ def model_folder(
     if path.is_dir():
         return ModelFolder(path.resolve())
     if path.exists():
-        raise ModelError(
-            f"{text} is a file, not a model folder; give the folder that holds the model's files"
-        )
+        user_files.folder(path, "model folder", ModelError)  # it is not one: say what it is instead
     if looks_like_path(text):
         raise ModelError(
             f"model folder {text} does not exist ({path.absolute()}); give the folder that holds the "

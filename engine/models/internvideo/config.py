@@ -205,8 +205,10 @@ def parse_config(raw: dict[str, Any]) -> InternVideoConfig:
 def load_config(folder: Path) -> InternVideoConfig:
     """Read and parse `folder/config.json`."""
     path = Path(folder) / "config.json"
-    if not path.is_file():
-        raise ModelError(f"no config.json in model folder {folder}; is this an InternVideo2.5 checkpoint?")
+    if not path.exists():
+        raise ModelError(
+            f"no config.json in model folder {folder}; give the folder of an InternVideo2.5 checkpoint"
+        )
     raw = read_json(path)
     try:
         return parse_config(raw)
