@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.display import display_problem
 from app.main_window import MainWindow
+from app.theme import apply_dark_theme
 from engine.cli.arguments import EXIT_BAD_INPUT, LineParser, seconds
 from engine.errors import ScenescopeError
 from engine.user_files import regular_file
@@ -76,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Scenescope")
     app.setOrganizationName("Scenescope")
+    apply_dark_theme(app)
     window = MainWindow(worker_args(args))
     window.show()
     if args.screenshot is not None:

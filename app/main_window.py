@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app import keymap
 from app.banner import Banner
 from app.engine_status import EngineStatus
+from app.frame_reader import FrameReader
 from app.player import Player
 from app.side_panel import SidePanel
 from app.timeline import Timeline
@@ -189,8 +190,10 @@ class MainWindow(QMainWindow):
         self.view.set_message("")
         self.view.set_video_size(info.width, info.height)
         self.transport.set_video(info.duration_s, info.frame_count)
-        self.timeline.set_video(str(info.path), info.duration_s, info.frames.times_s)
-        self.player.open(info)
+        self.timeline.set_video(
+            str(info.path), info.duration_s, info.frames.times_s, info.frames.start_s, info.rotation
+        )
+        self.player.open(info, FrameReader(info))
         detail = f"{info.width}x{info.height}, {info.frame_count:,} frames, {info.fps:.3f} fps"
         self.statusBar().showMessage(
             f"{path.name}: {detail}{' (variable frame rate)' if info.vfr else ''}", 8000
@@ -295,6 +298,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.player.close()
+        self.timeline.thumbnails.close()
         self.worker.stop()
         super().closeEvent(event)
 

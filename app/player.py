@@ -69,8 +69,10 @@ class Player(QObject):
         self.show_index(0)
 
     def set_exact(self, exact) -> None:
+        """The exact-frame source for paused display (app/frame_reader.py); the old one is closed."""
         if self.exact is not None:
             self.exact.frame_ready.disconnect(self._exact_frame)
+            self.exact.close()
         self.exact = exact
         exact.frame_ready.connect(self._exact_frame)
 
@@ -78,6 +80,10 @@ class Player(QObject):
         self.stop_reverse()
         self.media.stop()
         self.media.setSource(QUrl())
+        if self.exact is not None:
+            self.exact.frame_ready.disconnect(self._exact_frame)
+            self.exact.close()
+            self.exact = None
         self.info, self.index = None, -1
 
     @property
@@ -118,8 +124,6 @@ class Player(QObject):
         self.pause()
         base = self._wanted if self._wanted >= 0 else self.index
         self.show_index(base + frames)
-        if self.exact is not None:
-            self.exact.prefetch(max(0, min(self.frame_count - 1, base + frames)), 1 if frames > 0 else -1)
 
     def jump(self, seconds: float) -> None:
         if self.info is not None and self.index >= 0:

@@ -306,6 +306,13 @@ class Timeline(QWidget):
 
     def _paint_lanes(self, painter: QPainter) -> None:
         area = self.time_area()
+        if not self.lanes:
+            top = RULER_H + THUMB_H
+            painter.setPen(COLOURS["dim"])
+            hint = "Moments, relevance and tracked objects appear here as lanes"
+            painter.drawText(
+                QRectF(LABEL_W + 10, top, area.width() - 20, LANE_H), Qt.AlignmentFlag.AlignVCenter, hint
+            )
         for row, lane in enumerate(self.lanes.values()):
             top = RULER_H + THUMB_H + row * LANE_H
             painter.fillRect(QRectF(0, top, self.width(), LANE_H), COLOURS["lane" if row % 2 else "lane_alt"])

@@ -7,8 +7,8 @@ number its index in presentation order, so both stay true on variable-frame-rate
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtGui import QFontDatabase, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStyle, QToolButton, QWidget
 
 from engine.timecode import format_timecode
 
@@ -23,7 +23,7 @@ class Transport(QWidget):
         layout.setContentsMargins(8, 4, 8, 4)
         layout.setSpacing(10)
         self.play = QToolButton()
-        self.play.setText("▶")
+        self.play.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
         self.play.setToolTip("Play / pause (Space, K)")
         self.play.setFixedWidth(34)
         self.play.clicked.connect(self.play_clicked)
@@ -33,7 +33,7 @@ class Transport(QWidget):
         self.time.setToolTip("Time of the frame on screen (Ctrl+G: go to a time)")
         self.duration = QLabel("/ --:--:--.---")
         self.duration.setFont(mono)
-        self.duration.setStyleSheet("color: palette(mid);")
+        self.duration.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.frame = QLabel("frame –")
         self.frame.setFont(mono)
         self.frame.setToolTip("Frame number in presentation order, from 0")
@@ -42,7 +42,7 @@ class Transport(QWidget):
         self.speed.setFont(mono)
         self.speed.setToolTip("Speed: [ ] ÷/×1.1, { } half/double, Backspace normal")
         self.mute = QToolButton()
-        self.mute.setText("🔊")
+        self.mute.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaVolume))
         self.mute.setToolTip("Mute (M)")
         self.mute.clicked.connect(self.mute_clicked)
         for widget in (self.play, self.time, self.duration, self.frame):
@@ -62,7 +62,9 @@ class Transport(QWidget):
         self.frame.setText(f"frame {index:,} / {self.frame_count - 1:,}")
 
     def set_state(self, state: str) -> None:
-        self.play.setText("⏸" if state in ("playing", "reverse") else "▶")
+        going = state in ("playing", "reverse")
+        icon = QStyle.StandardPixmap.SP_MediaPause if going else QStyle.StandardPixmap.SP_MediaPlay
+        self.play.setIcon(self.style().standardIcon(icon))
         self.state.setText({"reverse": "◀◀ reverse", "playing": "", "paused": ""}.get(state, state))
 
     def set_rate(self, rate: float) -> None:
@@ -70,4 +72,5 @@ class Transport(QWidget):
         self.speed.setStyleSheet("" if abs(rate - 1) < 1e-9 else "color: #e0b040;")
 
     def set_muted(self, muted: bool) -> None:
-        self.mute.setText("🔇" if muted else "🔊")
+        icon = QStyle.StandardPixmap.SP_MediaVolumeMuted if muted else QStyle.StandardPixmap.SP_MediaVolume
+        self.mute.setIcon(self.style().standardIcon(icon))

@@ -32,12 +32,43 @@ def draw_frame(index: int, width: int, height: int, texture: np.ndarray | None =
         img[..., 2] = ((x + y) + index * 7) % 256
     else:
         img = np.roll(texture, shift=(index * 3, index * 5), axis=(0, 1)).copy()
+    return stamp_barcode(img, index)
+
+
+def stamp_barcode(img: np.ndarray, index: int) -> np.ndarray:
+    """Draw `index` as a 16-bit barcode into the top-left corner of `img` (in place); returns `img`."""
+    width = img.shape[1]
     block = barcode_block(width)
     img[: block * 2, : block * BARCODE_BITS] = 128
     for bit in range(BARCODE_BITS):
         value = 255 if (index >> bit) & 1 else 0
         img[:block, bit * block : (bit + 1) * block] = value
     return img
+
+
+def draw_scene(index: int, width: int, height: int, fps: float = 30.0) -> np.ndarray:
+    """A harbour at dusk for screenshots and demos: sky, water with waves, a boat crossing, a red car on
+    the quay, all moving with time; the barcode as in `draw_frame`."""
+    t = index / fps
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    y, x = rows / height, cols / width  # [H, W] each, 0..1
+    img = np.empty((height, width, 3), np.float32)
+    sky = y < 0.55
+    img[..., 0] = np.where(sky, 250 - 140 * y, 30 + 20 * np.sin(40 * x + 3 * t + 25 * y))
+    img[..., 1] = np.where(sky, 170 - 90 * y, 70 + 18 * np.sin(37 * x - 2 * t + 31 * y))
+    img[..., 2] = np.where(sky, 120 + 120 * y, 110 + 25 * np.sin(29 * x + t + 19 * y))
+    quay = (y > 0.78) & (y < 0.86)
+    img[quay] = (92, 88, 84)
+    boat_x = (0.1 + 0.05 * t) % 1.1 - 0.05
+    hull = (np.abs(x - boat_x) < 0.07 - (y - 0.58) * 0.4) & (y > 0.56) & (y < 0.62)
+    sail = (x > boat_x - 0.005) & (x < boat_x + 0.05 * (0.56 - y) / 0.2) & (y > 0.36) & (y < 0.56)
+    img[hull], img[sail] = (60, 40, 35), (240, 236, 225)
+    car_x = 0.85 - (0.08 * t) % 0.9
+    car = (np.abs(x - car_x) < 0.035) & (y > 0.755) & (y < 0.785)
+    img[car] = (200, 30, 35)
+    sun = (x - 0.78) ** 2 * (width / height) ** 2 + (y - 0.3) ** 2 < 0.004
+    img[sun] = (255, 225, 150)
+    return stamp_barcode(np.clip(img, 0, 255).astype(np.uint8), index)
 
 
 def read_barcode(image: np.ndarray) -> int:
@@ -70,6 +101,7 @@ def make_video(
     audio_signal: str = "tone",
     faststart: bool = False,
     texture: bool = False,
+    scene: bool = False,
     pix_fmt: str = "yuv420p",
     options: dict[str, str] | None = None,
     movflags: str = "",
@@ -78,6 +110,7 @@ def make_video(
 
     `durations_s` gives every frame's own duration (variable frame rate); otherwise frames are 1/fps
     apart. `rotation_ccw` stores a display rotation (counter-clockwise degrees, FFmpeg's convention).
+    `scene` draws `draw_scene` (for screenshots) instead of the gradient.
     `movflags` go to the MP4 muxer (e.g. "frag_keyframe+empty_moov": fragmented, as recorders write).
     `audio_signal` is "tone" (440 Hz) or "noise" (seeded white noise: `audio_samples` recreates it,
     so a test can find by correlation exactly which source samples a clip's audio holds).
@@ -101,7 +134,8 @@ def make_video(
         rng = np.random.default_rng(0)
         tex = _texture(rng, width, height) if texture else None
         for i, pts in enumerate(stamps):
-            frame = av.VideoFrame.from_ndarray(draw_frame(i, width, height, tex), format="rgb24")
+            image = draw_scene(i, width, height, fps) if scene else draw_frame(i, width, height, tex)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts, frame.time_base = pts, time_base
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.frame_reader import FrameReader
 from app.player import Player
 from engine.video import probe
 from tests.qt_images import barcode_of
@@ -26,7 +27,7 @@ def player(qtbot, clip):
     player.frame_shown.connect(lambda image, index: shown.append((index, barcode_of(image))))
     player.shown = shown
     with qtbot.waitSignal(player.position_changed, timeout=10_000):
-        player.open(clip)
+        player.open(clip, FrameReader(clip))
     yield player
     player.close()
 
