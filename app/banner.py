@@ -1,13 +1,15 @@
-"""A non-modal strip across the top of the window: what went wrong with the engine, and what to do.
+"""A non-modal strip across the top of the window: what went wrong or needs a decision, and what to do.
 
-Shown when the worker crashes, hangs or runs out of memory (with Restart, and after an out-of-memory
-error Restart with lighter settings), or when a request fails in a way the user should see. The window
+Shown when the engine crashes, hangs or runs out of memory (Restart, Restart with lighter settings), when
+a request fails in a way the user should see, or to offer restoring a session after a crash. The window
 stays usable underneath; the banner never blocks.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 COLOURS = {  # background, border, text
@@ -18,37 +20,39 @@ COLOURS = {  # background, border, text
 
 
 class Banner(QFrame):
-    restart_requested = Signal(bool)  # True: with lighter settings
-
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("banner")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 6, 8, 6)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(12, 6, 8, 6)
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.label, 1)
-        self.restart = QPushButton("Restart engine")
-        self.lighter = QPushButton("Restart with lighter settings")
-        self.close_button = QPushButton("Dismiss")
-        for button in (self.restart, self.lighter, self.close_button):
-            button.setCursor(Qt.CursorShape.PointingHandCursor)
-            layout.addWidget(button)
-        self.restart.clicked.connect(lambda: self.restart_requested.emit(False))
-        self.lighter.clicked.connect(lambda: self.restart_requested.emit(True))
-        self.close_button.clicked.connect(self.hide)
+        self._layout.addWidget(self.label, 1)
+        self.buttons: list[QPushButton] = []
         self.hide()
 
     def show_message(
-        self, text: str, kind: str = "error", restart: bool = False, lighter: bool = False
+        self, text: str, kind: str = "error", actions: Sequence[tuple[str, Callable[[], None]]] = ()
     ) -> None:
+        """Show `text` with a button per (label, callback) and Dismiss; a button also hides the banner."""
         background, border, text_colour = COLOURS[kind]
         self.setStyleSheet(
             f"QFrame#banner {{ background: {background}; border-bottom: 1px solid {border}; }}"
             f"QLabel {{ color: {text_colour}; }}"
         )
         self.label.setText(text)
-        self.restart.setVisible(restart)
-        self.lighter.setVisible(lighter)
+        for button in self.buttons:
+            button.deleteLater()
+        self.buttons = []
+        for label, callback in [*actions, ("Dismiss", lambda: None)]:
+            button = QPushButton(label)
+            button.setCursor(Qt.CursorShape.PointingHandCursor)
+            button.clicked.connect(self.hide)
+            button.clicked.connect(callback)
+            self._layout.addWidget(button)
+            self.buttons.append(button)
         self.show()
+
+    def button(self, label: str) -> QPushButton:
+        return next(b for b in self.buttons if b.text() == label)

@@ -50,20 +50,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def worker_args(args: argparse.Namespace) -> list[str]:
-    """The worker's command line from the window's."""
-    out = []
-    for flag, value in (
-        ("--model", args.model),
-        ("--sam-model", args.sam_model),
-        ("--device", args.device),
-        ("--precision", {"int4": "nf4"}.get(args.precision, args.precision)),
-    ):
-        if value:
-            out += [flag, value]
-    return out
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
@@ -78,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("Scenescope")
     app.setOrganizationName("Scenescope")
     apply_dark_theme(app)
-    window = MainWindow(worker_args(args))
+    window = MainWindow(args)
     window.show()
     if args.screenshot is not None:
         if args.video is None:
@@ -87,7 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _screenshot_when_shown(window, args.screenshot, args.at, app)
     if args.video is not None:
         window.open_video(args.video)
-    return app.exec()
+    status = app.exec()
+    window.close()  # saves the session and stops the engine also when a screenshot ended the loop
+    return status
 
 
 def _screenshot_when_shown(window: MainWindow, path: Path, at_s: float, app: QApplication) -> None:

@@ -8,6 +8,8 @@ plays it with the engine's frame table as the identity of every frame shown.
 
 from __future__ import annotations
 
+import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -31,6 +33,10 @@ from app.banner import Banner
 from app.engine_status import EngineStatus
 from app.frame_reader import FrameReader
 from app.player import Player
+from app.session import SUFFIX
+from app.session_controller import SessionController
+from app.settings import Settings
+from app.settings_dialog import SettingsDialog
 from app.side_panel import SidePanel
 from app.timeline import Timeline
 from app.transport import Transport
@@ -42,24 +48,28 @@ from engine.video import VideoInfo
 # The app runs from its checkout (installers/install.sh installs it editable), so assets/ is beside app/.
 ICON_PATH = Path(__file__).resolve().parent.parent / "assets" / "scenescope.svg"
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.m4v *.mkv *.webm *.avi *.ts *.mts *.m2ts);;All files (*)"
-LIGHTER_PRECISION = "nf4"
+LIGHTER_PRECISION = "int4"  # the settings' name of 4-bit NF4 weights
 
 
 class MainWindow(QMainWindow):
     video_opened = Signal(object)  # VideoInfo
     video_failed = Signal(str)
 
-    def __init__(self, worker_args: list[str] | None = None, settings: QSettings | None = None) -> None:
+    def __init__(self, overrides: argparse.Namespace | None = None, store: QSettings | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Scenescope")
         self.setWindowIcon(QIcon(str(ICON_PATH)))
         self.resize(1440, 900)
         self.setAcceptDrops(True)
-        self.settings = settings or QSettings()
+        self.store = store if store is not None else QSettings()
+        self.overrides = overrides or argparse.Namespace()
+        self.settings = Settings.load(self.store)
         self.info: VideoInfo | None = None
         self.video_path: Path | None = None
 
-        self.worker = WorkerClient(worker_args, self)
+        running = self.settings.with_overrides(self.overrides)
+        self.worker = WorkerClient(running.worker_args(), self, env=running.worker_env())
+        self.sessions = SessionController(self, self.store)
         self.player = Player(self)
         self.view = VideoView()
         self.transport = Transport()
@@ -69,11 +79,12 @@ class MainWindow(QMainWindow):
         self.engine_status = EngineStatus()
         self._build_layout()
         self._connect()
-        self.actions = keymap.build_actions(self, self._handlers(), self._key_overrides())
+        self.actions = keymap.build_actions(self, self._handlers(), self.settings.key_overrides())
         self._build_menus()
         self.statusBar().addPermanentWidget(self.engine_status)
         self.statusBar().showMessage("Open a video to begin")
         self.worker.start()
+        self._offer_recovery()
 
     # ----- building -----------------------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -118,7 +129,9 @@ class MainWindow(QMainWindow):
         self.worker.job_progress.connect(self._show_running_job)
         self.worker.crashed.connect(self._engine_crashed)
         self.engine_status.cancel_requested.connect(self._cancel_running_job)
-        self.banner.restart_requested.connect(self._restart_engine)
+        self.player.position_changed.connect(lambda _index, t: self.sessions.position_changed(t))
+        self.timeline.view_changed.connect(self.sessions.view_changed)
+        self.sessions.failed.connect(lambda text: self.banner.show_message(text, "warning"))
 
     def _handlers(self) -> dict:
         p = self.player
@@ -156,26 +169,26 @@ class MainWindow(QMainWindow):
             "about": self._about,
         }
 
-    def _key_overrides(self) -> dict[str, list[str]]:
-        overrides = {}
-        for binding in keymap.KEYMAP:
-            value = self.settings.value(f"keys/{binding.name}")
-            if value is not None:
-                overrides[binding.name] = [value] if isinstance(value, str) else list(value)
-        return overrides
-
     def _build_menus(self) -> None:
         menus = {name: self.menuBar().addMenu(f"&{name}") for name in keymap.MENUS}
         for binding in keymap.KEYMAP:
-            if binding.name in ("quit", "settings", "relink"):
+            if binding.name in ("quit", "settings", "save_session_as"):
                 menus[binding.menu].addSeparator()
             menus[binding.menu].addAction(self.actions[binding.name])
+            if binding.name == "open":
+                self.recent_menu = menus["File"].addMenu("Open &Recent")
+                self.recent_menu.aboutToShow.connect(
+                    lambda: self.sessions.recent.fill_menu(self.recent_menu, self.open_video)
+                )
         self.addActions(list(self.actions.values()))  # shortcuts work in full screen, with menus hidden
 
     # ----- opening ------------------------------------------------------------------------------------------
-    def open_video(self, path: str | Path) -> Call:
-        """Ask the worker to probe `path`; the video appears when it answers."""
-        path = Path(path)
+    def open_video(self, path: str | Path) -> Call | None:
+        """Open a video (or a .scenescope session): its session first, then the worker probes the video;
+        the video appears when it answers, with the view as the session left it."""
+        path = self.sessions.begin(path)
+        if path is None:
+            return None
         self.statusBar().showMessage(f"Opening {path.name}…")
         self.view.set_message(f"Opening {path.name}…")
         call = self.worker.request("open_video", path=str(path))
@@ -186,6 +199,8 @@ class MainWindow(QMainWindow):
     def _video_opened(self, path: Path, data: dict) -> None:
         info = VideoInfo.from_dict(data["info"])
         self.info, self.video_path = info, path
+        session = self.sessions.session
+        view = replace(session.view) if session is not None else None  # as saved: set_video changes it
         self.setWindowTitle(f"{path.name} — Scenescope")
         self.view.set_message("")
         self.view.set_video_size(info.width, info.height)
@@ -193,7 +208,11 @@ class MainWindow(QMainWindow):
         self.timeline.set_video(
             str(info.path), info.duration_s, info.frames.times_s, info.frames.start_s, info.rotation
         )
-        self.player.open(info, FrameReader(info))
+        start_s = view.position_s if view is not None and view.position_s < info.duration_s else 0.0
+        self.timeline.set_position(start_s)
+        if view is not None and view.start_s is not None and view.end_s is not None:
+            self.timeline.set_view_range(view.start_s, view.end_s)
+        self.player.open(info, FrameReader(info), start_s)
         detail = f"{info.width}x{info.height}, {info.frame_count:,} frames, {info.fps:.3f} fps"
         self.statusBar().showMessage(
             f"{path.name}: {detail}{' (variable frame rate)' if info.vfr else ''}", 8000
@@ -214,6 +233,42 @@ class MainWindow(QMainWindow):
         name, _ = QFileDialog.getOpenFileName(self, "Open video", "", VIDEO_FILTER)
         if name:
             self.open_video(Path(name))
+
+    def _relink(self) -> None:
+        """Point the open session at another copy of its video (the content must be the same)."""
+        from app.relink_dialog import ask_relink
+
+        session = self.sessions.session
+        if session is not None and (relinked := ask_relink(self, session)) is not None:
+            self.sessions.keeper.session = relinked
+            self.sessions.keeper.mark_dirty()
+            self.open_video(relinked.video.path)
+
+    def _save_session_as(self) -> None:
+        if self.sessions.session is None:
+            self.statusBar().showMessage("Open a video first: its session is saved automatically.", 5000)
+            return
+        name, _ = QFileDialog.getSaveFileName(self, "Save session as", "", f"Sessions (*{SUFFIX})")
+        if name:
+            self.sessions.save_copy(name if name.endswith(SUFFIX) else name + SUFFIX)
+
+    def _offer_recovery(self) -> None:
+        """After a crash: offer the session that was open (non-modal; the user may just carry on)."""
+        found = self.sessions.crashed_sessions()
+        if not found:
+            return
+        last = found[0]
+        for older in found[1:]:
+            older.dismiss()
+
+        def restore() -> None:
+            last.dismiss()
+            self.open_video(last.session_path)
+
+        name = last.session.video.path.name
+        text = f"Scenescope did not close cleanly last time, with {name} open. Restore that session?"
+        self.banner.show_message(text, "info", [("Restore", restore)])
+        self.banner.button("Dismiss").clicked.connect(last.dismiss)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(url.isLocalFile() for url in event.mimeData().urls()):
@@ -258,16 +313,34 @@ class MainWindow(QMainWindow):
     def _engine_crashed(self, reason: str) -> None:
         memory = "memory" in reason.lower()
         advice = " Your session is intact." + (" Lighter settings use less memory." if memory else "")
-        self.banner.show_message(reason + advice, "error", restart=True, lighter=memory)
+        actions = [("Restart engine", lambda: self._restart_engine(False))]
+        if memory:
+            actions.append(("Restart with lighter settings", lambda: self._restart_engine(True)))
+        self.banner.show_message(reason + advice, "error", actions)
 
     def _restart_engine(self, lighter: bool) -> None:
-        args = list(self.worker.args)
+        running = self.settings.with_overrides(self.overrides)
         if lighter:
-            args = _with_precision(args, LIGHTER_PRECISION)
-        self.banner.hide()
-        self.worker.restart(args)
+            running = replace(running, precision=LIGHTER_PRECISION)
+            self.overrides.precision = LIGHTER_PRECISION  # for this run; the saved settings stay
+        self.worker.env = running.worker_env()
+        self.worker.restart(running.worker_args())
         if self.video_path is not None:
             self.open_video(self.video_path)  # the new worker holds nothing yet
+
+    def _edit_settings(self) -> None:
+        rows = [(b.name, b.label, list(b.keys)) for b in keymap.KEYMAP]
+        dialog = SettingsDialog(self.settings, rows, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        before = self.settings.with_overrides(self.overrides)
+        self.settings = dialog.chosen()
+        self.settings.save(self.store)
+        keymap.apply_overrides(self.actions, self.settings.key_overrides())
+        after = self.settings.with_overrides(self.overrides)
+        if (before.worker_args(), before.worker_env()) != (after.worker_args(), after.worker_env()):
+            self.statusBar().showMessage("Engine settings changed: restarting the engine…", 5000)
+            self._restart_engine(False)
 
     # ----- dialogs ------------------------------------------------------------------------------------------
     def _show_shortcuts(self) -> None:
@@ -297,21 +370,8 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.sessions.close()
         self.player.close()
         self.timeline.thumbnails.close()
         self.worker.stop()
         super().closeEvent(event)
-
-
-def _with_precision(args: list[str], precision: str) -> list[str]:
-    """Worker arguments with `--precision` replaced."""
-    out, skip = [], False
-    for arg in args:
-        if skip:
-            skip = False
-            continue
-        if arg == "--precision":
-            skip = True
-            continue
-        out.append(arg)
-    return [*out, "--precision", precision]

@@ -57,7 +57,8 @@ class Player(QObject):
         self._reverse.timeout.connect(self._reverse_tick)
 
     # ----- opening ------------------------------------------------------------------------------------------
-    def open(self, info: VideoInfo, exact=None) -> None:
+    def open(self, info: VideoInfo, exact=None, start_s: float = 0.0) -> None:
+        """Play `info`'s file, paused on the frame at `start_s`."""
         self.stop_reverse()
         self.info = info
         if exact is not None:
@@ -66,7 +67,7 @@ class Player(QObject):
         self.media.setSource(QUrl.fromLocalFile(str(info.path)))
         self.media.pause()  # delivers the first frame once loaded
         self._set_state("paused")
-        self.show_index(0)
+        self.show_index(info.frames.index_at(min(max(0.0, start_s), info.duration_s)))
 
     def set_exact(self, exact) -> None:
         """The exact-frame source for paused display (app/frame_reader.py); the old one is closed."""

@@ -23,7 +23,7 @@ import json
 import sys
 from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from engine.jobs import Progress
 
@@ -56,10 +56,15 @@ class WorkerClient(QObject):
     job_progress = Signal()  # a progress event of any call arrived
 
     def __init__(
-        self, args: list[str] | None = None, parent: QObject | None = None, hang_after_ms: int = HANG_AFTER_MS
+        self,
+        args: list[str] | None = None,
+        parent: QObject | None = None,
+        hang_after_ms: int = HANG_AFTER_MS,
+        env: dict[str, str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.args = list(args or [])
+        self.env = dict(env or {})  # set for the worker on top of the window's own environment
         self.hang_after_ms = hang_after_ms
         self.state = "stopped"
         self.calls: dict[str, Call] = {}
@@ -86,6 +91,10 @@ class WorkerClient(QObject):
         process.finished.connect(self._finished)
         process.errorOccurred.connect(self._error)
         self._process, self._buffer, self._stopping = process, b"", False
+        environment = QProcessEnvironment.systemEnvironment()
+        for name, value in self.env.items():
+            environment.insert(name, value)
+        process.setProcessEnvironment(environment)
         self._set_state("starting")
         process.start(sys.executable, ["-m", "engine.worker", *self.args])
         hello = self.request("hello")
