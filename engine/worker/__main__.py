@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 
-
 NICENESS = 5  # below the window: a busy engine on all cores must not make playback or the UI stutter
 
 
