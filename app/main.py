@@ -20,8 +20,6 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.display import display_problem
-from app.main_window import MainWindow
-from app.theme import apply_dark_theme
 from engine.cli.arguments import EXIT_BAD_INPUT, LineParser, seconds
 from engine.errors import ScenescopeError
 from engine.user_files import regular_file
@@ -60,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     problem = display_problem()
     if problem is not None and QApplication.instance() is None:
         return _refuse(problem)
+    from app.main_window import MainWindow  # QtMultimedia talks on stderr as it loads: after the checks
+    from app.theme import apply_dark_theme
+
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Scenescope")
     app.setOrganizationName("Scenescope")
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
-def _screenshot_when_shown(window: MainWindow, path: Path, at_s: float, app: QApplication) -> None:
+def _screenshot_when_shown(window, path: Path, at_s: float, app: QApplication) -> None:
     """Seek to `at_s` once the video is open; save when the frame of that time is on screen."""
     target: list[int] = []
 
@@ -100,7 +101,7 @@ def _screenshot_when_shown(window: MainWindow, path: Path, at_s: float, app: QAp
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: failed("the frame was not shown within 60 s"))
 
 
-def _save(window: MainWindow, path: Path, app: QApplication) -> None:
+def _save(window, path: Path, app: QApplication) -> None:
     ok = window.grab().save(str(path))
     if not ok:
         print(f"scenescope: cannot write {path}", file=sys.stderr)

@@ -49,9 +49,9 @@ fi
 say "python: $("$python" --version 2>&1), torch build: $target"
 
 # System libraries Qt needs that a fresh Debian/Ubuntu lacks: libpulse0 (QtMultimedia links it),
-# libxcb-icccm4/libxcb-keysyms1 (the xcb window platform), xvfb (the real-window test).
+# libxcb-icccm4/libxcb-keysyms1/libxcb-cursor0 (the xcb window platform), xvfb (the real-window test).
 missing=()
-for pkg in libpulse0 libxcb-icccm4 libxcb-keysyms1 xvfb; do
+for pkg in libpulse0 libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 xvfb; do
     if command -v dpkg-query >/dev/null 2>&1 &&
        ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$pkg")

@@ -49,7 +49,7 @@ def test_a_call_reports_its_result_without_blocking_the_event_loop(qtbot, client
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert max(gaps, default=0) < 50  # the window never waited on the worker
     ok, error = results(qtbot, client.request("open_video", path="/no/such.mp4"))
-    assert not ok and error["code"] == "video_error" and "No such file" in error["message"]
+    assert not ok and error["code"] == "video_error" and "No such video file" in error["message"]
 
 
 def test_status_replies_feed_the_status_bar(qtbot, client) -> None:
