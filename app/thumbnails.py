@@ -1,0 +1,280 @@
+"""Keyframe thumbnails for the timeline's strip, decoded with PyAV in a background thread, coarse to fine.
+
+Opening a file queues ~100 evenly spaced thumbnails of the whole file (a seek and one keyframe decode
+each: a few ms); `request(times)` queues denser ones for the visible range. A thumbnail is the keyframe
+at or before the time asked for (a strip needs no exact frame), keyed by that keyframe's own time, so
+whatever keyframe a seek lands on is filed where it belongs, and a keyframe is decoded once per file.
+
+Every job carries a generation number and the generation of the file it was queued for. A newer
+request replaces the queued rest of the older one; results that arrive for another file (an earlier
+`open`) are dropped; results of a replaced request of the same file are true keyframes of this file and
+are kept, but no longer counted as awaited. QImages are made in the thread, QPixmaps on the GUI thread,
+kept in an LRU bounded by count and bytes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtGui import QImage, QPixmap
+
+log = logging.getLogger(__name__)
+
+COARSE_COUNT = 100
+THUMB_HEIGHT = 96  # pixels: twice the strip's height, so thumbnails stay sharp on HiDPI screens
+MAX_COUNT = 4000
+MAX_BYTES = 96 << 20
+
+
+class ThumbnailCache:
+    """Thumbnails by keyframe time; the least recently used go first beyond `max_count` or `max_bytes`."""
+
+    def __init__(self, max_count: int = MAX_COUNT, max_bytes: int = MAX_BYTES) -> None:
+        self.max_count, self.max_bytes = max_count, max_bytes
+        self._items: OrderedDict[float, QPixmap] = OrderedDict()
+        self._keys: list[float] = []  # sorted, for "at or before"
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def keys(self) -> list[float]:
+        return list(self._keys)
+
+    def add(self, key_s: float, pixmap: QPixmap) -> list[float]:
+        """Store a thumbnail; returns the keys evicted to stay within the budget."""
+        if key_s in self._items:
+            self.bytes -= _size(self._items.pop(key_s))
+        else:
+            bisect.insort(self._keys, key_s)
+        self._items[key_s] = pixmap
+        self.bytes += _size(pixmap)
+        evicted = []
+        while len(self._items) > 1 and (len(self._items) > self.max_count or self.bytes > self.max_bytes):
+            old, old_pixmap = self._items.popitem(last=False)
+            self.bytes -= _size(old_pixmap)
+            del self._keys[bisect.bisect_left(self._keys, old)]
+            evicted.append(old)
+        return evicted
+
+    def at_or_before(self, time_s: float) -> tuple[float, QPixmap] | None:
+        """The thumbnail of the latest keyframe at or before `time_s` that is in the cache."""
+        i = bisect.bisect_right(self._keys, time_s) - 1
+        if i < 0:
+            return None
+        key = self._keys[i]
+        self._items.move_to_end(key)
+        return key, self._items[key]
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._keys.clear()
+        self.bytes = 0
+
+
+def _size(pixmap: QPixmap) -> int:
+    return pixmap.width() * pixmap.height() * 4
+
+
+@dataclass
+class _Job:
+    file_generation: int  # which `open` it belongs to
+    generation: int  # which request
+    path: str
+    times: deque[float] = field(default_factory=deque)
+
+
+class _Decoder(QThread):
+    """Runs queued jobs: the coarse one first, then the dense one. One result per time, always."""
+
+    # file generation, generation, time asked, keyframe time (nan: none found), QImage (None: made before)
+    produced = Signal(int, int, float, float, object)
+
+    def __init__(self, height: int) -> None:
+        super().__init__()
+        self.height = height
+        self._cond = threading.Condition()
+        self._jobs: dict[str, _Job] = {}  # "coarse", "dense"
+        self._made: set[float] = set()  # keyframes already delivered for the open file
+        self._stopping = False
+        self._container: av.container.InputContainer | None = None
+        self._path: str | None = None
+
+    def submit(self, kind: str, job: _Job) -> None:
+        """Replace the queued job of this kind (what is left of an older one is stale)."""
+        with self._cond:
+            if any(j.file_generation != job.file_generation for j in self._jobs.values()):
+                self._made.clear()
+            self._jobs[kind] = job
+            self._cond.notify()
+
+    def forget(self, keys: Iterable[float]) -> None:
+        """These keyframes left the GUI's cache: decode them again when asked."""
+        with self._cond:
+            self._made.difference_update(keys)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self.wait()
+
+    def run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while not self._stopping and not any(j.times for j in self._jobs.values()):
+                        self._cond.wait()
+                    if self._stopping:
+                        return
+                    kind = next(k for k in ("coarse", "dense") if k in self._jobs and self._jobs[k].times)
+                    job = self._jobs[kind]
+                    time_s = job.times.popleft()
+                    made = self._made.copy()
+                key_s, image = self._thumbnail(job.path, time_s, made)
+                with self._cond:
+                    if image is not None and self._jobs[kind].file_generation == job.file_generation:
+                        self._made.add(key_s)
+                self.produced.emit(job.file_generation, job.generation, time_s, key_s, image)
+        finally:
+            if self._container is not None:
+                self._container.close()
+
+    def _thumbnail(self, path: str, time_s: float, made: set[float]) -> tuple[float, QImage | None]:
+        try:
+            container = self._open(path)
+            stream = container.streams.video[0]
+            start_s = container.start_time / 1e6 if container.start_time is not None else 0.0
+            target = round((time_s + start_s) / stream.time_base)
+            container.seek(target, stream=stream, backward=True, any_frame=False)
+            for packet in container.demux(stream):
+                if not packet.is_keyframe or packet.pts is None:
+                    continue
+                key_s = round(float(packet.pts * stream.time_base) - start_s, 6)
+                if key_s in made:
+                    return key_s, None
+                # Flushing hands the keyframe out at once, instead of after the decoder's reorder delay.
+                frames = [*stream.decode(packet), *stream.decode(None)]
+                aspect = float(stream.sample_aspect_ratio or 1)
+                return (key_s, self._image(frames[0], aspect)) if frames else (math.nan, None)
+        except Exception as e:  # a file that fails mid-way must not stop the thread: log, answer, go on
+            log.warning("no thumbnail at %.3f s of %s: %s", time_s, path, e)
+            self._close()
+        return math.nan, None
+
+    def _open(self, path: str) -> av.container.InputContainer:
+        if self._path != path or self._container is None:
+            self._close()
+            self._container = av.open(path)
+            self._path = path
+            codec = self._container.streams.video[0].codec_context
+            codec.skip_frame = "NONKEY"  # only keyframes are decoded, so a thumbnail costs one decode
+        return self._container
+
+    def _close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+        self._container, self._path = None, None
+
+    def _image(self, frame: av.VideoFrame, pixel_aspect: float) -> QImage:
+        aspect = frame.width / frame.height * pixel_aspect
+        quarter_turns = round(frame.rotation / 90) % 4
+        if quarter_turns % 2:
+            aspect = 1 / aspect
+        height = self.height
+        width = max(1, round(height * aspect))
+        size = (height, width) if quarter_turns % 2 else (width, height)
+        rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
+        pixels = np.ascontiguousarray(np.rot90(rgb.to_ndarray(), k=quarter_turns))
+        h, w = pixels.shape[:2]
+        return QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class ThumbnailProducer(QObject):
+    """The timeline's thumbnails: requests go to the decoding thread, results land in `cache`."""
+
+    changed = Signal()  # new thumbnails are in the cache
+
+    def __init__(self, parent: QObject | None = None, height: int = THUMB_HEIGHT) -> None:
+        super().__init__(parent)
+        self.cache = ThumbnailCache()
+        self.stale_dropped = 0  # results for another file, dropped on arrival
+        self._resolved: dict[float, float] = {}  # keyframe -> latest time asked known to show it
+        self._generation = 0
+        self._file_generation = 0
+        self._current = {"coarse": -1, "dense": -1}
+        self._outstanding = {"coarse": 0, "dense": 0}
+        self._path: str | None = None
+        self._closed = False
+        self._decoder = _Decoder(height)
+        self._decoder.produced.connect(self._arrived)
+        self._decoder.start()
+
+    def open(self, path: str | None, duration_s: float) -> None:
+        """Start over for `path` (None: no file): the whole file at COARSE_COUNT even steps first."""
+        self.cache.clear()
+        self._resolved.clear()
+        self._path = path
+        self._file_generation = self._generation + 1
+        times = [] if path is None or duration_s <= 0 else np.arange(COARSE_COUNT) * duration_s / COARSE_COUNT
+        self._submit("coarse", times)
+        self._submit("dense", [])
+
+    def request(self, times: Iterable[float]) -> None:
+        """Thumbnails for these times (the visible slots), replacing the previous request."""
+        if self._path is not None:
+            self._submit("dense", [t for t in times if not self._known(t)])
+
+    def at_or_before(self, time_s: float) -> tuple[float, QPixmap] | None:
+        return self.cache.at_or_before(time_s)
+
+    def idle(self) -> bool:
+        """Nothing asked for is still on its way."""
+        return not any(self._outstanding.values())
+
+    def close(self) -> None:
+        """Stop the thread (waits for the thumbnail being decoded, a few ms). Safe to call again."""
+        if not self._closed:
+            self._closed = True
+            self._decoder.stop()
+
+    def _submit(self, kind: str, times: Iterable[float]) -> None:
+        self._generation += 1
+        job = _Job(self._file_generation, self._generation, self._path or "", deque(float(t) for t in times))
+        self._current[kind] = job.generation
+        self._outstanding[kind] = len(job.times)
+        self._decoder.submit(kind, job)
+
+    def _known(self, time_s: float) -> bool:
+        """A keyframe in the cache is known to be the latest one at or before `time_s`."""
+        found = self.cache.at_or_before(time_s)
+        return found is not None and self._resolved.get(found[0], -math.inf) >= time_s
+
+    def _arrived(
+        self, file_generation: int, generation: int, time_s: float, key_s: float, image: QImage | None
+    ) -> None:
+        if file_generation != self._file_generation:
+            self.stale_dropped += 1
+            return
+        for kind, current in self._current.items():
+            if current == generation:
+                self._outstanding[kind] -= 1
+        if math.isnan(key_s):
+            return
+        if image is not None:
+            evicted = self.cache.add(key_s, QPixmap.fromImage(image))
+            for key in evicted:
+                self._resolved.pop(key, None)
+            self._decoder.forget(evicted)
+        if key_s <= time_s:  # a demuxer that lands late (MPEG-TS) proves nothing about [key, time]
+            self._resolved[key_s] = max(self._resolved.get(key_s, -math.inf), time_s)
+        self.changed.emit()
