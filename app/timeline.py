@@ -336,9 +336,7 @@ class Timeline(QWidget):
             xi = math.floor(x) + 0.5
             p.drawLine(QPointF(xi, 3), QPointF(xi, bottom))
             rect = QRectF(x + LABEL_PAD_PX, 3, self._metrics.horizontalAdvance(label), self._metrics.height())
-            if (
-                label and rect.right() > HEADER_W
-            ):  # labels of ticks left of the view slide out under the names
+            if rect.right() > HEADER_W:  # labels of ticks left of the view slide out under the names
                 self.last_labels.append((rect, label))
         p.setPen(TEXT)
         for rect, label in self.last_labels:

@@ -40,14 +40,13 @@ MIN_MINOR_PX = 7
 MAX_MINOR_PER_MAJOR = 10
 FRAME_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)  # frames between majors when zoomed to frames
 MIN_FRAME_TICK_PX = 6  # frames closer than this on average are not drawn one by one
-_WIDEST_DIGIT = "8"
 
 
 @dataclass(frozen=True)
 class Ticks:
     step_s: float  # between two major ticks
     major_x: list[float]  # pixel x of each major tick (may lie a little left of the area: its label shows)
-    labels: list[str]  # one per major tick, LABEL_PAD_PX right of it ("" where it would not fit)
+    labels: list[str]  # one per major tick, drawn LABEL_PAD_PX right of it
     minor_x: list[float]  # minor ticks (empty when frame ticks are drawn)
     frame_x: list[float]  # one per frame, when frames are at least MIN_FRAME_TICK_PX apart on average
 
@@ -104,27 +103,14 @@ def ruler_ticks(
         major_t = [k * step for k in range(first, last + 1) if k * step <= duration_s]
         minor_x = _minor_ticks(step, start_s, end_s, x0, px_per_s, duration_s)
     major_x = [x0 + (t - start_s) * px_per_s for t in major_t]
-    labels = _without_overlaps(major_x, [format_tick(t, step, duration_s) for t in major_t], text_width)
+    labels = [format_tick(t, step, duration_s) for t in major_t]
     return Ticks(step, major_x, labels, minor_x, frame_x)
-
-
-def _without_overlaps(xs: list[float], labels: list[str], text_width) -> list[str]:
-    """Blank every label that would come closer than LABEL_GAP_PX to the one before it (the steps are
-    chosen so that this only happens where frames of a variable-rate file bunch up)."""
-    kept, right = [], -math.inf
-    for x, label in zip(xs, labels, strict=True):
-        left = x + LABEL_PAD_PX
-        if left < right + LABEL_GAP_PX:
-            kept.append("")
-        else:
-            kept.append(label)
-            right = left + text_width(label)
-    return kept
 
 
 def _needed_px(step_s: float, duration_s: float, text_width: Callable[[str], float]) -> float:
     """Room a major tick needs: its widest label and a gap (and never less than MIN_MAJOR_PX)."""
-    widest = "".join(_WIDEST_DIGIT if c.isdigit() else c for c in _template(step_s, duration_s))
+    digit = max("0123456789", key=text_width)  # digits are not equally wide in every font
+    widest = "".join(digit if c.isdigit() else c for c in _template(step_s, duration_s))
     return max(MIN_MAJOR_PX, text_width(widest) + LABEL_GAP_PX)
 
 

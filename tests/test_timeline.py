@@ -130,6 +130,18 @@ def test_click_and_drag_seek_to_the_frame_on_screen_on_a_vfr_table(qtbot):
     assert widget.position() == seen[-1][0]  # the playhead went with the mouse
 
 
+def test_a_click_on_a_frames_own_time_seeks_to_that_frame(qtbot):
+    times = np.arange(500) / 25
+    widget = make(qtbot, duration=20.0, frame_times=times)
+    widget.set_view_range(10.0, 14.0)  # 4 ms a pixel: every tenth pixel is a frame's time
+    seen = []
+    widget.seek_requested.connect(lambda t, dragging: seen.append(t))
+    for x in range(400, 480, 10):
+        send_mouse(widget, QEvent.Type.MouseButtonPress, HEADER_W + x)
+        send_mouse(widget, QEvent.Type.MouseButtonRelease, HEADER_W + x)
+    assert seen[::2] == pytest.approx(10.0 + np.arange(400, 480, 10) * 0.004, abs=1e-9)
+
+
 def test_a_drag_past_the_ends_seeks_to_the_first_and_last_frame(qtbot):
     widget = make(qtbot, duration=float(VFR_TIMES[-1] + 0.04), frame_times=VFR_TIMES)
     seen = []
