@@ -27,6 +27,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtGui import QImage, QPixmap
 
+from engine.video import main_video_stream
+
 log = logging.getLogger(__name__)
 
 COARSE_COUNT = 100
@@ -107,13 +109,16 @@ class _Decoder(QThread):
         self._made: set[float] = set()  # keyframes already delivered for the open file
         self._stopping = False
         self._container: av.container.InputContainer | None = None
+        self._stream: av.video.VideoStream | None = None
         self._path: str | None = None
+        self._broken: str | None = None  # a file that would not open
 
     def submit(self, kind: str, job: _Job) -> None:
         """Replace the queued job of this kind (what is left of an older one is stale)."""
         with self._cond:
             if any(j.file_generation != job.file_generation for j in self._jobs.values()):
                 self._made.clear()
+                self._broken = None
             self._jobs[kind] = job
             self._cond.notify()
 
@@ -150,9 +155,10 @@ class _Decoder(QThread):
                 self._container.close()
 
     def _thumbnail(self, path: str, time_s: float, made: set[float]) -> tuple[float, QImage | None]:
+        if path == self._broken:
+            return math.nan, None
         try:
-            container = self._open(path)
-            stream = container.streams.video[0]
+            container, stream = self._open(path)
             start_s = container.start_time / 1e6 if container.start_time is not None else 0.0
             target = round((time_s + start_s) / stream.time_base)
             container.seek(target, stream=stream, backward=True, any_frame=False)
@@ -166,19 +172,24 @@ class _Decoder(QThread):
                 frames = [*stream.decode(packet), *stream.decode(None)]
                 aspect = float(stream.sample_aspect_ratio or 1)
                 return (key_s, self._image(frames[0], aspect)) if frames else (math.nan, None)
-        except Exception as e:  # a file that fails mid-way must not stop the thread: log, answer, go on
+        except Exception as e:  # a damaged file must not stop the thread: log once, answer, go on
+            if self._container is None:
+                self._broken = path  # cannot even be opened: do not try again for every slot
             log.warning("no thumbnail at %.3f s of %s: %s", time_s, path, e)
             self._close()
         return math.nan, None
 
-    def _open(self, path: str) -> av.container.InputContainer:
+    def _open(self, path: str) -> tuple[av.container.InputContainer, av.video.VideoStream]:
         if self._path != path or self._container is None:
             self._close()
-            self._container = av.open(path)
-            self._path = path
-            codec = self._container.streams.video[0].codec_context
-            codec.skip_frame = "NONKEY"  # only keyframes are decoded, so a thumbnail costs one decode
-        return self._container
+            container = av.open(path)
+            stream = main_video_stream(container)
+            if stream is None:
+                container.close()
+                raise ValueError("no video stream")
+            stream.codec_context.skip_frame = "NONKEY"  # only keyframes are decoded: one decode a thumbnail
+            self._container, self._stream, self._path = container, stream, path
+        return self._container, self._stream
 
     def _close(self) -> None:
         if self._container is not None:

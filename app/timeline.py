@@ -425,7 +425,7 @@ class Timeline(QWidget):
             p.drawLine(QPointF(rect.left(), top + 0.5), QPointF(rect.right(), top + 0.5))
             visible = rect.intersected(row)
             if lane.labels is not None and visible.width() > 24:
-                p.setPen(INK_ON_LIGHT if color.lightnessF() > 0.55 else TEXT)
+                p.setPen(INK_ON_LIGHT if _luminance(color) > 0.58 else TEXT)
                 text = self._metrics.elidedText(
                     lane.labels[run.span], Qt.TextElideMode.ElideRight, visible.width() - 8
                 )
@@ -604,6 +604,11 @@ class Timeline(QWidget):
     def _request_thumbnails(self) -> None:
         if self.thumbnails is not None and self._duration > 0:
             self.thumbnails.request(self._slot_times(self._slot_px()))
+
+
+def _luminance(color: QColor) -> float:
+    """Perceived brightness in [0, 1] (Rec. 601 weights): picks dark or light text on a span."""
+    return 0.299 * color.redF() + 0.587 * color.greenF() + 0.114 * color.blueF()
 
 
 def _lane_height(lane: SpanLane | HeatLane) -> int:

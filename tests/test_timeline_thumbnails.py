@@ -161,3 +161,18 @@ def test_cache_is_bounded_by_count_and_bytes_least_recently_used_first():
     for key in range(5):
         small.add(float(key), QPixmap(10, 10))
     assert small.keys() == [3.0, 4.0] and small.bytes == 800
+
+
+def test_a_file_that_is_no_video_gives_no_thumbnails_and_keeps_the_thread_serving(
+    qtbot, media, producer, tmp_path, caplog
+):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video" * 1000)
+    producer.open(str(junk), 60.0)
+    qtbot.waitUntil(producer.idle, timeout=20000)
+    assert len(producer.cache) == 0
+    assert len([r for r in caplog.records if "junk.mp4" in r.getMessage()]) == 1  # said once, not per slot
+    path = media("thumbs_square.mp4", width=96, height=96, frames=100, fps=25, gop=5)
+    producer.open(str(path), 4.0)
+    qtbot.waitUntil(producer.idle, timeout=20000)
+    assert len(producer.cache) == 20
