@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QLineF, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -31,7 +31,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QToolTip, QWidget
 
 from app.thumbnails import ThumbnailProducer
-from app.timeline_lanes import HeatLane, Run, SpanLane
+from app.timeline_lanes import HeatLane, Runs, SpanLane
 from app.timeline_ruler import LABEL_PAD_PX, Ticks, ruler_ticks
 from engine.timecode import format_timecode
 
@@ -325,47 +325,45 @@ class Timeline(QWidget):
 
     def _paint_ruler(self, p: QPainter, ticks: Ticks) -> None:
         bottom = RULER_H - 1
-        for xs, length, color in ((ticks.frame_x, 4, TICK_FRAME), (ticks.minor_x, 5, TICK_MINOR)):
+        for xs, top, color in (
+            (ticks.frame_x, bottom - 4, TICK_FRAME),
+            (ticks.minor_x, bottom - 5, TICK_MINOR),
+            (ticks.major_x, 3, TICK_MAJOR),
+        ):
             p.setPen(color)
-            for x in xs:
-                x = math.floor(x) + 0.5
-                p.drawLine(QPointF(x, bottom - length), QPointF(x, bottom))
-        p.setPen(TICK_MAJOR)
-        ascent = self._metrics.ascent()
+            _vertical_lines(p, xs, top, bottom)
         for x, label in zip(ticks.major_x, ticks.labels, strict=True):
-            xi = math.floor(x) + 0.5
-            p.drawLine(QPointF(xi, 3), QPointF(xi, bottom))
             rect = QRectF(x + LABEL_PAD_PX, 3, self._metrics.horizontalAdvance(label), self._metrics.height())
-            if rect.right() > HEADER_W:  # labels of ticks left of the view slide out under the names
+            if rect.left() >= HEADER_W:  # half a label at the left edge reads as a different time
                 self.last_labels.append((rect, label))
         p.setPen(TEXT)
+        ascent = self._metrics.ascent()
         for rect, label in self.last_labels:
             p.drawText(QPointF(rect.left(), rect.top() + ascent), label)
 
     def _paint_rows(self, p: QPainter, ticks: Ticks) -> None:
         width = self._track_width()
-        y = RULER_H
+        top = RULER_H + self._strip_h
         if self._strip_h:
-            self._paint_strip(p, QRectF(HEADER_W, y, width, self._strip_h))
-            y += self._strip_h
-        for i, (name, lane) in enumerate(self._lanes.items()):
-            height = _lane_height(lane)
-            row = QRectF(HEADER_W, y, width, height)
-            p.fillRect(row, ROW if i % 2 == 0 else ROW_ALT)
-            p.setPen(GRID)
-            for x in ticks.major_x:
-                p.drawLine(QPointF(math.floor(x) + 0.5, y), QPointF(math.floor(x) + 0.5, y + height - 1))
+            self._paint_strip(p, QRectF(HEADER_W, RULER_H, width, self._strip_h))
+        rows = []
+        for i, lane in enumerate(self._lanes.values()):
+            y = top + sum(r.height() for r in rows)
+            rows.append(QRectF(HEADER_W, y, width, _lane_height(lane)))
+            p.fillRect(rows[-1], ROW if i % 2 == 0 else ROW_ALT)
+        p.setPen(GRID)
+        _vertical_lines(p, ticks.major_x, top, self.height())
+        for (name, lane), row in zip(self._lanes.items(), rows, strict=True):
             if isinstance(lane, SpanLane):
                 runs = lane.runs(self._start, self._px_per_s(), width)
-                self.last_runs[name] = len(runs)
+                self.last_runs[name] = len(runs.x0)
                 self._paint_runs(p, lane, runs, row)
             elif lane.image is not None:
                 cps = lane.columns_per_s
                 source = QRectF(self._start * cps, 0, self._span * cps, 1)
                 p.drawImage(row.adjusted(0, 2, 0, -3), lane.image, source)
-            p.setPen(BORDER)
-            p.drawLine(QPointF(HEADER_W, y + height - 0.5), QPointF(self.width(), y + height - 0.5))
-            y += height
+        p.setPen(BORDER)
+        p.drawLines([QLineF(HEADER_W, r.bottom() - 0.5, self.width(), r.bottom() - 0.5) for r in rows])
 
     def _paint_strip(self, p: QPainter, area: QRectF) -> None:
         p.fillRect(area, BACKGROUND)
@@ -412,23 +410,28 @@ class Timeline(QWidget):
         last = math.ceil((self._start + self._span) / slot_s)
         return [k * slot_s for k in range(first, last) if k * slot_s < self._duration]
 
-    def _paint_runs(self, p: QPainter, lane: SpanLane, runs: list[Run], row: QRectF) -> None:
+    def _paint_runs(self, p: QPainter, lane: SpanLane, runs: Runs, row: QRectF) -> None:
         top, height = row.top() + 3, row.height() - 7
-        for run in runs:
-            color = lane.style_colors[run.style]
-            one = run.span >= 0 and run.x1 - run.x0 >= 4  # a span of its own, wide enough for edges
-            rect = QRectF(row.left() + run.x0, top, run.x1 - run.x0 - (1 if one else 0), height)
-            p.fillRect(rect, color)
-            if not one:
-                continue
-            p.setPen(color.lighter(130))
-            p.drawLine(QPointF(rect.left(), top + 0.5), QPointF(rect.right(), top + 0.5))
-            visible = rect.intersected(row)
-            if lane.labels is not None and visible.width() > 24:
-                p.setPen(INK_ON_LIGHT if _luminance(color) > 0.58 else TEXT)
-                text = self._metrics.elidedText(
-                    lane.labels[run.span], Qt.TextElideMode.ElideRight, visible.width() - 8
-                )
+        own = (runs.span >= 0) & (runs.x1 - runs.x0 >= 4)  # a span of its own, wide enough for edges
+        lefts, widths = row.left() + runs.x0, runs.x1 - runs.x0 - own  # a 1 px gap after such a span
+        for style in np.unique(runs.style):  # in style order: the most prominent on top
+            color, chosen = lane.style_colors[style], runs.style == style
+            xs, ws = lefts[chosen].tolist(), widths[chosen].tolist()
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(color)
+            p.drawRects([QRectF(x, top, w, height) for x, w in zip(xs, ws, strict=True)])
+            p.setPen(color.lighter(130))  # a lit top edge on spans of their own
+            edges = (lefts[chosen & own].tolist(), widths[chosen & own].tolist())
+            p.drawLines([QLineF(x, top + 0.5, x + w, top + 0.5) for x, w in zip(*edges, strict=True)])
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        if lane.labels is None:
+            return
+        for i in np.flatnonzero(own):
+            visible = QRectF(lefts[i], top, widths[i], height).intersected(row)
+            if visible.width() > 24:
+                p.setPen(INK_ON_LIGHT if _luminance(lane.style_colors[runs.style[i]]) > 0.58 else TEXT)
+                label = lane.labels[runs.span[i]]
+                text = self._metrics.elidedText(label, Qt.TextElideMode.ElideRight, visible.width() - 8)
                 p.drawText(visible.adjusted(5, 0, -3, 0), Qt.AlignmentFlag.AlignVCenter, text)
 
     def _paint_headers(self, p: QPainter) -> None:
@@ -604,6 +607,11 @@ class Timeline(QWidget):
     def _request_thumbnails(self) -> None:
         if self.thumbnails is not None and self._duration > 0:
             self.thumbnails.request(self._slot_times(self._slot_px()))
+
+
+def _vertical_lines(p: QPainter, xs: list[float], top: float, bottom: float) -> None:
+    """One-pixel lines on the pixel columns of `xs` (a line on a pixel's centre covers just that pixel)."""
+    p.drawLines([QLineF(math.floor(x) + 0.5, top, math.floor(x) + 0.5, bottom) for x in xs])
 
 
 def _luminance(color: QColor) -> float:

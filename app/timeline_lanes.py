@@ -2,18 +2,17 @@
 
 A span lane keeps its spans in numpy arrays sorted by start, so the spans of a visible range are two
 binary searches away (with the longest span's length as the look-back). Drawn one by one they would cost
-one rectangle each; when more are visible than the lane is wide they are merged per pixel column: each
-column shows the most prominent span covering it (highest score, then the later colour), found with one
-bincount per style, and runs of equal columns become one rectangle, so the cost is bounded by the width.
-A heat strip is a 1-row image over the whole video; zooming only changes the source rectangle it is
-drawn from.
+one rectangle each; when more are visible than a quarter of the lane's width in pixels they are merged
+per pixel column: each column shows the most prominent span covering it (highest score, then the later
+colour), found with two bincounts over (style, column), and runs of equal columns become one rectangle,
+so the cost is bounded by the width. A heat strip is a 1-row image over the whole video; zooming only
+changes the source rectangle it is drawn from.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from PySide6.QtGui import QColor, QImage
@@ -25,15 +24,23 @@ HEAT_MAX_COLUMNS = 1 << 16
 HEAT_STOPS = ("#1a1c22", "#3b1f5e", "#8c2981", "#de4968", "#fe9f6d", "#fcfdbf")
 
 
-@dataclass(frozen=True)
-class Run:
-    """A rectangle to paint: pixel columns [x0, x1) of the lane in one style; `span` is the span's index
-    when drawn one by one, -1 when it stands for merged columns."""
+class Runs(NamedTuple):
+    """Rectangles to paint, as arrays: pixel columns [x0, x1) of the lane in a style; `span` is the span's
+    index when spans are drawn one by one, -1 where a rectangle stands for merged columns."""
 
-    x0: float
-    x1: float
-    style: int
-    span: int
+    x0: np.ndarray
+    x1: np.ndarray
+    style: np.ndarray
+    span: np.ndarray
+
+
+def _runs(x0, x1, style, span) -> Runs:
+    return Runs(
+        np.asarray(x0, np.float64),
+        np.asarray(x1, np.float64),
+        np.asarray(style, np.int64),
+        np.asarray(span, np.int64),
+    )
 
 
 class SpanLane:
@@ -91,16 +98,13 @@ class SpanLane:
         index = np.arange(lo, hi)
         return index[self.ends[lo:hi] >= start_s]
 
-    def runs(self, start_s: float, px_per_s: float, width: int) -> list[Run]:
+    def runs(self, start_s: float, px_per_s: float, width: int) -> Runs:
         """Rectangles for the lane's columns [0, width) showing [start_s, start_s + width / px_per_s)."""
         index = self.visible(start_s, start_s + width / px_per_s)
-        if len(index) == 0:
-            return []
         x0 = (self.starts[index] - start_s) * px_per_s
         x1 = np.maximum((self.ends[index] - start_s) * px_per_s, x0 + 1.0)  # a span is at least 1 px wide
-        if len(index) * 4 <= width:  # few enough to draw one by one, in style order (the best on top)
-            order = np.argsort(self.style[index], kind="stable")
-            return [Run(float(x0[i]), float(x1[i]), int(self.style[index[i]]), int(index[i])) for i in order]
+        if len(index) * 4 <= width:  # few enough to draw one by one
+            return _runs(x0, x1, self.style[index], index)
         return _merged_runs(x0, x1, self.style[index], width)
 
     def span_at(self, time_s: float, slack_s: float) -> int | None:
@@ -111,21 +115,26 @@ class SpanLane:
         return int(index[np.lexsort((self.starts[index], self.style[index]))[-1]])
 
 
-def _merged_runs(x0: np.ndarray, x1: np.ndarray, style: np.ndarray, width: int) -> list[Run]:
+def _merged_runs(x0: np.ndarray, x1: np.ndarray, style: np.ndarray, width: int) -> Runs:
     first = np.clip(np.floor(x0), 0, width).astype(np.int64)
     stop = np.clip(np.ceil(x1), 0, width).astype(np.int64)
-    winner = np.full(width, -1, dtype=np.int64)
-    for s in np.unique(style)[::-1]:
-        mask = style == s
-        edges = np.bincount(first[mask], minlength=width + 1) - np.bincount(stop[mask], minlength=width + 1)
-        covered = np.cumsum(edges)[:width] > 0
-        winner[(winner < 0) & covered] = s
+    # Coverage of every column by every style present, from one bincount of starts and one of stops.
+    present = np.flatnonzero(np.bincount(style))
+    rank = np.searchsorted(present, style)
+    size = width + 1
+    cells = len(present) * size
+    edges = np.bincount(rank * size + first, minlength=cells) - np.bincount(
+        rank * size + stop, minlength=cells
+    )
+    covered = np.cumsum(edges.reshape(len(present), size), axis=1)[:, :width] > 0
+    best = len(present) - 1 - np.argmax(covered[::-1], axis=0)  # the highest style covering each column
+    winner = np.where(covered.any(axis=0), present[best], -1)
     bounds = np.concatenate(([0], np.flatnonzero(np.diff(winner)) + 1, [width]))
-    return [
-        Run(float(a), float(b), int(winner[a]), -1)
-        for a, b in itertools.pairwise(bounds.tolist())
-        if winner[a] >= 0
-    ]
+    first, stop = bounds[:-1], bounds[1:]
+    painted = winner[first] >= 0
+    return _runs(
+        first[painted], stop[painted], winner[first[painted]], np.full(np.count_nonzero(painted), -1)
+    )
 
 
 class HeatLane:

@@ -9,6 +9,7 @@ file, replace the minor ticks once frames are far enough apart to be told apart.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,7 +110,7 @@ def ruler_ticks(
 
 def _needed_px(step_s: float, duration_s: float, text_width: Callable[[str], float]) -> float:
     """Room a major tick needs: its widest label and a gap (and never less than MIN_MAJOR_PX)."""
-    digit = max("0123456789", key=text_width)  # digits are not equally wide in every font
+    digit = _widest_digit(text_width)
     widest = "".join(digit if c.isdigit() else c for c in _template(step_s, duration_s))
     return max(MIN_MAJOR_PX, text_width(widest) + LABEL_GAP_PX)
 
@@ -128,6 +129,12 @@ def _frame_majors(
         if closest * px_per_s >= needed:
             break
     return step, times[first:hi:k].tolist()
+
+
+@functools.lru_cache(maxsize=8)
+def _widest_digit(text_width: Callable[[str], float]) -> str:
+    """Digits are not equally wide in every font: room is made for the widest."""
+    return max("0123456789", key=text_width)
 
 
 def _template(step_s: float, duration_s: float) -> str:

@@ -372,6 +372,26 @@ def test_ten_thousand_spans_are_merged_per_pixel_column(qtbot):
     assert 0 < widget.last_runs["many"] <= TRACK_W
 
 
+def test_merged_columns_show_the_highest_scoring_span_over_them(qtbot):
+    widget = make(qtbot, lanes=())
+    low = np.linspace(0, 50, 2000, endpoint=False)
+    high = np.linspace(25, 75, 2000, endpoint=False)
+    starts = np.r_[low, high]
+    widget.set_spans("m", starts, starts + 0.5, colors="#ffffff", scores=np.r_[np.zeros(2000), np.ones(2000)])
+    image = pixels(widget)
+    assert widget.last_runs["m"] <= 3
+    y = lane_row(widget, "m")
+    lane = widget._lanes["m"]
+    weak, strong = rgb(lane.style_colors[0]), (255, 255, 255)
+    assert [tuple(image[y, int(expected_x(widget, t))]) for t in (10.3, 24.1, 26.3, 49.1, 60.7)] == [
+        weak,
+        weak,
+        strong,
+        strong,
+        strong,
+    ]
+
+
 def test_few_visible_spans_are_drawn_one_by_one_with_a_gap_between_neighbours(qtbot):
     widget = make(qtbot, lanes=())
     widget.set_spans("m", [10, 20, 30], [20, 30, 40])

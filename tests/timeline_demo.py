@@ -8,6 +8,7 @@ over a real video (for looking at it, and for screenshots).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--at", type=float, default=0.0, help="playhead position")
     parser.add_argument("--width", type=int, default=1600)
     args = parser.parse_args(argv)
+    if args.screenshot is not None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a screenshot needs no display
     app = QApplication.instance() or QApplication(sys.argv[:1])
     info = probe(args.video)
     window = QMainWindow()
