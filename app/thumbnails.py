@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtGui import QImage, QPixmap
 
@@ -112,6 +113,7 @@ class _Decoder(QThread):
         self._stream: av.video.VideoStream | None = None
         self._path: str | None = None
         self._broken: str | None = None  # a file that would not open
+        self._scaler = VideoReformatter()  # keeps its scaling context: a new one per frame costs ms
 
     def submit(self, kind: str, job: _Job) -> None:
         """Replace the queued job of this kind (what is left of an older one is stale)."""
@@ -204,7 +206,9 @@ class _Decoder(QThread):
         height = self.height
         width = max(1, round(height * aspect))
         size = (height, width) if quarter_turns % 2 else (width, height)
-        rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
+        rgb = self._scaler.reformat(
+            frame, width=size[0], height=size[1], format="rgb24", interpolation="AREA"
+        )
         pixels = np.ascontiguousarray(np.rot90(rgb.to_ndarray(), k=quarter_turns))
         h, w = pixels.shape[:2]
         return QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()

@@ -52,6 +52,7 @@ TICK_FRAME = QColor("#5d6470")
 STRIP_EMPTY = QColor("#24272e")
 PLAYHEAD = QColor("#ff3b3b")
 HOVER = QColor(255, 255, 255, 70)
+HOVER_BADGE = QColor("#3a3f4a")
 LANE_COLORS = ("#4f8cff", "#f2a93b", "#3ccf91", "#e5534b", "#a371f7", "#39c5cf", "#d9d957", "#ff7eb6")
 
 HEADER_W = 112
@@ -479,11 +480,27 @@ class Timeline(QWidget):
         p.drawPolygon(head)
 
     def _paint_hover(self, p: QPainter) -> None:
+        """A faint line under the mouse and its time in a badge on the ruler."""
         if self._hover_x is None or self._scrub is not None:
             return
         xi = math.floor(self._hover_x) + 0.5
         p.setPen(HOVER)
         p.drawLine(QPointF(xi, RULER_H), QPointF(xi, self.height()))
+        badge = self._hover_badge(self._hover_x)
+        p.fillRect(badge, HOVER_BADGE)
+        p.setPen(TEXT)
+        p.setFont(self._font)
+        p.drawText(badge, Qt.AlignmentFlag.AlignCenter, self.hover_text(self._hover_x, 0))
+
+    def _hover_badge(self, x: float) -> QRectF:
+        width = self._metrics.horizontalAdvance("00:00:00.000") + 10
+        left = min(max(x - width / 2, HEADER_W), self.width() - width)
+        return QRectF(left, 1, width, RULER_H - 10)
+
+    def _update_hover(self, x: float | None) -> None:
+        if x is not None:
+            self.update(QRect(round(x) - 2, RULER_H, 5, self.height()))
+            self.update(self._hover_badge(x).toAlignedRect().adjusted(-1, -1, 1, 1))
 
     def _playhead_rect(self) -> QRect:
         x = round(self.x_of(self._position))
@@ -564,14 +581,12 @@ class Timeline(QWidget):
 
     def _hover(self, event: QMouseEvent) -> None:
         x = event.position().x()
-        old = self._hover_x
+        self._update_hover(self._hover_x)
         self._hover_x = x if x >= HEADER_W and self._duration > 0 else None
-        for hx in (old, self._hover_x):
-            if hx is not None:
-                self.update(QRect(round(hx) - 2, 0, 5, self.height()))
-        text = self.hover_text(x, event.position().y())
-        if text:
-            QToolTip.showText(event.globalPosition().toPoint(), text, self)
+        self._update_hover(self._hover_x)
+        over_span = self.hover_text(x, event.position().y()).partition("\n")[2]
+        if over_span:
+            QToolTip.showText(event.globalPosition().toPoint(), over_span, self)
         else:
             QToolTip.hideText()
 
@@ -580,7 +595,7 @@ class Timeline(QWidget):
         if x < HEADER_W or self._duration <= 0:
             return ""
         t = min(max(self.time_at(x), 0.0), self._duration)
-        lines = [format_timecode(t)]
+        lines = [format_timecode(self.frame_time_at(t))]  # where a click here would seek to
         for name, lane in self._lanes.items():
             if isinstance(lane, SpanLane) and self.lane_rect(name).contains(round(x), round(y)):
                 found = lane.span_at(t, 3 / self._px_per_s())
@@ -594,8 +609,7 @@ class Timeline(QWidget):
         return "\n".join(lines)
 
     def leaveEvent(self, event) -> None:
-        if self._hover_x is not None:
-            self.update(QRect(round(self._hover_x) - 2, 0, 5, self.height()))
+        self._update_hover(self._hover_x)
         self._hover_x = None
         super().leaveEvent(event)
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from app import timeline as tl
 from app.timeline import HEADER_W, PLAYHEAD, Timeline
-from engine.timecode import parse_timecode
+from engine.timecode import format_timecode, parse_timecode
 from tests.qt_images import to_rgb
 
 TRACK_W = 1000  # pixels of time in every test widget
@@ -462,6 +462,17 @@ def test_hover_shows_the_time_and_the_span_under_the_mouse(qtbot):
     send_mouse(widget, QEvent.Type.MouseMove, x, Qt.MouseButton.NoButton, y)
     image = pixels(widget)
     assert np.all(image[widget.lane_rect("moments").bottom() + 2 :, x] != rgb(tl.BACKGROUND))  # hover line
+    assert tuple(image[3, x - 30]) == rgb(tl.HOVER_BADGE)  # the time, on the ruler
+    QApplication.sendEvent(widget, QEvent(QEvent.Type.Leave))
+    assert tuple(pixels(widget)[3, x - 30]) != rgb(tl.HOVER_BADGE)
+
+
+def test_hovering_shows_the_time_of_the_frame_a_click_would_seek_to(qtbot):
+    widget = make(qtbot, duration=float(VFR_TIMES[-1] + 0.04), frame_times=VFR_TIMES)
+    widget.set_view_range(10.0, 14.0)
+    x = HEADER_W + 333
+    t = 10.0 + 333 * 0.004
+    assert widget.hover_text(x, 5) == format_timecode(VFR_TIMES[t >= VFR_TIMES][-1])
 
 
 def test_keys_are_the_windows_unless_the_timeline_is_given_focus(qtbot):
