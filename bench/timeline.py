@@ -36,7 +36,8 @@ from PySide6.QtGui import QColor, QImage, QPainter  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.thumbnails import COARSE_COUNT, ThumbnailProducer  # noqa: E402
-from app.timeline import HEADER_W, Timeline  # noqa: E402
+from app.timeline import Timeline  # noqa: E402
+from app.timeline_paint import HEADER_W  # noqa: E402
 from tests.media import make_video  # noqa: E402
 
 HOURS_2 = 7200.0

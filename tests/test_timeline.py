@@ -11,8 +11,10 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from app import timeline as tl
-from app.timeline import HEADER_W, PLAYHEAD, Timeline
+from app import timeline_paint as look
+from app.timeline import Timeline
+from app.timeline_paint import HEADER_W, PLAYHEAD
+from app.timeline_ruler import LABEL_PAD_PX
 from engine.timecode import format_timecode, parse_timecode
 from tests.qt_images import to_rgb
 
@@ -263,7 +265,7 @@ def test_the_view_pages_to_follow_the_playhead_until_the_user_scrolls(qtbot):
 
 
 def label_times(widget: Timeline) -> list[float]:
-    return [parse_timecode(text) for _, text in widget.last_labels]
+    return [parse_timecode(text) for _, text in widget.painted.labels]
 
 
 @pytest.mark.parametrize(
@@ -278,13 +280,13 @@ def test_ruler_labels_never_overlap_and_sit_at_their_times_at_every_zoom(qtbot, 
         pixels(widget)
         start, end = widget.view_range()
         spans.append(end - start)
-        rects = [rect for rect, _ in widget.last_labels]
+        rects = [rect for rect, _ in widget.painted.labels]
         assert len(rects) >= 2, (start, end)
         for left, right in itertools.pairwise(rects):
-            assert right.left() >= left.right() + 6, (start, end, widget.last_labels)
+            assert right.left() >= left.right() + 6, (start, end, widget.painted.labels)
         slack = 0.5 + 0.0005 * TRACK_W / (end - start)  # labels are rounded to the millisecond
-        for (rect, text), t in zip(widget.last_labels, label_times(widget), strict=True):
-            assert rect.left() - tl.LABEL_PAD_PX == pytest.approx(expected_x(widget, t), abs=slack), text
+        for (rect, text), t in zip(widget.painted.labels, label_times(widget), strict=True):
+            assert rect.left() - LABEL_PAD_PX == pytest.approx(expected_x(widget, t), abs=slack), text
         if end - start <= widget.min_span() * 1.0001:
             break
         widget.zoom_in()
@@ -294,29 +296,29 @@ def test_ruler_labels_never_overlap_and_sit_at_their_times_at_every_zoom(qtbot, 
 def test_ruler_formats_follow_the_video_length_and_zoom(qtbot):
     hour = make(qtbot, duration=7200.0)
     pixels(hour)
-    assert all(len(text) == 8 and text.count(":") == 2 for _, text in hour.last_labels)  # HH:MM:SS
+    assert all(len(text) == 8 and text.count(":") == 2 for _, text in hour.painted.labels)  # HH:MM:SS
     minutes = make(qtbot, duration=600.0, frame_times=np.arange(18000) / 30)
     pixels(minutes)
-    assert all(len(text) == 5 and text.count(":") == 1 for _, text in minutes.last_labels)  # MM:SS
+    assert all(len(text) == 5 and text.count(":") == 1 for _, text in minutes.painted.labels)  # MM:SS
     minutes.set_view_range(100.0, 100.4)  # 12 frames across: a label per frame or two, to the ms
     pixels(minutes)
-    assert all(text.startswith("01:4") and len(text) == 9 for _, text in minutes.last_labels)
+    assert all(text.startswith("01:4") and len(text) == 9 for _, text in minutes.painted.labels)
     frames = np.arange(18000) / 30
     assert all(np.min(np.abs(frames - t)) < 5e-4 for t in label_times(minutes))  # majors on frames
     short = make(qtbot, duration=30.0)
     short.set_view_range(12.0, 13.0)
     pixels(short)
-    assert all(":" not in text and "." in text for _, text in short.last_labels)  # SS.mmm
+    assert all(":" not in text and "." in text for _, text in short.painted.labels)  # SS.mmm
 
 
 def test_frame_ticks_appear_once_frames_are_six_pixels_apart(qtbot):
     widget = make(qtbot, duration=600.0, frame_times=np.arange(18000) / 30)
     widget.set_view_range(100, 100 + TRACK_W / 6 / 30 * 1.05)  # frames a little closer than 6 px
     pixels(widget)
-    assert widget.ticks.frame_x == []
+    assert widget.painted.ticks.frame_x == []
     widget.set_view_range(100, 100 + TRACK_W / 6 / 30 * 0.95)
     pixels(widget)
-    assert len(widget.ticks.frame_x) >= TRACK_W / 6 * 0.9
+    assert len(widget.painted.ticks.frame_x) >= TRACK_W / 6 * 0.9
 
 
 # ----- lanes
@@ -336,11 +338,11 @@ def test_spans_are_painted_where_they_are(qtbot):
                 assert tuple(image[y, int(expected_x(widget, mid))]) == rgb(color), view
         for t in (4.3, 31.7, 47.3, 66.1):  # no span (nor grid line) here
             if view[0] < t < view[1]:
-                assert tuple(image[y, int(expected_x(widget, t))]) == rgb(tl.ROW), (view, t)
+                assert tuple(image[y, int(expected_x(widget, t))]) == rgb(look.ROW), (view, t)
     widget.zoom_fit()
     image = pixels(widget)
-    assert tuple(image[y_obj, int(expected_x(widget, 75))]) == rgb(tl.LANE_COLORS[1])
-    assert tuple(image[y, int(expected_x(widget, 75))]) == rgb(tl.ROW)
+    assert tuple(image[y_obj, int(expected_x(widget, 75))]) == rgb(look.LANE_COLORS[1])
+    assert tuple(image[y, int(expected_x(widget, 75))]) == rgb(look.ROW)
 
 
 def test_scores_shade_spans(qtbot):
@@ -350,7 +352,7 @@ def test_scores_shade_spans(qtbot):
     y = lane_row(widget, "m")
     strong, weak = image[y, int(expected_x(widget, 15))], image[y, int(expected_x(widget, 35))]
     assert tuple(strong) == (255, 255, 255)
-    assert np.all(weak < 200) and np.all(weak > np.array(rgb(tl.ROW)) + 40)
+    assert np.all(weak < 200) and np.all(weak > np.array(rgb(look.ROW)) + 40)
 
 
 def test_ten_thousand_spans_are_merged_per_pixel_column(qtbot):
@@ -360,16 +362,16 @@ def test_ten_thousand_spans_are_merged_per_pixel_column(qtbot):
     starts = np.sort((clusters[:, None] + rng.uniform(0, 100, (10, 1000))).ravel())
     widget.set_spans("many", starts, starts + rng.uniform(0.05, 2, len(starts)))
     image = pixels(widget)
-    assert widget.last_runs["many"] <= TRACK_W
+    assert widget.painted.runs["many"] <= TRACK_W
     y = lane_row(widget, "many")
-    color = rgb(tl.LANE_COLORS[0])
+    color = rgb(look.LANE_COLORS[0])
     for t in rng.choice(starts, 50):
         assert tuple(image[y, int(expected_x(widget, t))]) == color
     for t in clusters[:-1] + 400:  # the middle of each gap: the lane's background (or a grid line)
-        assert tuple(image[y, int(expected_x(widget, t))]) in (rgb(tl.ROW), rgb(tl.GRID))
+        assert tuple(image[y, int(expected_x(widget, t))]) in (rgb(look.ROW), rgb(look.GRID))
     widget.set_view_range(150, 210)  # a minute: about 600 spans, still bounded by the width
     pixels(widget)
-    assert 0 < widget.last_runs["many"] <= TRACK_W
+    assert 0 < widget.painted.runs["many"] <= TRACK_W
 
 
 def test_merged_columns_show_the_highest_scoring_span_over_them(qtbot):
@@ -379,7 +381,7 @@ def test_merged_columns_show_the_highest_scoring_span_over_them(qtbot):
     starts = np.r_[low, high]
     widget.set_spans("m", starts, starts + 0.5, colors="#ffffff", scores=np.r_[np.zeros(2000), np.ones(2000)])
     image = pixels(widget)
-    assert widget.last_runs["m"] <= 3
+    assert widget.painted.runs["m"] <= 3
     y = lane_row(widget, "m")
     lane = widget._lanes["m"]
     weak, strong = rgb(lane.style_colors[0]), (255, 255, 255)
@@ -396,11 +398,11 @@ def test_few_visible_spans_are_drawn_one_by_one_with_a_gap_between_neighbours(qt
     widget = make(qtbot, lanes=())
     widget.set_spans("m", [10, 20, 30], [20, 30, 40])
     image = pixels(widget)
-    assert widget.last_runs["m"] == 3
+    assert widget.painted.runs["m"] == 3
     y = lane_row(widget, "m")
     boundary = int(expected_x(widget, 20)) - 1
-    assert tuple(image[y, boundary]) == rgb(tl.ROW)  # touching spans stay apart
-    assert tuple(image[y, boundary - 3]) == rgb(tl.LANE_COLORS[0])
+    assert tuple(image[y, boundary]) == rgb(look.ROW)  # touching spans stay apart
+    assert tuple(image[y, boundary - 3]) == rgb(look.LANE_COLORS[0])
 
 
 def test_heat_strip_shows_each_bin_in_its_colour_at_every_zoom(qtbot):
@@ -428,13 +430,13 @@ def test_lanes_come_and_go_and_the_height_follows(qtbot):
     widget.set_heat("relevance", [0], [100], [0.5])
     widget.set_spans("object 1", [3], [4])
     assert widget.lanes() == ["moments", "relevance", "object 1"]
-    assert widget.height() == base + 2 * tl.SPAN_LANE_H + tl.HEAT_LANE_H
+    assert widget.height() == base + 2 * look.SPAN_LANE_H + look.HEAT_LANE_H
     widget.set_spans("moments", [5], [6])  # replaced in place
     assert widget.lanes() == ["moments", "relevance", "object 1"]
     widget.remove_lane("relevance")
-    assert widget.lanes() == ["moments", "object 1"] and widget.height() == base + 2 * tl.SPAN_LANE_H
+    assert widget.lanes() == ["moments", "object 1"] and widget.height() == base + 2 * look.SPAN_LANE_H
     y = lane_row(widget, "object 1")
-    assert tuple(pixels(widget)[y, int(expected_x(widget, 3.5))]) == rgb(tl.LANE_COLORS[1])
+    assert tuple(pixels(widget)[y, int(expected_x(widget, 3.5))]) == rgb(look.LANE_COLORS[1])
 
 
 def test_bad_spans_are_refused_with_the_lane_named(qtbot):
@@ -461,10 +463,10 @@ def test_hover_shows_the_time_and_the_span_under_the_mouse(qtbot):
     assert widget.hover_text(HEADER_W + 405, y).splitlines()[1] == "a cat  score 0.88"
     send_mouse(widget, QEvent.Type.MouseMove, x, Qt.MouseButton.NoButton, y)
     image = pixels(widget)
-    assert np.all(image[widget.lane_rect("moments").bottom() + 2 :, x] != rgb(tl.BACKGROUND))  # hover line
-    assert tuple(image[3, x - 30]) == rgb(tl.HOVER_BADGE)  # the time, on the ruler
+    assert np.all(image[widget.lane_rect("moments").bottom() + 2 :, x] != rgb(look.BACKGROUND))  # hover line
+    assert tuple(image[3, x - 30]) == rgb(look.HOVER_BADGE)  # the time, on the ruler
     QApplication.sendEvent(widget, QEvent(QEvent.Type.Leave))
-    assert tuple(pixels(widget)[3, x - 30]) != rgb(tl.HOVER_BADGE)
+    assert tuple(pixels(widget)[3, x - 30]) != rgb(look.HOVER_BADGE)
 
 
 def test_hovering_shows_the_time_of_the_frame_a_click_would_seek_to(qtbot):

@@ -10,7 +10,8 @@ import pytest
 from PySide6.QtGui import QPixmap
 
 from app.thumbnails import COARSE_COUNT, ThumbnailCache, ThumbnailProducer
-from app.timeline import HEADER_W, RULER_H, Timeline
+from app.timeline import Timeline
+from app.timeline_paint import HEADER_W, RULER_H
 from engine.video import probe
 from tests.media import BARCODE_BITS, barcode_block
 from tests.qt_images import to_rgb
