@@ -88,11 +88,21 @@ def _size(pixmap: QPixmap) -> int:
     return pixmap.width() * pixmap.height() * 4
 
 
+@dataclass(frozen=True)
+class Source:
+    """A video file with its clock and orientation as `probe` found them, so that thumbnails are filed at
+    the times the rest of the app uses and stand the way the picture is shown."""
+
+    path: str
+    start_s: float = 0.0  # the file's start time (VideoInfo.frames.start_s): times count from it
+    rotation: int = 0  # degrees clockwise the picture is turned for display (VideoInfo.rotation)
+
+
 @dataclass
 class _Job:
     file_generation: int  # which `open` it belongs to
     generation: int  # which request
-    path: str
+    source: Source | None
     times: deque[float] = field(default_factory=deque)
 
 
@@ -147,7 +157,7 @@ class _Decoder(QThread):
                     job = self._jobs[kind]
                     time_s = job.times.popleft()
                     made = self._made.copy()
-                key_s, image = self._thumbnail(job.path, time_s, made)
+                key_s, image = self._thumbnail(job.source, time_s, made)
                 with self._cond:
                     if image is not None and self._jobs[kind].file_generation == job.file_generation:
                         self._made.add(key_s)
@@ -156,12 +166,12 @@ class _Decoder(QThread):
             if self._container is not None:
                 self._container.close()
 
-    def _thumbnail(self, path: str, time_s: float, made: set[float]) -> tuple[float, QImage | None]:
+    def _thumbnail(self, source: Source, time_s: float, made: set[float]) -> tuple[float, QImage | None]:
+        path, start_s = source.path, source.start_s
         if path == self._broken:
             return math.nan, None
         try:
             container, stream = self._open(path)
-            start_s = container.start_time / 1e6 if container.start_time is not None else 0.0
             target = round((time_s + start_s) / stream.time_base)
             container.seek(target, stream=stream, backward=True, any_frame=False)
             for packet in container.demux(stream):
@@ -173,7 +183,9 @@ class _Decoder(QThread):
                 # Flushing hands the keyframe out at once, instead of after the decoder's reorder delay.
                 frames = [*stream.decode(packet), *stream.decode(None)]
                 aspect = float(stream.sample_aspect_ratio or 1)
-                return (key_s, self._image(frames[0], aspect)) if frames else (math.nan, None)
+                return (
+                    (key_s, self._image(frames[0], aspect, source.rotation)) if frames else (math.nan, None)
+                )
         except Exception as e:  # a damaged file must not stop the thread: log once, answer, go on
             if self._container is None:
                 self._broken = path  # cannot even be opened: do not try again for every slot
@@ -198,9 +210,9 @@ class _Decoder(QThread):
             self._container.close()
         self._container, self._path = None, None
 
-    def _image(self, frame: av.VideoFrame, pixel_aspect: float) -> QImage:
+    def _image(self, frame: av.VideoFrame, pixel_aspect: float, rotation: int) -> QImage:
         aspect = frame.width / frame.height * pixel_aspect
-        quarter_turns = round(frame.rotation / 90) % 4
+        quarter_turns = (-rotation // 90) % 4  # np.rot90 turns counter-clockwise
         if quarter_turns % 2:
             aspect = 1 / aspect
         height = self.height
@@ -228,25 +240,27 @@ class ThumbnailProducer(QObject):
         self._file_generation = 0
         self._current = {"coarse": -1, "dense": -1}
         self._outstanding = {"coarse": 0, "dense": 0}
-        self._path: str | None = None
+        self._source: Source | None = None
         self._closed = False
         self._decoder = _Decoder(height)
         self._decoder.produced.connect(self._arrived)
         self._decoder.start()
 
-    def open(self, path: str | None, duration_s: float) -> None:
-        """Start over for `path` (None: no file): the whole file at COARSE_COUNT even steps first."""
+    def open(self, source: Source | None, duration_s: float) -> None:
+        """Start over for `source` (None: no file): the whole file at COARSE_COUNT even steps first."""
         self.cache.clear()
         self._resolved.clear()
-        self._path = path
+        self._source = source
         self._file_generation = self._generation + 1
-        times = [] if path is None or duration_s <= 0 else np.arange(COARSE_COUNT) * duration_s / COARSE_COUNT
+        times = (
+            [] if source is None or duration_s <= 0 else np.arange(COARSE_COUNT) * duration_s / COARSE_COUNT
+        )
         self._submit("coarse", times)
         self._submit("dense", [])
 
     def request(self, times: Iterable[float]) -> None:
         """Thumbnails for these times (the visible slots), replacing the previous request."""
-        if self._path is not None:
+        if self._source is not None:
             self._submit("dense", [t for t in times if not self._known(t)])
 
     def at_or_before(self, time_s: float) -> tuple[float, QPixmap] | None:
@@ -264,7 +278,7 @@ class ThumbnailProducer(QObject):
 
     def _submit(self, kind: str, times: Iterable[float]) -> None:
         self._generation += 1
-        job = _Job(self._file_generation, self._generation, self._path or "", deque(float(t) for t in times))
+        job = _Job(self._file_generation, self._generation, self._source, deque(float(t) for t in times))
         self._current[kind] = job.generation
         self._outstanding[kind] = len(job.times)
         self._decoder.submit(kind, job)

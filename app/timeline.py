@@ -28,7 +28,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QToolTip, QWidget
 
-from app.thumbnails import ThumbnailProducer
+from app.thumbnails import Source, ThumbnailProducer
 from app.timeline_lanes import HeatLane, SpanLane
 from app.timeline_paint import (
     BOTTOM_PAD,
@@ -99,13 +99,21 @@ class Timeline(QWidget):
         self._relayout()
 
     # ----- the video
-    def set_video(self, path: str | None, duration_s: float, frame_times: np.ndarray | None = None) -> None:
-        """A new video: its length, its frames' times (None: unknown) and thumbnails of `path`."""
+    def set_video(
+        self,
+        path: str | None,
+        duration_s: float,
+        frame_times: np.ndarray | None = None,
+        start_s: float = 0.0,
+        rotation: int = 0,
+    ) -> None:
+        """A new video: its length, its frames' times (None: unknown), and for the thumbnails of `path`
+        its start time and display rotation as probed (`info.frames.start_s`, `info.rotation`)."""
         self.set_frame_times(frame_times)
         self.set_duration(duration_s)
         self._set_view(0.0, self._duration)
         if self.thumbnails is not None:
-            self.thumbnails.open(path, self._duration)
+            self.thumbnails.open(None if path is None else Source(path, start_s, rotation), self._duration)
             self._thumb_timer.start()
 
     def set_duration(self, seconds: float) -> None:

@@ -35,7 +35,7 @@ from PySide6.QtCore import QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QColor, QImage, QPainter  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.thumbnails import COARSE_COUNT, ThumbnailProducer  # noqa: E402
+from app.thumbnails import COARSE_COUNT, Source, ThumbnailProducer  # noqa: E402
 from app.timeline import Timeline  # noqa: E402
 from app.timeline_paint import HEADER_W  # noqa: E402
 from tests.media import make_video  # noqa: E402
@@ -150,7 +150,7 @@ def thumbnail_bench(app: QApplication, path: Path, runs: int) -> None:
     for _ in range(runs):
         producer = ThumbnailProducer()
         start = time.perf_counter()
-        producer.open(str(path), duration)
+        producer.open(Source(str(path)), duration)
         got_first = None
         while len(producer.cache) < COARSE_COUNT:
             app.processEvents()

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QPixmap
 
-from app.thumbnails import COARSE_COUNT, ThumbnailCache, ThumbnailProducer
+from app.thumbnails import COARSE_COUNT, Source, ThumbnailCache, ThumbnailProducer
 from app.timeline import Timeline
 from app.timeline_paint import HEADER_W, RULER_H
-from engine.video import probe
+from engine.video import decode_frames, probe
 from tests.media import BARCODE_BITS, barcode_block
 from tests.qt_images import to_rgb
 
@@ -70,7 +70,7 @@ def make_timeline(qtbot, path) -> Timeline:
     qtbot.addWidget(widget)
     widget.resize(HEADER_W + 1000, 10)
     info = probe(path)
-    widget.set_video(str(path), info.duration_s, info.frames.times_s)
+    widget.set_video(str(path), info.duration_s, info.frames.times_s, info.frames.start_s, info.rotation)
     widget.show()
     return widget
 
@@ -105,7 +105,7 @@ def test_thumbnails_on_a_variable_frame_rate_file(qtbot, media):
 
 def test_the_coarse_pass_makes_a_hundred_evenly_spaced_keyframes(qtbot, media, producer):
     path = media("thumbs_gop5.mp4", width=160, height=120, frames=1000, fps=25, gop=5)
-    producer.open(str(path), 40.0)
+    producer.open(Source(str(path)), 40.0)
     qtbot.waitUntil(producer.idle, timeout=20000)
     assert len(producer.cache) == COARSE_COUNT
     assert producer.cache.keys() == pytest.approx(np.arange(COARSE_COUNT) * 0.4)  # every second keyframe
@@ -115,9 +115,9 @@ def test_the_coarse_pass_makes_a_hundred_evenly_spaced_keyframes(qtbot, media, p
 def test_results_for_a_file_opened_before_are_dropped(qtbot, media, producer):
     first = media("thumbs_4x3.mp4", width=160, height=120, frames=500, fps=25, gop=5)
     second = media("thumbs_square.mp4", width=96, height=96, frames=100, fps=25, gop=5)
-    producer.open(str(first), 20.0)
+    producer.open(Source(str(first)), 20.0)
     time.sleep(0.4)  # the thread makes thumbnails of the first file; the GUI thread does not take them yet
-    producer.open(str(second), 4.0)
+    producer.open(Source(str(second)), 4.0)
     qtbot.waitUntil(producer.idle, timeout=20000)
     assert producer.stale_dropped > 0
     sizes = {(p.width(), p.height()) for p in producer.cache._items.values()}
@@ -127,7 +127,7 @@ def test_results_for_a_file_opened_before_are_dropped(qtbot, media, producer):
 
 def test_a_newer_request_replaces_the_rest_of_the_older_one(qtbot, media, producer):
     path = media("thumbs_gop5.mp4", width=160, height=120, frames=1000, fps=25, gop=5)
-    producer.open(str(path), 40.0)
+    producer.open(Source(str(path)), 40.0)
     qtbot.waitUntil(producer.idle, timeout=20000)
     skipped = np.arange(100) * 0.4 + 0.2  # the keyframes the coarse pass skipped
     producer.request(skipped[:60])
@@ -141,7 +141,7 @@ def test_a_newer_request_replaces_the_rest_of_the_older_one(qtbot, media, produc
 def test_evicted_thumbnails_are_made_again_when_asked(qtbot, media, producer):
     path = media("thumbs_gop5.mp4", width=160, height=120, frames=1000, fps=25, gop=5)
     producer.cache.max_count = 30
-    producer.open(str(path), 40.0)
+    producer.open(Source(str(path)), 40.0)
     qtbot.waitUntil(producer.idle, timeout=20000)
     assert len(producer.cache) == 30
     assert producer.at_or_before(0.0) is None  # the oldest went first
@@ -169,11 +169,27 @@ def test_a_file_that_is_no_video_gives_no_thumbnails_and_keeps_the_thread_servin
 ):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video" * 1000)
-    producer.open(str(junk), 60.0)
+    producer.open(Source(str(junk)), 60.0)
     qtbot.waitUntil(producer.idle, timeout=20000)
     assert len(producer.cache) == 0
     assert len([r for r in caplog.records if "junk.mp4" in r.getMessage()]) == 1  # said once, not per slot
     path = media("thumbs_square.mp4", width=96, height=96, frames=100, fps=25, gop=5)
-    producer.open(str(path), 4.0)
+    producer.open(Source(str(path)), 4.0)
     qtbot.waitUntil(producer.idle, timeout=20000)
     assert len(producer.cache) == 20
+
+
+@pytest.mark.parametrize("rotation_ccw", [90, 270])
+def test_thumbnails_stand_the_way_the_picture_is_shown(qtbot, media, producer, rotation_ccw):
+    path = media(
+        f"thumbs_rot{rotation_ccw}.mp4", width=160, height=120, frames=50, gop=25, rotation_ccw=rotation_ccw
+    )
+    info = probe(path)
+    producer.open(Source(str(path), info.frames.start_s, info.rotation), info.duration_s)
+    qtbot.waitUntil(producer.idle, timeout=20000)
+    pixmap = producer.at_or_before(0.0)[1]
+    assert (pixmap.width(), pixmap.height()) == (72, 96)  # portrait, as displayed
+    shown = next(decode_frames(info, [0], size=(72, 96), resample="bilinear")).image.astype(int)
+    thumb = to_rgb(pixmap.toImage()).astype(int)
+    upside_down = np.ascontiguousarray(shown[::-1, ::-1])
+    assert np.abs(thumb - shown).mean() < 12 < np.abs(thumb - upside_down).mean()

@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     column.addWidget(status)
     column.addWidget(timeline)
     window.setCentralWidget(central)
-    timeline.set_video(str(args.video), info.duration_s, info.frames.times_s)
+    timeline.set_video(
+        str(args.video), info.duration_s, info.frames.times_s, info.frames.start_s, info.rotation
+    )
     fill_demo_lanes(timeline, info.duration_s)
     timeline.seek_requested.connect(lambda t, dragging: timeline.set_position(t))
     timeline.view_changed.connect(
