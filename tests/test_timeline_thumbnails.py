@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import av
 import numpy as np
 import pytest
 from PySide6.QtGui import QPixmap
@@ -193,3 +194,28 @@ def test_thumbnails_stand_the_way_the_picture_is_shown(qtbot, media, producer, r
     thumb = to_rgb(pixmap.toImage()).astype(int)
     upside_down = np.ascontiguousarray(shown[::-1, ::-1])
     assert np.abs(thumb - shown).mean() < 12 < np.abs(thumb - upside_down).mean()
+
+
+def shifted_copy(source, target, seconds: float):
+    """`source`'s packets in an MP4 whose timestamps start `seconds` later (as cameras and cut files do)."""
+    with av.open(str(source)) as src, av.open(str(target), "w") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        shift = round(seconds / src.streams.video[0].time_base)
+        for packet in src.demux(src.streams.video[0]):
+            if packet.size:
+                packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
+                packet.stream = stream
+                out.mux(packet)
+    return target
+
+
+def test_thumbnails_of_a_file_whose_clock_starts_late_are_filed_at_its_own_times(qtbot, media, tmp_path):
+    path = shifted_copy(media("thumbs_gop5.mp4", width=160, height=120, frames=1000, fps=25, gop=5),
+                        tmp_path / "late.mp4", 10.0)  # fmt: skip
+    assert probe(path).frames.start_s == pytest.approx(10.0, abs=0.1)
+    widget = make_timeline(qtbot, path)
+    widget.set_view_range(20.1, 22.3)
+    settled(qtbot, widget)
+    painted = painted_keyframes(widget, 160, 120)
+    assert len(painted) >= 8
+    assert [index for _, index in painted] == [keyframe_at_or_before(path, t) for t, _ in painted]
