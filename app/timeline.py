@@ -360,9 +360,13 @@ class Timeline(QWidget):
             if not self._start <= self._position <= self._start + self._span:
                 self.follow_playhead = False
         else:
-            self.follow_playhead = False
-            self._set_view(self._start - notches * WHEEL_SCROLL * self._span)
+            self._scroll(-notches * WHEEL_SCROLL)
         event.accept()
+
+    def _scroll(self, fraction: float) -> None:
+        """Move the view by `fraction` of its span; scrolled by hand, it stops following the playhead."""
+        self.follow_playhead = False
+        self._set_view(self._start + fraction * self._span)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Only when focused (the policy is NoFocus unless the window changes it)."""
@@ -371,8 +375,8 @@ class Timeline(QWidget):
             Qt.Key.Key_Equal: self.zoom_in,
             Qt.Key.Key_Minus: self.zoom_out,
             Qt.Key.Key_0: self.zoom_fit,
-            Qt.Key.Key_Left: lambda: self._set_view(self._start - WHEEL_SCROLL * self._span),
-            Qt.Key.Key_Right: lambda: self._set_view(self._start + WHEEL_SCROLL * self._span),
+            Qt.Key.Key_Left: lambda: self._scroll(-WHEEL_SCROLL),
+            Qt.Key.Key_Right: lambda: self._scroll(WHEEL_SCROLL),
         }
         action = actions.get(Qt.Key(event.key()))
         if action is None:

@@ -484,5 +484,7 @@ def test_keys_are_the_windows_unless_the_timeline_is_given_focus(qtbot):
     widget.setFocus()
     qtbot.keyClick(widget, Qt.Key.Key_Plus)
     assert widget.view_range()[1] == pytest.approx(100 / 1.5)
+    qtbot.keyClick(widget, Qt.Key.Key_Right)
+    assert widget.view_range()[0] == pytest.approx(100 / 1.5 * 0.1) and not widget.follow_playhead
     qtbot.keyClick(widget, Qt.Key.Key_0)
     assert widget.view_range() == (0, 100)
