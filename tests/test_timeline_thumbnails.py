@@ -66,6 +66,16 @@ def settled(qtbot, widget: Timeline) -> None:
     qtbot.waitUntil(lambda: not widget.thumbnails_pending(), timeout=20000)
 
 
+def assert_slots_show_their_keyframes(qtbot, widget: Timeline, path, view: tuple[float, float]) -> list:
+    """Zoom to `view`; once the thumbnails are in, every slot shows the latest keyframe at or before it."""
+    widget.set_view_range(*view)
+    settled(qtbot, widget)
+    painted = painted_keyframes(widget, 160, 120)
+    assert len(painted) >= 8
+    assert [index for _, index in painted] == [keyframe_at_or_before(path, t) for t, _ in painted]
+    return painted
+
+
 def make_timeline(qtbot, path) -> Timeline:
     widget = Timeline(strip_height=STRIP)
     qtbot.addWidget(widget)
@@ -84,24 +94,14 @@ def test_each_thumbnail_is_the_keyframe_at_or_before_its_slot_coarse_then_dense(
     assert len(whole) >= 8
     for t, index in whole:
         assert index % 5 == 0 and index / 25 <= t + 1e-6, (t, index)
-    widget.set_view_range(
-        10.1, 12.3
-    )  # slots 0.2 s apart: half of them need keyframes the coarse pass skipped
-    settled(qtbot, widget)
-    zoomed = painted_keyframes(widget, 160, 120)
-    assert len(zoomed) >= 8
-    assert [index for _, index in zoomed] == [keyframe_at_or_before(path, t) for t, _ in zoomed]
+    # Slots 0.2 s apart: half of them need keyframes the coarse pass skipped.
+    zoomed = assert_slots_show_their_keyframes(qtbot, widget, path, (10.1, 12.3))
     assert len({index for _, index in zoomed}) == len(zoomed)  # every slot its own keyframe
 
 
 def test_thumbnails_on_a_variable_frame_rate_file(qtbot, media):
     path = media("thumbs_vfr.mp4", width=160, height=120, durations_s=list(VFR_DURATIONS), gop=7)
-    widget = make_timeline(qtbot, path)
-    widget.set_view_range(3.0, 6.0)
-    settled(qtbot, widget)
-    painted = painted_keyframes(widget, 160, 120)
-    assert len(painted) >= 8
-    assert [index for _, index in painted] == [keyframe_at_or_before(path, t) for t, _ in painted]
+    assert_slots_show_their_keyframes(qtbot, make_timeline(qtbot, path), path, (3.0, 6.0))
 
 
 def test_the_coarse_pass_makes_a_hundred_evenly_spaced_keyframes(qtbot, media, producer):
@@ -117,7 +117,9 @@ def test_results_for_a_file_opened_before_are_dropped(qtbot, media, producer):
     first = media("thumbs_4x3.mp4", width=160, height=120, frames=500, fps=25, gop=5)
     second = media("thumbs_square.mp4", width=96, height=96, frames=100, fps=25, gop=5)
     producer.open(Source(str(first)), 20.0)
-    time.sleep(0.4)  # the thread makes thumbnails of the first file; the GUI thread does not take them yet
+    deadline = time.monotonic() + 10
+    while not producer._decoder._made and time.monotonic() < deadline:
+        time.sleep(0.01)  # the thread makes thumbnails of the first file; the GUI thread does not take them
     producer.open(Source(str(second)), 4.0)
     qtbot.waitUntil(producer.idle, timeout=20000)
     assert producer.stale_dropped > 0
@@ -213,9 +215,4 @@ def test_thumbnails_of_a_file_whose_clock_starts_late_are_filed_at_its_own_times
     path = shifted_copy(media("thumbs_gop5.mp4", width=160, height=120, frames=1000, fps=25, gop=5),
                         tmp_path / "late.mp4", 10.0)  # fmt: skip
     assert probe(path).frames.start_s == pytest.approx(10.0, abs=0.1)
-    widget = make_timeline(qtbot, path)
-    widget.set_view_range(20.1, 22.3)
-    settled(qtbot, widget)
-    painted = painted_keyframes(widget, 160, 120)
-    assert len(painted) >= 8
-    assert [index for _, index in painted] == [keyframe_at_or_before(path, t) for t, _ in painted]
+    assert_slots_show_their_keyframes(qtbot, make_timeline(qtbot, path), path, (20.1, 22.3))
