@@ -18,6 +18,7 @@ import bisect
 import logging
 import math
 import threading
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -241,10 +242,12 @@ class ThumbnailProducer(QObject):
         self._current = {"coarse": -1, "dense": -1}
         self._outstanding = {"coarse": 0, "dense": 0}
         self._source: Source | None = None
-        self._closed = False
         self._decoder = _Decoder(height)
         self._decoder.produced.connect(self._arrived)
         self._decoder.start()
+        # Qt aborts the process when a running QThread is destroyed: stop it when this producer goes,
+        # however that happens (closed, collected with its widget, or still alive at exit).
+        self._stop = weakref.finalize(self, self._decoder.stop)
 
     def open(self, source: Source | None, duration_s: float) -> None:
         """Start over for `source` (None: no file): the whole file at COARSE_COUNT even steps first."""
@@ -272,9 +275,7 @@ class ThumbnailProducer(QObject):
 
     def close(self) -> None:
         """Stop the thread (waits for the thumbnail being decoded, a few ms). Safe to call again."""
-        if not self._closed:
-            self._closed = True
-            self._decoder.stop()
+        self._stop()
 
     def _submit(self, kind: str, times: Iterable[float]) -> None:
         self._generation += 1

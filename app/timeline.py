@@ -56,6 +56,7 @@ WHEEL_SCROLL = 0.1  # of the visible span per wheel notch
 MIN_FRAMES_ACROSS = 10
 FOLLOW_MARGIN = 0.05  # paging puts the playhead this fraction of the view in from the edge
 THUMB_REQUEST_DELAY_MS = 120  # ask for dense thumbnails once the view rests
+THUMB_REPAINT_MS = 40
 _SLACK_S = 5e-7  # half a microsecond: a time reported in whole microseconds still names its frame
 
 
@@ -92,8 +93,10 @@ class Timeline(QWidget):
         self.thumbnails: ThumbnailProducer | None = None
         if thumbnails:
             self.thumbnails = producer = ThumbnailProducer(height=2 * strip_height)
-            producer.changed.connect(self._content_changed)
-            self.destroyed.connect(lambda: producer.close())
+            # Thumbnails come every few ms at first: repaint for them at most every THUMB_REPAINT_MS.
+            self._thumb_repaint = QTimer(self, singleShot=True, interval=THUMB_REPAINT_MS)
+            self._thumb_repaint.timeout.connect(self._content_changed)
+            producer.changed.connect(self._thumbnails_arrived)
             self._thumb_timer = QTimer(self, singleShot=True, interval=THUMB_REQUEST_DELAY_MS)
             self._thumb_timer.timeout.connect(self._request_thumbnails)
         self._relayout()
@@ -292,7 +295,10 @@ class Timeline(QWidget):
 
     def thumbnails_pending(self) -> bool:
         """Thumbnails for the current view are still being asked for or made."""
-        return self.thumbnails is not None and (self._thumb_timer.isActive() or not self.thumbnails.idle())
+        if self.thumbnails is None:
+            return False
+        timers = (self._thumb_timer, self._thumb_repaint)
+        return any(t.isActive() for t in timers) or not self.thumbnails.idle()
 
     def _slot_times(self) -> list[float]:
         return self.layout().slot_times(slot_px(self.thumbnails, self._strip_h))
@@ -422,6 +428,10 @@ class Timeline(QWidget):
         super().resizeEvent(event)
         if self.thumbnails is not None:
             self._thumb_timer.start()
+
+    def _thumbnails_arrived(self) -> None:
+        if not self._thumb_repaint.isActive():
+            self._thumb_repaint.start()
 
     def _request_thumbnails(self) -> None:
         if self.thumbnails is not None and self._duration > 0:

@@ -3,6 +3,9 @@ at or before its slot's time; coarse first, dense on zoom; results for another f
 
 from __future__ import annotations
 
+import gc
+import subprocess
+import sys
 import time
 
 import av
@@ -14,6 +17,7 @@ from app.thumbnails import COARSE_COUNT, Source, ThumbnailCache, ThumbnailProduc
 from app.timeline import Timeline
 from app.timeline_paint import HEADER_W, RULER_H
 from engine.video import decode_frames, probe
+from tests.conftest import checkout_env
 from tests.media import BARCODE_BITS, barcode_block
 from tests.qt_images import to_rgb
 
@@ -216,3 +220,32 @@ def test_thumbnails_of_a_file_whose_clock_starts_late_are_filed_at_its_own_times
                         tmp_path / "late.mp4", 10.0)  # fmt: skip
     assert probe(path).frames.start_s == pytest.approx(10.0, abs=0.1)
     assert_slots_show_their_keyframes(qtbot, make_timeline(qtbot, path), path, (20.1, 22.3))
+
+
+@pytest.mark.parametrize("ending", ["", "del timeline\n", "timeline.deleteLater()\napp.processEvents()\n"])
+def test_a_timeline_deleted_or_left_open_at_exit_does_not_abort_the_process(media, ending):
+    """Qt aborts a process whose running QThread is destroyed: with its widget, or at exit."""
+    path = media("thumbs_gop5.mp4", width=160, height=120, frames=1000, fps=25, gop=5)
+    script = (
+        "from PySide6.QtWidgets import QApplication\n"
+        "from app.timeline import Timeline\n"
+        "app = QApplication([])\n"
+        "timeline = Timeline()\n"
+        f"timeline.set_video({str(path)!r}, 40.0)\n"  # the thread is busy with it when the script ends
+        f"{ending}"
+        "print('done')\n"
+    )
+    env = checkout_env(QT_QPA_PLATFORM="offscreen")
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout == "done\n", run.stderr
+
+
+def test_the_thread_stops_when_its_timeline_is_collected(qtbot, media):
+    path = media("thumbs_gop5.mp4", width=160, height=120, frames=1000, fps=25, gop=5)
+    widget = Timeline()
+    widget.set_video(str(path), 40.0)
+    decoder = widget.thumbnails._decoder
+    assert decoder.isRunning()
+    del widget
+    gc.collect()
+    qtbot.waitUntil(decoder.isFinished, timeout=5000)
