@@ -1,477 +1,438 @@
-"""The timeline: one custom-painted widget with a ruler, keyframe thumbnails, lanes and the playhead.
+"""The timeline: ruler, thumbnail strip, lanes and playhead in one custom-painted widget.
 
-Layout, top to bottom: a ruler whose ticks adapt to the zoom (1/2/5 x 10^k seconds, frame ticks when
-frames are at least 6 px apart), a strip of keyframe thumbnails (app/thumbnails.py), then one lane per
-thing the later issues add: moment spans, a relevance heat strip, one lane per tracked object. Lane
-names sit in a column on the left.
-
-Spans live in sorted numpy arrays per lane; painting merges everything that falls in the same pixel
-column, so the cost follows the width, not the number of spans (gui_patterns §4.1). Everything but the
-playhead is painted into a cached pixmap that is redrawn only when the view or the data change; a
-position change paints the cached layer and one line.
-
-Mouse: click or drag to scrub (`seek_requested(t, dragging)`, snapped to the frame on screen at t),
-Ctrl+wheel zooms around the mouse, the wheel scrolls in time. While playing, the view pages to keep the
-playhead in sight, unless the user scrolled away (until the next seek).
+Everything but the playhead and the hover line is painted into a cached QPixmap keyed by (size, view,
+content version), so a position change repaints two narrow strips over that pixmap. The view is a
+start and a span in seconds, kept within the video (never scrolled past an end) and between the whole
+video and about ten frames. Clicks and drags scrub, snapped to the frame on screen at the time under the
+mouse when a frame-time table is set; Ctrl+wheel zooms around the mouse, the wheel scrolls; while
+following, the view pages to keep the playhead visible.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
-from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
+from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFontMetricsF,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPixmap,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QToolTip, QWidget
 
-from app.thumbnails import Thumbnails
+from app.thumbnails import Source, ThumbnailProducer
+from app.timeline_lanes import HeatLane, SpanLane
+from app.timeline_paint import (
+    BOTTOM_PAD,
+    HEADER_W,
+    LANE_COLORS,
+    PLAYHEAD_HEAD_W,
+    ROW,
+    RULER_H,
+    STRIP_H,
+    Layout,
+    Painted,
+    StaticPainter,
+    hover_badge,
+    lane_height,
+    paint_hover,
+    paint_playhead,
+    slot_px,
+    timeline_font,
+)
 from engine.timecode import format_timecode
 
-LABEL_W = 96  # lane names
-RULER_H = 26
-THUMB_H = 46
-LANE_H = 20
-MIN_MAJOR_PX = 90  # major ticks at least this far apart
-FRAME_TICK_PX = 6  # frames drawn as ticks once they are this far apart
-ZOOM_STEP = 1.25
-NICE_STEPS = (1, 2, 5)
-COLOURS = {
-    "background": QColor(30, 31, 34),
-    "ruler": QColor(40, 42, 46),
-    "lane": QColor(36, 38, 42),
-    "lane_alt": QColor(33, 35, 38),
-    "grid": QColor(58, 61, 66),
-    "text": QColor(200, 203, 208),
-    "dim": QColor(130, 134, 140),
-    "playhead": QColor(255, 82, 82),
-    "span": QColor(86, 156, 214),
-    "thumb_missing": QColor(48, 50, 54),
-}
-HEAT_LOW, HEAT_HIGH = np.array([38, 40, 60]), np.array([255, 196, 60])  # relevance 0 .. 1
-
-
-@dataclass
-class Lane:
-    name: str
-    kind: str  # "spans" or "heat"
-    starts: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [N] seconds, sorted
-    ends: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    values: np.ndarray | None = None  # heat: [N] in 0..1; spans: scores or None
-    labels: list[str] | None = None  # spans: a caption per span for the hover
-    colour: QColor = field(default_factory=lambda: QColor(COLOURS["span"]))
+ZOOM_STEP = 1.5  # zoom_in / zoom_out
+WHEEL_ZOOM_STEP = 1.25  # per wheel notch
+WHEEL_SCROLL = 0.1  # of the visible span per wheel notch
+MIN_FRAMES_ACROSS = 10
+FOLLOW_MARGIN = 0.05  # paging puts the playhead this fraction of the view in from the edge
+THUMB_REQUEST_DELAY_MS = 120  # ask for dense thumbnails once the view rests
+THUMB_REPAINT_MS = 40
+_SLACK_S = 5e-7  # half a microsecond: a time reported in whole microseconds still names its frame
 
 
 class Timeline(QWidget):
-    seek_requested = Signal(float, bool)  # seconds, still dragging
-    view_changed = Signal(float, float)  # start_s, end_s
+    seek_requested = Signal(float, bool)  # seconds (a frame's own time when frame times are set), dragging
+    view_changed = Signal(float, float)  # visible start and end, seconds
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, strip_height: int = STRIP_H, thumbnails: bool = True
+    ):
         super().__init__(parent)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the window owns the keys; setFocusPolicy to reach it
         self.setMouseTracking(True)
-        self.duration_s = 0.0
-        self.frame_times = np.zeros(0)
-        self.position_s = 0.0
-        self.start_s, self.span_s = 0.0, 1.0  # the view: [start_s, start_s + span_s)
+        self.setAccessibleName("Timeline")
         self.follow_playhead = True
-        self.lanes: dict[str, Lane] = {}
-        self.thumbnails = Thumbnails(THUMB_H - 4, self)
-        self.thumbnails.ready.connect(self._thumbnails_arrived)
-        self._thumb_times: list[float] = []
-        self._layer: QPixmap | None = None
-        self._layer_key: tuple | None = None
-        self._dragging = False
-        self._resize_height()
+        self.static_builds = 0  # how often the cached layers were painted (the playhead never causes one)
+        self.painted = Painted()  # what the last static paint drew
+        self._strip_h = strip_height if thumbnails else 0
+        self._duration = 0.0
+        self._frame_times: np.ndarray | None = None
+        self._start = self._span = 0.0
+        self._position = 0.0
+        self._lanes: dict[str, SpanLane | HeatLane] = {}
+        self._colors_used = 0
+        self._version = 0
+        self._static: QPixmap | None = None
+        self._static_key: tuple | None = None
+        self._scrub: float | None = None  # last time sent while the left button is down
+        self._pan: tuple[float, float] | None = None  # (mouse x, view start) while the middle button is down
+        self._hover_x: float | None = None
+        self._font = timeline_font(self.font())
+        self._metrics = QFontMetricsF(self._font)
+        self._painter = StaticPainter(self._font)
+        self.thumbnails: ThumbnailProducer | None = None
+        if thumbnails:
+            self.thumbnails = producer = ThumbnailProducer(height=2 * strip_height)
+            # Thumbnails come every few ms at first: repaint for them at most every THUMB_REPAINT_MS.
+            self._thumb_repaint = QTimer(self, singleShot=True, interval=THUMB_REPAINT_MS)
+            self._thumb_repaint.timeout.connect(self._content_changed)
+            producer.changed.connect(self._thumbnails_arrived)
+            self._thumb_timer = QTimer(self, singleShot=True, interval=THUMB_REQUEST_DELAY_MS)
+            self._thumb_timer.timeout.connect(self._request_thumbnails)
+        self._relayout()
 
-    # ----- data ---------------------------------------------------------------------------------------------
-    def set_video(self, path: str, duration_s: float, frame_times: np.ndarray, start_s: float = 0.0,
-                  rotation: int = 0) -> None:  # fmt: skip
-        self.duration_s = max(duration_s, 1e-3)
-        self.frame_times = np.asarray(frame_times, dtype=np.float64)
-        self.position_s = 0.0
-        self.follow_playhead = True
-        self.thumbnails.open(path, start_s, rotation)
-        self.zoom_fit()
-        self.thumbnails.ask(np.linspace(0, self.duration_s, 100, endpoint=False))  # coarse, whole file
+    # ----- the video
+    def set_video(
+        self,
+        path: str | None,
+        duration_s: float,
+        frame_times: np.ndarray | None = None,
+        start_s: float = 0.0,
+        rotation: int = 0,
+    ) -> None:
+        """A new video: its length, its frames' times (None: unknown), and for the thumbnails of `path`
+        its start time and display rotation as probed (`info.frames.start_s`, `info.rotation`)."""
+        self.set_frame_times(frame_times)
+        self.set_duration(duration_s)
+        self._set_view(0.0, self._duration)
+        if self.thumbnails is not None:
+            self.thumbnails.open(None if path is None else Source(path, start_s, rotation), self._duration)
+            self._thumb_timer.start()
+
+    def set_duration(self, seconds: float) -> None:
+        seconds = max(0.0, float(seconds))
+        if seconds != self._duration:
+            self._duration = seconds
+            for lane in self._lanes.values():
+                if isinstance(lane, HeatLane):
+                    lane.build(seconds)
+            self._position = min(self._position, seconds)
+            self._set_view(0.0, seconds)
+            self._content_changed()
+
+    def set_frame_times(self, times: np.ndarray | None) -> None:
+        """Every frame's presentation time, increasing: scrubbing lands on frames, the ruler shows them."""
+        self._frame_times = None if times is None or len(times) == 0 else np.asarray(times, dtype=np.float64)
+        self._set_view(self._start, self._span)
+        self._content_changed()
 
     def set_position(self, seconds: float) -> None:
-        self.position_s = seconds
-        if self.follow_playhead and not self.start_s <= seconds < self.start_s + self.span_s:
-            self.set_view_range(seconds - self.span_s * 0.1, seconds + self.span_s * 0.9)
-        self.update()
+        """Move the playhead (the window calls this for every frame shown). Ignored while scrubbing."""
+        if self._scrub is None:
+            self._move_playhead(seconds)
+            if self.follow_playhead and not self._start <= self._position <= self._start + self._span:
+                ahead = self._position > self._start + self._span
+                self._set_view(self._position - (FOLLOW_MARGIN if ahead else 1 - FOLLOW_MARGIN) * self._span)
 
-    def set_spans(
-        self, lane: str, starts, ends, scores=None, labels=None, colour: QColor | None = None
-    ) -> None:
-        """Spans of one lane (the lane is added if new); they need not be sorted."""
-        starts, ends = np.asarray(starts, dtype=np.float64), np.asarray(ends, dtype=np.float64)
-        order = np.argsort(starts, kind="stable")
-        scores = None if scores is None else np.asarray(scores, dtype=np.float64)[order]
-        labels = None if labels is None else [labels[i] for i in order]
-        old = self.lanes.get(lane)
-        self.lanes[lane] = Lane(lane, "spans", starts[order], ends[order], scores, labels,
-                                colour or (old.colour if old else QColor(COLOURS["span"])))  # fmt: skip
-        self._changed(resize=old is None)
+    def position(self) -> float:
+        return self._position
 
-    def set_heat(self, lane: str, starts, ends, values) -> None:
-        """A relevance strip: value (0..1) per window [start, end)."""
-        starts = np.asarray(starts, dtype=np.float64)
-        order = np.argsort(starts, kind="stable")
-        is_new = lane not in self.lanes
-        self.lanes[lane] = Lane(lane, "heat", starts[order], np.asarray(ends, dtype=np.float64)[order],
-                                np.clip(np.asarray(values, dtype=np.float64)[order], 0, 1))  # fmt: skip
-        self._changed(resize=is_new)
+    def frame_time_at(self, seconds: float) -> float:
+        """The time of the frame on screen at `seconds` (the last one at or before it); `seconds` itself
+        when no frame times are set."""
+        times = self._frame_times
+        if times is None:
+            return seconds
+        return float(times[max(0, int(np.searchsorted(times, seconds + _SLACK_S, side="right")) - 1)])
 
-    def remove_lane(self, lane: str) -> None:
-        if self.lanes.pop(lane, None) is not None:
-            self._changed(resize=True)
-
-    # ----- the view -----------------------------------------------------------------------------------------
+    # ----- the view
     def view_range(self) -> tuple[float, float]:
-        return self.start_s, self.start_s + self.span_s
+        return self._start, self._start + self._span
 
     def set_view_range(self, start_s: float, end_s: float) -> None:
-        span = min(max(end_s - start_s, self._min_span()), self.duration_s or 1.0)
-        start = min(max(0.0, start_s), max(0.0, self.duration_s - span))
-        if (start, span) != (self.start_s, self.span_s):
-            self.start_s, self.span_s = start, span
-            self._changed()
-            self.view_changed.emit(start, start + span)
-            self._ask_thumbnails()
-
-    def zoom_in(self) -> None:
-        self._zoom(1 / ZOOM_STEP, self._zoom_anchor())
-
-    def zoom_out(self) -> None:
-        self._zoom(ZOOM_STEP, self._zoom_anchor())
+        self._set_view(start_s, end_s - start_s)
 
     def zoom_fit(self) -> None:
-        self.set_view_range(0.0, self.duration_s)
+        self._set_view(0.0, self._duration)
 
-    def _zoom(self, factor: float, anchor_s: float) -> None:
-        """Zoom so that `anchor_s` stays where it is on screen."""
-        share = (anchor_s - self.start_s) / self.span_s
-        span = self.span_s * factor
-        self.set_view_range(anchor_s - share * span, anchor_s - share * span + span)
+    def zoom_in(self) -> None:
+        self._zoom_at_playhead(ZOOM_STEP)
 
-    def _zoom_anchor(self) -> float:
-        inside = self.start_s <= self.position_s <= self.start_s + self.span_s
-        return self.position_s if inside else self.start_s + self.span_s / 2
+    def zoom_out(self) -> None:
+        self._zoom_at_playhead(1 / ZOOM_STEP)
 
-    def _min_span(self) -> float:
-        """About ten frames across at the deepest zoom."""
-        if len(self.frame_times) > 1:
-            return max(1e-3, 10 * float(np.median(np.diff(self.frame_times[:1000]))))
-        return 0.1
+    def min_span(self) -> float:
+        """The narrowest view: about MIN_FRAMES_ACROSS frames."""
+        times = self._frame_times
+        frame_s = float(np.median(np.diff(times))) if times is not None and len(times) > 1 else 1 / 30
+        return min(self._duration, MIN_FRAMES_ACROSS * frame_s)
 
-    # ----- coordinates --------------------------------------------------------------------------------------
-    def time_area(self) -> QRectF:
-        return QRectF(LABEL_W, 0, max(1, self.width() - LABEL_W), self.height())
+    def layout(self) -> Layout:
+        """Where everything is for the current size and view."""
+        return Layout(self.width(), self.height(), self._strip_h, self._start, self._span, self._duration)
 
     def x_of(self, seconds: float) -> float:
-        area = self.time_area()
-        return area.left() + (seconds - self.start_s) / self.span_s * area.width()
+        return self.layout().x_of(seconds)
 
     def time_at(self, x: float) -> float:
-        area = self.time_area()
-        return min(self.duration_s, max(0.0, self.start_s + (x - area.left()) / area.width() * self.span_s))
+        return self.layout().time_at(x)
 
-    def snapped(self, seconds: float) -> float:
-        """The start of the frame on screen at `seconds` (the greatest frame time <= it)."""
-        if len(self.frame_times) == 0:
-            return seconds
-        index = max(0, int(np.searchsorted(self.frame_times, seconds + 5e-7, side="right")) - 1)
-        return float(self.frame_times[index])
+    def _zoom_at_playhead(self, factor: float) -> None:
+        end = self._start + self._span
+        anchor = self._position if self._start <= self._position <= end else self._start + self._span / 2
+        self._zoom(factor, anchor, (anchor - self._start) / self._span if self._span else 0.5)
 
-    # ----- painting -----------------------------------------------------------------------------------------
-    def sizeHint(self) -> QSize:
-        return QSize(1200, self._height())
+    def _zoom(self, factor: float, anchor_s: float, anchor_fraction: float) -> None:
+        span = min(max(self._span / factor, self.min_span()), self._duration)
+        self._set_view(anchor_s - anchor_fraction * span, span)
 
-    def _height(self) -> int:
-        return RULER_H + THUMB_H + LANE_H * max(1, len(self.lanes)) + 2
+    def _set_view(self, start_s: float, span_s: float | None = None) -> None:
+        span = self._span if span_s is None else span_s
+        span = min(max(span, self.min_span()), self._duration)
+        start = min(max(start_s, 0.0), self._duration - span)
+        if (start, span) != (self._start, self._span):
+            self._start, self._span = start, span
+            self.update()
+            self.view_changed.emit(start, start + span)
+            if self.thumbnails is not None:
+                self._thumb_timer.start()
 
-    def _resize_height(self) -> None:
-        self.setFixedHeight(self._height())
+    # ----- lanes
+    def set_spans(
+        self,
+        lane: str,
+        starts: Sequence[float] | np.ndarray,
+        ends: Sequence[float] | np.ndarray,
+        colors: QColor | str | Sequence[QColor | str] | None = None,
+        scores: Sequence[float] | np.ndarray | None = None,
+        labels: Sequence[str] | None = None,
+    ) -> None:
+        """Show spans in `lane` (added at the bottom if new). `colors`: one for all or one per span (the
+        lane's own colour by default); `scores` in [0, 1] shade them; `labels` show on hover."""
+        old = self._lanes.get(lane)
+        if isinstance(old, SpanLane):
+            default = old.color
+        else:
+            default = QColor(LANE_COLORS[self._colors_used % len(LANE_COLORS)])
+            self._colors_used += 1
+        self._put_lane(lane, SpanLane(lane, starts, ends, colors, scores, labels, default, ROW))
 
-    def _changed(self, resize: bool = False) -> None:
-        self._layer_key = None
-        if resize:
-            self._resize_height()
+    def set_heat(
+        self,
+        lane: str,
+        starts: Sequence[float] | np.ndarray,
+        ends: Sequence[float] | np.ndarray,
+        values: Sequence[float] | np.ndarray,
+    ) -> None:
+        """Show a relevance curve in `lane` as a heat strip: value in [0, 1] of each bin [start, end)."""
+        heat = HeatLane(lane, starts, ends, values)
+        heat.build(self._duration)
+        self._put_lane(lane, heat)
+
+    def remove_lane(self, lane: str) -> None:
+        if self._lanes.pop(lane, None) is not None:
+            self._relayout()
+
+    def lanes(self) -> list[str]:
+        return list(self._lanes)
+
+    def lane_rect(self, lane: str) -> QRect:
+        """Where a lane is drawn (header included)."""
+        y = RULER_H + self._strip_h
+        for name, item in self._lanes.items():
+            height = lane_height(item)
+            if name == lane:
+                return QRect(0, y, self.width(), height)
+            y += height
+        raise KeyError(lane)
+
+    def _put_lane(self, lane: str, item: SpanLane | HeatLane) -> None:
+        self._lanes[lane] = item
+        self._relayout()
+
+    def _relayout(self) -> None:
+        self.setFixedHeight(
+            RULER_H + self._strip_h + sum(map(lane_height, self._lanes.values())) + BOTTOM_PAD
+        )
+        self._content_changed()
+
+    def _content_changed(self) -> None:
+        self._version += 1
         self.update()
 
+    # ----- painting
     def paintEvent(self, event: QPaintEvent) -> None:
-        key = (self.width(), self.height(), self.start_s, self.span_s, self.devicePixelRatioF())
-        if self._layer is None or self._layer_key != key:
-            self._layer = self._paint_layer()
-            self._layer_key = key
-        painter = QPainter(self)
-        painter.drawPixmap(0, 0, self._layer)
-        if self.duration_s > 0:
-            x = self.x_of(self.position_s)
-            if LABEL_W <= x <= self.width():
-                painter.setPen(QPen(COLOURS["playhead"], 1.5))
-                painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
-                painter.setBrush(COLOURS["playhead"])
-                painter.setPen(Qt.PenStyle.NoPen)
-                painter.drawPolygon([QPointF(x - 6, 0), QPointF(x + 6, 0), QPointF(x, 8)])
-        painter.end()
-
-    def _paint_layer(self) -> QPixmap:
-        ratio = self.devicePixelRatioF()
-        layer = QPixmap(QSize(max(1, self.width()), max(1, self.height())) * ratio)
-        layer.setDevicePixelRatio(ratio)
-        layer.fill(COLOURS["background"])
-        painter = QPainter(layer)
-        if self.duration_s > 0:
-            self._paint_lanes(painter)
-            self._paint_thumbnails(painter)
-            self._paint_ruler(painter)
-        painter.setPen(COLOURS["grid"])
-        painter.drawLine(LABEL_W, 0, LABEL_W, self.height())
-        painter.end()
-        return layer
-
-    def ticks(self) -> tuple[float, float, bool]:
-        """(major step, minor step) in seconds for this zoom, and whether frames are drawn as ticks."""
-        seconds_per_px = self.span_s / self.time_area().width()
-        wanted = seconds_per_px * MIN_MAJOR_PX
-        major = _nice_step(wanted)
-        minor = major / _subdivisions(major)
-        frame_px = (1 / max(self._frame_rate(), 1e-6)) / seconds_per_px
-        return major, minor, frame_px >= FRAME_TICK_PX
-
-    def _frame_rate(self) -> float:
-        return 1 / float(np.median(np.diff(self.frame_times[:1000]))) if len(self.frame_times) > 1 else 25.0
-
-    def _paint_ruler(self, painter: QPainter) -> None:
-        painter.fillRect(QRectF(0, 0, self.width(), RULER_H), COLOURS["ruler"])
-        major, minor, frames = self.ticks()
-        end = self.start_s + self.span_s
-        painter.setPen(COLOURS["dim"])
-        if frames:
-            lo, hi = np.searchsorted(self.frame_times, [self.start_s, end])
-            for t in self.frame_times[lo:hi]:
-                x = self.x_of(float(t))
-                painter.drawLine(QPointF(x, RULER_H - 4), QPointF(x, RULER_H))
-        else:
-            for t in np.arange(math.floor(self.start_s / minor) * minor, end, minor):
-                x = self.x_of(float(t))
-                if x >= LABEL_W:
-                    painter.drawLine(QPointF(x, RULER_H - 5), QPointF(x, RULER_H))
-        font = painter.font()
-        font.setPointSizeF(max(7.5, font.pointSizeF() * 0.85))
-        painter.setFont(font)
-        for t in np.arange(math.floor(self.start_s / major) * major, end + major, major):
-            x = self.x_of(float(t))
-            if x < LABEL_W or t > self.duration_s + 1e-9:
-                continue
-            painter.setPen(COLOURS["text"])
-            painter.drawLine(QPointF(x, RULER_H - 11), QPointF(x, RULER_H))
-            painter.drawText(QPointF(x + 3, 12), _tick_label(float(t), major))
-        painter.setPen(COLOURS["dim"])
-        painter.drawText(QRectF(8, 0, LABEL_W - 12, RULER_H), Qt.AlignmentFlag.AlignVCenter, "time")
-        painter.setPen(COLOURS["grid"])
-        painter.drawLine(0, RULER_H, self.width(), RULER_H)
-
-    def _paint_thumbnails(self, painter: QPainter) -> None:
-        top = RULER_H + 2
-        painter.setPen(COLOURS["dim"])
-        painter.drawText(QRectF(8, top, LABEL_W - 12, THUMB_H - 4), Qt.AlignmentFlag.AlignVCenter, "frames")
-        images = self.thumbnails.images
-        width = THUMB_H * 16 / 9
-        if images:
-            first = next(iter(images.values()))
-            width = (THUMB_H - 4) * first.width() / max(1, first.height())
-        x = float(LABEL_W)
-        while x < self.width():
-            t = self.time_at(x + width / 2)
-            image = self._thumbnail_at(t)
-            target = QRectF(x + 1, top, width - 2, THUMB_H - 4)
-            if image is None:
-                painter.fillRect(target, COLOURS["thumb_missing"])
-            else:
-                painter.drawImage(target, image)
-            x += width
-        painter.setPen(COLOURS["grid"])
-        painter.drawLine(0, RULER_H + THUMB_H, self.width(), RULER_H + THUMB_H)
-
-    def _thumbnail_at(self, seconds: float) -> QImage | None:
-        """The thumbnail of the latest keyframe at or before `seconds` that has arrived."""
-        times = self._thumb_times
-        i = bisect.bisect_right(times, seconds + 1e-6) - 1
-        return self.thumbnails.images.get(times[i]) if i >= 0 else None
-
-    def _paint_lanes(self, painter: QPainter) -> None:
-        area = self.time_area()
-        if not self.lanes:
-            top = RULER_H + THUMB_H
-            painter.setPen(COLOURS["dim"])
-            hint = "Moments, relevance and tracked objects appear here as lanes"
-            painter.drawText(
-                QRectF(LABEL_W + 10, top, area.width() - 20, LANE_H), Qt.AlignmentFlag.AlignVCenter, hint
+        layout, ratio = self.layout(), self.devicePixelRatioF()
+        key = (layout, ratio, self._version)
+        if key != self._static_key:
+            self.static_builds += 1
+            self._static, self.painted = self._painter.paint(
+                layout, ratio, self._lanes, self.thumbnails, self._frame_times
             )
-        for row, lane in enumerate(self.lanes.values()):
-            top = RULER_H + THUMB_H + row * LANE_H
-            painter.fillRect(QRectF(0, top, self.width(), LANE_H), COLOURS["lane" if row % 2 else "lane_alt"])
-            painter.setPen(COLOURS["text"])
-            label = painter.fontMetrics().elidedText(lane.name, Qt.TextElideMode.ElideRight, LABEL_W - 14)
-            painter.drawText(QRectF(8, top, LABEL_W - 12, LANE_H), Qt.AlignmentFlag.AlignVCenter, label)
-            if lane.kind == "heat":
-                self._paint_heat(painter, lane, top, area)
-            else:
-                runs = self.span_columns(lane)
-                outline = (
-                    QColor(lane.colour).darker(170) if len(runs) < area.width() / 8 else Qt.PenStyle.NoPen
-                )
-                painter.setPen(outline)
-                for x0, x1, alpha in runs:
-                    colour = QColor(lane.colour)
-                    colour.setAlphaF(alpha)
-                    painter.setBrush(colour)
-                    painter.drawRoundedRect(
-                        QRectF(area.left() + x0, top + 3, max(1, x1 - x0), LANE_H - 6), 2, 2
-                    )
+            self._static_key = key
+        painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._static)
+        if self._duration > 0:
+            if self._hover_x is not None and self._scrub is None:
+                paint_hover(painter, layout, self._hover_x, self.hover_text(self._hover_x, 0), self._font)
+            paint_playhead(painter, layout, self._position, self._font)
+        painter.end()
 
-    def span_columns(self, lane: Lane) -> list[tuple[int, int, float]]:
-        """The lane's spans in view as runs of covered pixel columns: (x0, x1, opacity), x from the time
-        area's left. Spans that share a column merge, so the runs are never more than the columns; spans that
-        touch end to start stay apart by a pixel, so neighbours remain two."""
-        width = int(self.time_area().width())
-        end = self.start_s + self.span_s
-        if len(lane.starts) == 0 or width <= 0:
-            return []
-        visible = (lane.ends > self.start_s) & (lane.starts < end)
-        starts, ends = lane.starts[visible], lane.ends[visible]
-        if len(starts) == 0:
-            return []
-        px = width / self.span_s
-        x0 = np.clip(np.floor((starts - self.start_s) * px).astype(np.int64), 0, width - 1)
-        x1 = np.clip(np.ceil((ends - self.start_s) * px).astype(np.int64) - 1, x0 + 1, width)
-        cover = np.zeros(width + 1, dtype=np.int64)
-        np.add.at(cover, x0, 1)
-        np.add.at(cover, x1, -1)
-        covered = np.cumsum(cover[:-1]) > 0
-        best = np.zeros(width)
-        scores = lane.values[visible] if lane.values is not None else np.ones(len(starts))
-        np.maximum.at(best, x0, scores)  # a column's opacity follows the best span starting there
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], covered.astype(np.int8), [0]])))
-        runs = []
-        for a, b in zip(edges[::2], edges[1::2], strict=True):
-            score = float(best[a:b].max()) if best[a:b].any() else 1.0
-            runs.append((int(a), int(b), 0.45 + 0.55 * min(1.0, max(0.0, score))))
-        return runs
+    def strip_slots(self) -> list[tuple[float, float]]:
+        """Where each visible thumbnail slot starts (x) and the time it stands for."""
+        layout = self.layout()
+        return [(layout.x_of(t), t) for t in self._slot_times()] if self._strip_h else []
 
-    def _paint_heat(self, painter: QPainter, lane: Lane, top: float, area: QRectF) -> None:
-        """One pixel row: each column takes the value of the window under its centre (none: lane colour)."""
-        width = int(area.width())
-        if width <= 0 or len(lane.starts) == 0 or lane.values is None:
-            return
-        times = self.start_s + (np.arange(width) + 0.5) * self.span_s / width  # [width] column centres
-        i = np.clip(np.searchsorted(lane.starts, times, side="right") - 1, 0, None)
-        inside = (times >= lane.starts[i]) & (times < lane.ends[i])
-        rgb = np.empty((1, width, 3), np.uint8)
-        rgb[0] = (36, 38, 42)
-        rgb[0, inside] = (HEAT_LOW + (HEAT_HIGH - HEAT_LOW) * lane.values[i[inside], None]).astype(np.uint8)
-        row = QImage(rgb.data, width, 1, 3 * width, QImage.Format.Format_RGB888)
-        painter.drawImage(QRectF(area.left(), top + 3, width, LANE_H - 6), row)
+    def thumbnails_pending(self) -> bool:
+        """Thumbnails for the current view are still being asked for or made."""
+        if self.thumbnails is None:
+            return False
+        timers = (self._thumb_timer, self._thumb_repaint)
+        return any(t.isActive() for t in timers) or not self.thumbnails.idle()
 
-    # ----- mouse --------------------------------------------------------------------------------------------
+    def _slot_times(self) -> list[float]:
+        return self.layout().slot_times(slot_px(self.thumbnails, self._strip_h))
+
+    def _update_hover(self, x: float | None) -> None:
+        if x is not None:
+            self.update(QRect(round(x) - 2, RULER_H, 5, self.height()))
+            badge = hover_badge(self.layout(), x, self._metrics)
+            self.update(badge.toAlignedRect().adjusted(-1, -1, 1, 1))
+
+    def _playhead_rect(self) -> QRect:
+        x = round(self.x_of(self._position))
+        return QRect(x - PLAYHEAD_HEAD_W, 0, 2 * PLAYHEAD_HEAD_W, self.height())
+
+    def _move_playhead(self, seconds: float) -> None:
+        old = self._playhead_rect()
+        self._position = min(max(float(seconds), 0.0), self._duration)
+        self.update(old.united(self._playhead_rect()).united(QRect(0, 0, HEADER_W, RULER_H)))
+
+    # ----- input
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        if (
-            event.button() == Qt.MouseButton.LeftButton
-            and event.position().x() >= LABEL_W
-            and self.duration_s
-        ):
-            self._dragging = True
+        x = event.position().x()
+        if self._duration <= 0 or x < HEADER_W:
+            return
+        if event.button() == Qt.MouseButton.LeftButton:
             self.follow_playhead = True
-            self.seek_requested.emit(self.snapped(self.time_at(event.position().x())), True)
+            self._scrub = math.nan
+            self._scrub_to(x, dragging=True)
+        elif event.button() == Qt.MouseButton.MiddleButton:
+            self._pan = (x, self._start)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         x = event.position().x()
-        if self._dragging:
-            self.seek_requested.emit(self.snapped(self.time_at(x)), True)
-        elif x >= LABEL_W and self.duration_s:
-            QToolTip.showText(event.globalPosition().toPoint(), self._hover_text(event.position()), self)
+        if self._scrub is not None:
+            self._scrub_to(x, dragging=True)
+        elif self._pan is not None:
+            self.follow_playhead = False
+            self._set_view(self._pan[1] - (x - self._pan[0]) / self.layout().px_per_s)
+        else:
+            self._hover(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        if self._dragging and event.button() == Qt.MouseButton.LeftButton:
-            self._dragging = False
-            self.seek_requested.emit(self.snapped(self.time_at(event.position().x())), False)
+        if event.button() == Qt.MouseButton.LeftButton and self._scrub is not None:
+            self._scrub_to(event.position().x(), dragging=False)
+            self._scrub = None
+        elif event.button() == Qt.MouseButton.MiddleButton:
+            self._pan = None
+
+    def _scrub_to(self, x: float, dragging: bool) -> None:
+        t = self.frame_time_at(min(max(self.time_at(x), 0.0), self._duration))
+        if dragging and t == self._scrub:
+            return  # same frame: no new seek
+        self._scrub = t
+        self._move_playhead(t)
+        self.seek_requested.emit(t, dragging)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
-        steps = event.angleDelta().y() / 120 or event.angleDelta().x() / 120
-        if not steps or not self.duration_s:
+        if self._duration <= 0:
             return
+        delta = event.angleDelta()
+        notches = (delta.x() if abs(delta.x()) > abs(delta.y()) else delta.y()) / 120
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            self._zoom(ZOOM_STEP ** (-steps), self.time_at(event.position().x()))
+            x = min(max(event.position().x(), HEADER_W), self.width())
+            self._zoom(WHEEL_ZOOM_STEP**notches, self.time_at(x), (x - HEADER_W) / self.layout().track_width)
+            if not self._start <= self._position <= self._start + self._span:
+                self.follow_playhead = False
         else:
-            self.follow_playhead = False  # the user looks elsewhere until the next seek
-            shift = -steps * self.span_s * 0.1
-            self.set_view_range(self.start_s + shift, self.start_s + shift + self.span_s)
+            self._scroll(-notches * WHEEL_SCROLL)
         event.accept()
 
-    def _hover_text(self, pos: QPointF) -> str:
-        t = self.time_at(pos.x())
-        text = format_timecode(t)
-        row = int((pos.y() - RULER_H - THUMB_H) // LANE_H)
-        if pos.y() > RULER_H + THUMB_H and 0 <= row < len(self.lanes):
-            lane = list(self.lanes.values())[row]
-            i = int(np.searchsorted(lane.starts, t, side="right")) - 1
-            if i >= 0 and t < lane.ends[i]:
-                if lane.kind == "heat":
-                    text += f"  {lane.name}: {lane.values[i]:.2f}"
-                else:
-                    caption = lane.labels[i] if lane.labels else lane.name
-                    score = f" ({lane.values[i]:.2f})" if lane.values is not None else ""
-                    text += f"  {caption}{score}"
-        return text
+    def _scroll(self, fraction: float) -> None:
+        """Move the view by `fraction` of its span; scrolled by hand, it stops following the playhead."""
+        self.follow_playhead = False
+        self._set_view(self._start + fraction * self._span)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Only when focused (the policy is NoFocus unless the window changes it)."""
+        actions = {
+            Qt.Key.Key_Plus: self.zoom_in,
+            Qt.Key.Key_Equal: self.zoom_in,
+            Qt.Key.Key_Minus: self.zoom_out,
+            Qt.Key.Key_0: self.zoom_fit,
+            Qt.Key.Key_Left: lambda: self._scroll(-WHEEL_SCROLL),
+            Qt.Key.Key_Right: lambda: self._scroll(WHEEL_SCROLL),
+        }
+        action = actions.get(Qt.Key(event.key()))
+        if action is None:
+            super().keyPressEvent(event)
+        else:
+            action()
+
+    def _hover(self, event: QMouseEvent) -> None:
+        x = event.position().x()
+        self._update_hover(self._hover_x)
+        self._hover_x = x if x >= HEADER_W and self._duration > 0 else None
+        self._update_hover(self._hover_x)
+        over_span = self.hover_text(x, event.position().y()).partition("\n")[2]
+        if over_span:
+            QToolTip.showText(event.globalPosition().toPoint(), over_span, self)
+        else:
+            QToolTip.hideText()
+
+    def hover_text(self, x: float, y: float) -> str:
+        """What hovering at (x, y) shows: the time under the mouse and, over a span, its label and score."""
+        if x < HEADER_W or self._duration <= 0:
+            return ""
+        t = min(max(self.time_at(x), 0.0), self._duration)
+        lines = [format_timecode(self.frame_time_at(t))]  # where a click here would seek to
+        for name, lane in self._lanes.items():
+            if isinstance(lane, SpanLane) and self.lane_rect(name).contains(round(x), round(y)):
+                found = lane.span_at(t, 3 / self.layout().px_per_s)
+                if found is not None:
+                    label = lane.labels[found] if lane.labels is not None else name
+                    score = f"  score {lane.scores[found]:.2f}" if lane.scores is not None else ""
+                    lines.append(f"{label}{score}")
+                    lines.append(
+                        f"{format_timecode(lane.starts[found])} – {format_timecode(lane.ends[found])}"
+                    )
+        return "\n".join(lines)
+
+    def leaveEvent(self, event) -> None:
+        self._update_hover(self._hover_x)
+        self._hover_x = None
+        super().leaveEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.thumbnails is not None:
+            self._thumb_timer.start()
 
     def _thumbnails_arrived(self) -> None:
-        self._thumb_times = sorted(self.thumbnails.images)
-        self._changed()
+        if not self._thumb_repaint.isActive():
+            self._thumb_repaint.start()
 
-    def _ask_thumbnails(self) -> None:
-        """Denser thumbnails for the range in view (one per slot), once the coarse ones are not enough."""
-        slots = max(1, int(self.time_area().width() / (THUMB_H * 16 / 9)))
-        if self.span_s < self.duration_s * 0.9:
-            self.thumbnails.ask(self.start_s + (np.arange(slots) + 0.5) * self.span_s / slots)
-
-    def closeEvent(self, event) -> None:
-        self.thumbnails.close()
-        super().closeEvent(event)
-
-
-def _nice_step(at_least: float) -> float:
-    """The smallest step >= at_least: 1, 2 or 5 x 10^k s below 10 s, clock steps (15 s ... 6 h) above."""
-    clock = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)
-    if at_least >= 10:
-        return float(next((s for s in clock if s >= at_least), math.ceil(at_least / 3600) * 3600))
-    exponent = math.floor(math.log10(max(at_least, 1e-6)))
-    for base in NICE_STEPS:
-        if base * 10**exponent >= at_least:
-            return base * 10**exponent
-    return 10 ** (exponent + 1)
-
-
-def _subdivisions(step: float) -> int:
-    """Minor ticks per major step: 1 -> 5, 2 -> 4, 5 -> 5; 15 s and 30 s -> 3 (5 s, 10 s); 1 min -> 4."""
-    clock = {15: 3, 30: 3, 60: 4, 120: 4, 900: 3, 1800: 3, 3600: 4, 7200: 4, 10800: 3, 21600: 6}
-    if round(step) in clock and step >= 10:
-        return clock[round(step)]
-    leading = round(step / 10 ** math.floor(math.log10(step)))
-    return 4 if leading == 2 else 5
-
-
-def _tick_label(seconds: float, step: float) -> str:
-    """HH:MM:SS for whole-second steps (MM:SS under an hour), SS.mmm or M:SS.mmm below a second."""
-    if step >= 1:
-        whole = round(seconds)
-        h, rest = divmod(whole, 3600)
-        m, s = divmod(rest, 60)
-        return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-    digits = max(1, min(3, -math.floor(math.log10(step))))
-    m, s = divmod(seconds, 60)
-    return f"{int(m)}:{s:0{3 + digits}.{digits}f}" if m else f"{s:.{digits}f}"
+    def _request_thumbnails(self) -> None:
+        if self.thumbnails is not None and self._duration > 0:
+            self.thumbnails.request(self._slot_times())

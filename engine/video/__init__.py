@@ -18,7 +18,7 @@ from engine.video.decode import (
     resize_frame,
 )
 from engine.video.frame_table import FrameTable
-from engine.video.probe import VideoInfo, probe
+from engine.video.probe import VideoInfo, main_video_stream, probe
 from engine.video.sampling import (
     SampledFrames,
     Sampling,
@@ -40,6 +40,7 @@ __all__ = [
     "adaptive_frame_count",
     "decode_frames",
     "decode_native_frames",
+    "main_video_stream",
     "num_frames_by_duration",
     "probe",
     "reference_frame_indices",

@@ -216,14 +216,20 @@ def _invalid_data_message(path: Path) -> str:
     return f"{path} is not a video FFmpeg can read: the data is damaged or it is another kind of file."
 
 
-def _video_stream(container: av.container.InputContainer, path: Path) -> av.video.VideoStream:
+def main_video_stream(container: av.container.InputContainer) -> av.video.VideoStream | None:
+    """The stream `probe` reads: the largest video stream that is not cover art; None if there is none."""
     streams = [s for s in container.streams.video if s.codec_context is not None]
     # Cover art is stored as a one-picture "video" stream; prefer a real one.
     real = [s for s in streams if not (s.disposition & av.stream.Disposition.attached_pic)]
-    if not real:
+    return max(real, key=lambda s: (s.codec_context.width or 0) * (s.codec_context.height or 0), default=None)
+
+
+def _video_stream(container: av.container.InputContainer, path: Path) -> av.video.VideoStream:
+    stream = main_video_stream(container)
+    if stream is None:
         kind = "an audio file" if container.streams.audio else "not a video"
         raise VideoError(f"{path} has no video stream ({kind}).")
-    return max(real, key=lambda s: (s.codec_context.width or 0) * (s.codec_context.height or 0))
+    return stream
 
 
 def _decode_first_frame(
