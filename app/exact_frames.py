@@ -46,7 +46,8 @@ class ExactFrames:
         self._decoding: Iterator[av.VideoFrame] | None = None  # decoded frames of the current run
         self._last = -1  # index of the last frame the current run produced
         self._target = 0  # the frame the current `_decode_to` is after
-        self._horizon = 0  # frames farther than this from the playhead will not stay in the cache
+        self._horizon = 0.0  # frames farther than this from the playhead will not stay in the cache
+        self._skipped: set[int] = set()  # frames of the current run whose packets went in as skippable
         self._ordinal = -1  # files without timestamps: frames counted since the start (nothing else)
         self._playhead = 0
         self._direction = 1
@@ -145,13 +146,14 @@ class ExactFrames:
 
     def _continues_to(self, target: int) -> bool:
         """Whether decoding on from where the decoder is reaches `target` without seeking."""
-        if self._decoding is None or self._last >= target:
+        if self._decoding is None or self._last >= target or target in self._skipped:
             return False
         return not self.info.frames_seekable or self.table.seek_keyframe[target] <= self._last + 1
 
     def _restart_for(self, target: int) -> None:
         """Start decoding where `target` can be reached from: its keyframe, or the file's start."""
         self.seeks += 1
+        self._skipped.clear()
         if self.info.frames_seekable:
             key = int(self.table.seek_keyframe[target])
             packets = seek_to_keyframe(self._container, self._stream, self.table, key).packets
@@ -164,14 +166,17 @@ class ExactFrames:
         self._decoding = self._decode_packets(packets)
 
     def _decode_packets(self, packets: Iterator[av.Packet]) -> Iterator[av.VideoFrame]:
-        """Decoded frames; frames that will be neither shown nor kept are skipped if nothing refers to
-        them (most B-frames), which makes a long stretch before the target cheaper."""
+        """Decoded frames. Frames before the target that will not stay in the cache are skipped if
+        nothing refers to them (most B-frames), which makes a long stretch before the target cheaper.
+        Frames from the target on are always decoded: decoding on is expected to produce them."""
         cc = self._stream.codec_context
         for packet in packets:
-            if packet.size and self.info.frames_seekable:
-                index = self._index_of_pts(packet.pts)
-                needed = index is None or index == self._target or self.cache.distance(index) <= self._horizon
-                cc.skip_frame = "DEFAULT" if needed else "NONREF"
+            index = self._index_of_pts(packet.pts) if packet.size and self.info.frames_seekable else None
+            if index is None or index >= self._target or self.cache.distance(index) <= self._horizon:
+                cc.skip_frame = "DEFAULT"
+            else:
+                cc.skip_frame = "NONREF"
+                self._skipped.add(index)
             yield from decode_packet(cc, packet)
 
     def _open(self) -> tuple[av.container.InputContainer, av.video.VideoStream]:
