@@ -31,7 +31,7 @@ class Player(QObject):
     muted_changed = Signal(bool)
     error = Signal(str)
 
-    def __init__(self, parent: QObject | None = None, exact=None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.media = QMediaPlayer(self)
         self.audio = QAudioOutput(self)
@@ -41,9 +41,7 @@ class Player(QObject):
         self.sink.videoFrameChanged.connect(self._sink_frame)
         self.media.mediaStatusChanged.connect(self._media_status)
         self.media.errorOccurred.connect(lambda _e, text: self.error.emit(f"Playback: {text}"))
-        self.exact = exact  # FrameReader or None
-        if exact is not None:
-            exact.frame_ready.connect(self._exact_frame)
+        self.exact = None  # app/frame_reader.FrameReader of the open video, or None
         self.info: VideoInfo | None = None
         self.index = -1  # the frame on screen
         self.state = "paused"
@@ -76,6 +74,7 @@ class Player(QObject):
             self.exact.close()
         self.exact = exact
         exact.frame_ready.connect(self._exact_frame)
+        exact.failed.connect(lambda _index, message, _generation: self.error.emit(message))
 
     def close(self) -> None:
         self.stop_reverse()
@@ -125,6 +124,8 @@ class Player(QObject):
         self.pause()
         base = self._wanted if self._wanted >= 0 else self.index
         self.show_index(base + frames)
+        if self.exact is not None:  # the next steps go the same way: have them decoded already
+            self.exact.prefetch(max(0, min(self.frame_count - 1, base + frames)), 1 if frames > 0 else -1)
 
     def jump(self, seconds: float) -> None:
         if self.info is not None and self.index >= 0:

@@ -18,7 +18,7 @@ from engine.video.decode import (
     resize_frame,
 )
 from engine.video.frame_table import FrameTable
-from engine.video.probe import VideoInfo, main_video_stream, probe
+from engine.video.probe import VideoInfo, main_video_stream, open_video_stream, probe
 from engine.video.sampling import (
     SampledFrames,
     Sampling,
@@ -28,11 +28,13 @@ from engine.video.sampling import (
     sample_frames,
     sampled_range_s,
 )
+from engine.video.seeking import Landing, decode_packet, seek_to_keyframe
 
 __all__ = [
     "DecodeStats",
     "Frame",
     "FrameTable",
+    "Landing",
     "NativeFrame",
     "SampledFrames",
     "Sampling",
@@ -40,11 +42,14 @@ __all__ = [
     "adaptive_frame_count",
     "decode_frames",
     "decode_native_frames",
+    "decode_packet",
     "main_video_stream",
     "num_frames_by_duration",
+    "open_video_stream",
     "probe",
     "reference_frame_indices",
     "resize_frame",
     "sample_frames",
     "sampled_range_s",
+    "seek_to_keyframe",
 ]

@@ -21,10 +21,10 @@ import numpy as np
 
 from engine.errors import VideoError
 from engine.video.probe import VideoInfo, open_video_stream
+from engine.video.seeking import decode_packet, seek_to_keyframe
 
 log = logging.getLogger(__name__)
 
-_SEEK_BACKOFF_S = (0, 1, 4, 16, None)  # seek this far before a keyframe when landing past it; None: start
 _CHUNKS_PER_WORKER = 4  # at least this many chunks per worker, to balance the load
 DONE = object()  # the last item a chunk puts in its queue
 
@@ -147,7 +147,7 @@ class ChunkDecoder:
                     read_pos = self._decode_position(packet, read_pos)
                     if skip:
                         cc.skip_frame = "DEFAULT" if packet.pts in wanted_pts else "NONREF"
-                for frame in self._decode_packet(cc, packet):
+                for frame in decode_packet(cc, packet):
                     self.stats.add(decoded=1)
                     # Output is in presentation order: a wanted frame we passed was never produced.
                     while done < run_end and frame.pts is not None and frame.pts > pending_pts[done]:
@@ -166,28 +166,10 @@ class ChunkDecoder:
                     done += 1
 
     def _seek(self, container, stream, key: int):
-        """Seek so that decoding starts at keyframe `key` or an earlier one; returns (packets, position).
-
-        Some demuxers land after the keyframe asked for (MPEG-TS seeks by byte position). Then the first
-        keyframe read is past it, and we seek again from further back, finally from the file's start.
-        Packets before the first keyframe read cannot be decoded and are dropped.
-        """
-        key_pts = int(self.table.pts[key])
-        ticks_per_s = round(1 / self.table.time_base)
-        for backoff_s in _SEEK_BACKOFF_S:
-            if backoff_s is None:
-                container.seek(0)  # the start of the file, whatever its timestamps
-            else:
-                container.seek(key_pts - backoff_s * ticks_per_s, stream=stream, backward=True)
-            self.stats.add(seeks=1)
-            packets = container.demux(stream)
-            first_key = next((p for p in packets if p.size and p.is_keyframe), None)
-            if first_key is None:
-                continue
-            landed = first_key.pts if first_key.pts is not None else first_key.dts
-            if landed is None or landed <= key_pts:
-                return _prepend(first_key, packets), self._decode_position(first_key, -1) - 1
-        raise VideoError(f"Seeking in {self.info.path} fails: the file's index is damaged.")
+        """Seek to keyframe `key` or an earlier one (`seek_to_keyframe`); returns (packets, position)."""
+        landing = seek_to_keyframe(container, stream, self.table, key)
+        self.stats.add(seeks=landing.seeks)
+        return landing.packets, self._decode_position(landing.first, -1) - 1
 
     def _decode_position(self, packet, previous: int) -> int:
         """Decode-order position of `packet`, looked up by its timestamp; else one past `previous`."""
@@ -197,14 +179,6 @@ class ChunkDecoder:
                 return int(self.table.decode_pos[i])
         return previous + 1
 
-    def _decode_packet(self, cc, packet) -> list[av.VideoFrame]:
-        """Frames out of the decoder for `packet`; a damaged packet is dropped, as players do."""
-        try:
-            return cc.decode(packet if packet.size else None)
-        except av.error.InvalidDataError:
-            log.debug("dropping a damaged packet at pts %s of %s", packet.pts, self.info.path)
-            return []
-
     def _decode_in_order(self, container, stream, targets: list[int], out: queue.Queue) -> None:
         """For files without usable timestamps: the n-th decoded frame is frame n."""
         cc = stream.codec_context
@@ -213,7 +187,7 @@ class ChunkDecoder:
         target = next(targets_left, None)
         ordinal, last = -1, None
         for packet in container.demux(stream):
-            for frame in self._decode_packet(cc, packet):
+            for frame in decode_packet(cc, packet):
                 if self.stopping():
                     return
                 self.stats.add(decoded=1)
@@ -257,11 +231,6 @@ def next_item(q: queue.Queue, decoder: ChunkDecoder):
         except queue.Empty:
             continue
     return None
-
-
-def _prepend(first, rest):
-    yield first
-    yield from rest
 
 
 @contextlib.contextmanager
