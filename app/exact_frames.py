@@ -64,8 +64,17 @@ class ExactFrames:
         self._direction = 1 if direction >= 0 else -1
         self.cache.focus(self._playhead, self._direction)
 
-    def frame(self, index: int, interrupted: Callable[[], bool] | None = None) -> QImage | None:
+    def frame(
+        self,
+        index: int,
+        interrupted: Callable[[], bool] | None = None,
+        preview: Callable[[int, QImage], None] | None = None,
+    ) -> QImage | None:
         """Exactly frame `index`, in display orientation. None only if `interrupted()` said stop.
+
+        When reaching it takes a seek, `preview(index, image)` gets the first frame decoded after the
+        seek (the keyframe: tens of milliseconds in), so a window can show a picture at once while the
+        exact frame, up to a GOP later, is decoded.
 
         Also makes `index` the playhead (direction: the way it moved from the previous one). Raises
         `VideoError` when the file cannot deliver the frame (damaged or cut off there).
@@ -76,7 +85,7 @@ class ExactFrames:
             self.focus(index, index - self._playhead)
         frame = self.cache.get(index)
         if frame is None:
-            frame = self._decode_to(index, interrupted)
+            frame = self._decode_to(index, interrupted, preview)
         return None if frame is None else self._image(frame)
 
     def prefetch_step(self, interrupted: Callable[[], bool] | None = None) -> bool:
@@ -104,12 +113,19 @@ class ExactFrames:
                 return index if self.cache.would_keep(index, self.cache.largest_frame_bytes) else None
         return None
 
-    def _decode_to(self, target: int, interrupted: Callable[[], bool] | None) -> av.VideoFrame | None:
+    def _decode_to(
+        self,
+        target: int,
+        interrupted: Callable[[], bool] | None,
+        preview: Callable[[int, QImage], None] | None = None,
+    ) -> av.VideoFrame | None:
         """Decode up to frame `target`, caching what passes; None if `interrupted()` said stop first."""
         self._target = target
         try:
             if not self._continues_to(target):
                 self._restart_for(target)
+            else:
+                preview = None  # decoding on: the target is a few frames away
             self._horizon = self._survivors_horizon(target)
             assert self._decoding is not None
             for frame in self._decoding:
@@ -121,6 +137,9 @@ class ExactFrames:
                 self.cache.put(index, frame, sum(plane.buffer_size for plane in frame.planes))
                 if index == target:
                     return frame
+                if preview is not None:
+                    preview(index, self._image(frame))
+                    preview = None
                 if index > target:
                     break  # output is in presentation order: the target was never produced
                 if interrupted is not None and interrupted():

@@ -37,6 +37,7 @@ class FrameReader(QObject):
     """
 
     frame_ready = Signal(int, QImage, int)  # index, image (RGB888, display orientation), generation
+    preview_ready = Signal(int, QImage, int)  # on the way to a far frame: the keyframe decoded first
     failed = Signal(int, str, int)  # index, one-line message for the user, generation
 
     def __init__(self, info: VideoInfo, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
@@ -48,6 +49,7 @@ class FrameReader(QObject):
         # Queued: re-emitted in this object's thread, so that even plain functions connected to the
         # public signals run there (PySide6 calls those in the emitting thread otherwise).
         self._worker.ready.connect(self.frame_ready)
+        self._worker.preview.connect(self.preview_ready)
         self._worker.failed.connect(self.failed)
         self._thread.start()
 
@@ -77,6 +79,7 @@ class _Worker(QObject):
     """Serves the newest request, else prefetches; lives in the reader's thread."""
 
     ready = Signal(int, QImage, int)
+    preview = Signal(int, QImage, int)
     failed = Signal(int, str, int)
     _wake = Signal()
 
@@ -132,7 +135,11 @@ class _Worker(QObject):
 
     def _serve(self, index: int, generation: int) -> None:
         try:
-            image = self.frames.frame(index, interrupted=lambda: self._closing)
+            image = self.frames.frame(
+                index,
+                interrupted=lambda: self._closing,
+                preview=lambda shown, picture: self.preview.emit(shown, picture, generation),
+            )
         except ScenescopeError as e:
             self.failed.emit(index, str(e), generation)
         except Exception as e:  # a bug: report it rather than let it end the thread

@@ -69,22 +69,23 @@ class Player(QObject):
 
     def set_exact(self, exact) -> None:
         """The exact-frame source for paused display (app/frame_reader.py); the old one is closed."""
-        if self.exact is not None:
-            self.exact.frame_ready.disconnect(self._exact_frame)
-            self.exact.close()
+        self._close_exact()
         self.exact = exact
         exact.frame_ready.connect(self._exact_frame)
+        exact.preview_ready.connect(self._exact_frame)  # a picture at once; the exact frame follows
         exact.failed.connect(lambda _index, message, _generation: self.error.emit(message))
 
     def close(self) -> None:
         self.stop_reverse()
         self.media.stop()
         self.media.setSource(QUrl())
-        if self.exact is not None:
-            self.exact.frame_ready.disconnect(self._exact_frame)
-            self.exact.close()
-            self.exact = None
+        self._close_exact()
         self.info, self.index = None, -1
+
+    def _close_exact(self) -> None:
+        if self.exact is not None:
+            self.exact.close()  # its thread stops; nothing more arrives from it
+            self.exact = None
 
     @property
     def frame_count(self) -> int:

@@ -310,3 +310,18 @@ def test_close_stops_a_long_decode_at_once(qtbot, media):
     qtbot.waitUntil(lambda: reader._worker.frames.decoded > 0, timeout=20_000)
     reader.close()
     assert reader._worker.frames.decoded < 200
+
+
+def test_a_far_frame_shows_its_keyframe_first_then_the_exact_frame(qtbot, media, closing):
+    info = probe(media("preview.mp4", width=640, height=360, frames=260, gop=250, texture=True))
+    reader = closing(FrameReader(info, SMALL_CACHE))
+    arrived = []
+    reader.preview_ready.connect(lambda i, image, g: arrived.append(("preview", i, g, barcode(image, 0))))
+    reader.frame_ready.connect(lambda i, image, g: arrived.append(("exact", i, g, barcode(image, 0))))
+    reader.request(200, 1)  # 200 frames past the keyframe it has to start from
+    qtbot.waitUntil(lambda: any(kind == "exact" for kind, *_ in arrived), timeout=20_000)
+    assert arrived == [("preview", 0, 1, 0), ("exact", 200, 1, 200)]  # each picture is what it says
+    arrived.clear()
+    reader.request(201, 2)  # one frame on: decoded on, no seek, no preview
+    qtbot.waitUntil(lambda: bool(arrived), timeout=20_000)
+    assert arrived == [("exact", 201, 2, 201)]
