@@ -29,6 +29,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.session import Session, SessionError, data_root, load_session, save_session
+from engine.atomic import nobody_holds_lock
 
 try:
     import fcntl
@@ -123,7 +124,7 @@ def recoverable() -> list[Recoverable]:
         return []
     found = []
     for marker in _markers_dir().glob("*.json"):
-        if not _abandoned(marker):
+        if not nobody_holds_lock(marker):
             continue
         try:
             session_path = Path(json.loads(marker.read_text(encoding="utf-8"))["session"])
@@ -138,21 +139,6 @@ def recoverable() -> list[Recoverable]:
 
 def _markers_dir() -> Path:
     return data_root() / "running"
-
-
-def _abandoned(marker: Path) -> bool:
-    """True when nobody holds the marker's lock: the app that wrote it is gone."""
-    try:
-        fd = os.open(marker, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
 
 
 class _Marker:

@@ -155,7 +155,7 @@ def remove_stale_temporaries(path: Path) -> None:
         if match is None or _process_alive(int(match[1])):
             continue
         stale = path.parent / name
-        if not _unlocked(stale):
+        if not nobody_holds_lock(stale):
             continue
         if stale.is_dir() and not stale.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
@@ -169,7 +169,7 @@ def _lock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX)
 
 
-def _unlocked(path: Path) -> bool:
+def nobody_holds_lock(path: Path) -> bool:
     """True when nobody holds the lock on `path` (a writer's lock dies with its process)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))

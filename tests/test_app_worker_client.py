@@ -3,14 +3,13 @@ when the worker crashes or hangs (the window side survives, a restart serves aga
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 
 import pytest
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
 from app.worker_client import WORKER_EXITED, WorkerClient
+from tests.heartbeat import Heartbeat
 
 
 @pytest.fixture
@@ -35,19 +34,12 @@ def results(qtbot, call, timeout=30_000):
 
 def test_a_call_reports_its_result_without_blocking_the_event_loop(qtbot, client, media) -> None:
     video = media("client.mp4", frames=40)
-    ticks = []
-    clock = QElapsedTimer()
-    heartbeat = QTimer()
-    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
-    heartbeat.setInterval(10)
-    heartbeat.timeout.connect(lambda: ticks.append(clock.elapsed()))
-    clock.start()
+    heartbeat = Heartbeat()
     heartbeat.start()
     ok, data = results(qtbot, client.request("open_video", path=str(video)))
     heartbeat.stop()
     assert ok and data["info"]["frame_count"] == 40 and data["video"].startswith("video-")
-    gaps = [b - a for a, b in itertools.pairwise(ticks)]
-    assert max(gaps, default=0) < 50  # the window never waited on the worker
+    assert heartbeat.longest_ms < 50  # the window never waited on the worker
     ok, error = results(qtbot, client.request("open_video", path="/no/such.mp4"))
     assert not ok and error["code"] == "video_error" and "No such video file" in error["message"]
 

@@ -8,24 +8,13 @@ from typing import Any, TextIO
 
 from engine.cli.arguments import seconds
 from engine.cli.progress import end_progress_line, terminal_job
-from engine.export import EncodeSettings, ExportResult, export_spans
+from engine.export import X264_PRESETS, EncodeSettings, ExportResult, export_spans
 from engine.spans import Span, load_spans
 from engine.timecode import format_timecode
 from engine.tracking import TrackStore
 from engine.video import VideoInfo
 
 NAME = "export"
-X264_PRESETS = (
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-)
 
 
 def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:

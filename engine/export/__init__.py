@@ -14,7 +14,7 @@ Every export writes atomically and refuses to replace existing files unless `ove
 
 from engine.export.batch import ExportResult, export_spans, sidecar_paths_for
 from engine.export.burn_in import draw_masks
-from engine.export.clip import Clip, EncodeSettings, export_clip
+from engine.export.clip import X264_PRESETS, Clip, EncodeSettings, export_clip
 from engine.export.frames import FrameRange, frame_range
 from engine.export.masks import png_name, write_coco_json, write_mot_csv, write_png_masks
 from engine.export.names import clip_name, safe_stem, sidecar_name
@@ -23,6 +23,7 @@ from engine.export.sidecars import SIDECAR_KINDS, ExportedSpan, write_sidecars
 
 __all__ = [
     "SIDECAR_KINDS",
+    "X264_PRESETS",
     "Clip",
     "EncodeSettings",
     "ExportResult",

@@ -39,6 +39,19 @@ CRF_RANGE = (0, 51)  # x264's constant-quality scale for 8-bit video: 0 lossless
 AUDIO_BITRATE_RANGE = (8_000, 320_000)  # AAC bits per second per channel that FFmpeg's encoder takes
 
 
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+)
+
+
 @dataclass(frozen=True)
 class EncodeSettings:
     """How re-encoded clips are made. Copied packets are never touched."""

@@ -26,17 +26,6 @@ MAX_FRAMES = 2048  # frames one sampling may ask for (512 is the model's budget;
 MAX_NEW_TOKENS = 4096
 SAMPLING_MODES = ("frames", "fps", "auto", "duration")
 TRACK_EXPORTS = ("coco", "mot", "png")
-X264_PRESETS = (
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-)
 
 
 @dataclass
@@ -210,7 +199,7 @@ def track_refine(ctx: Context) -> dict[str, Any]:
 
 def export_spans(ctx: Context) -> dict[str, Any]:
     """A clip per span (masks burned in when `tracker` is given) and the sidecars listing them."""
-    from engine.export import EncodeSettings
+    from engine.export import X264_PRESETS, EncodeSettings
     from engine.export import export_spans as export
 
     a = ctx.args
