@@ -82,23 +82,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _screenshot_when_shown(window, path: Path, at_s: float, app: QApplication) -> None:
     """Seek to `at_s` once the video is open; save when the frame of that time is on screen."""
     target: list[int] = []
+    # Owned by the window and stopped once the screenshot is settled either way: a stray `app.exit`
+    # would end every event loop the application runs later, not only this one.
+    waiting = QTimer(window, singleShot=True, interval=SCREENSHOT_TIMEOUT_MS)
+    waiting.timeout.connect(lambda: failed("the frame was not shown within 60 s"))
+
+    settled: list[bool] = []
+
+    def settle() -> bool:
+        """True only the first time: the screenshot is saved or refused once."""
+        if settled:
+            return False
+        settled.append(True)
+        waiting.stop()
+        return True
 
     def opened(info) -> None:
         target.append(info.frames.index_at(min(at_s, info.duration_s)))
         window.player.seek(at_s)
 
     def shown(index: int, _time_s: float) -> None:
-        if target and index == target[0]:
+        if target and index == target[0] and settle():
             QTimer.singleShot(50, lambda: _save(window, path, app))  # let the frame and the labels paint
 
     def failed(message: str) -> None:
-        print(f"scenescope: cannot take the screenshot: {message}", file=sys.stderr)
-        app.exit(2)
+        if settle():
+            print(f"scenescope: cannot take the screenshot: {message}", file=sys.stderr)
+            app.exit(2)
 
     window.video_opened.connect(opened)
     window.player.position_changed.connect(shown)
     window.video_failed.connect(failed)
-    QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: failed("the frame was not shown within 60 s"))
+    waiting.start()
 
 
 def _save(window, path: Path, app: QApplication) -> None:

@@ -43,6 +43,21 @@ def _isolated_app_data(tmp_path_factory: pytest.TempPathFactory) -> None:
     )
 
 
+@pytest.fixture(autouse=True)
+def _event_loops_still_run():
+    """Fail the test in which the application was told to exit: from then on every event loop (each
+    `qtbot.wait`) returns at once, and the tests after it would fail for no reason of their own."""
+    yield
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    if QApplication.instance() is None:
+        return
+    loop = QEventLoop()
+    QTimer.singleShot(0, loop.quit)
+    assert loop.exec() == 0, "QApplication.exit was called: later event loops would not run"
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh app data folder (sessions, crash markers) for one test."""

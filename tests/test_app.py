@@ -255,7 +255,9 @@ print(",".join(sorted(m for m in ("torch", "transformers") if m in sys.modules))
     assert out.stdout.strip().splitlines()[-1] == "none"
 
 
-def test_screenshot_waits_for_the_frame_at_the_time_asked(qtbot, qapp, window, media, tmp_path, monkeypatch):
+def test_screenshot_waits_for_the_frame_at_the_time_asked(
+    qtbot, qapp, window, media, tmp_path, monkeypatch, capsys
+):
     import app.main as main_module
 
     video = media("window shot.mp4", frames=100, fps=25, gop=25, width=320, height=240)
@@ -265,10 +267,13 @@ def test_screenshot_waits_for_the_frame_at_the_time_asked(qtbot, qapp, window, m
         saved.append((shown.view.frame_index, barcode_of(shown.view.image), shown.grab().save(str(path))))
 
     monkeypatch.setattr(main_module, "_save", save)
+    monkeypatch.setattr(main_module, "SCREENSHOT_TIMEOUT_MS", 3000)
     main_module._screenshot_when_shown(window, tmp_path / "shot.png", 2.5, qapp)
     window.open_video(video)
     qtbot.waitUntil(lambda: bool(saved), timeout=30_000)
     assert saved == [(62, 62, True)]  # the frame on screen at 2.5 s (62.5 frames in), painted
+    qtbot.wait(3200)  # past the time it gives up after: done, it must not end the application
+    assert "cannot take the screenshot" not in capsys.readouterr().err
 
 
 def screenshot(video, png, env, platform: str, runner: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
