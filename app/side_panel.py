@@ -34,3 +34,11 @@ class SidePanel(QTabWidget):
             layout.addStretch(1)
             self.addTab(page, name)
             self.pages[name] = page
+
+    def set_page(self, name: str, page: QWidget) -> None:
+        """Put a feature's page in place of the tab's placeholder, keeping the tab's place and name."""
+        index = self.indexOf(self.pages[name])
+        self.removeTab(index)
+        self.pages[name].deleteLater()
+        self.insertTab(index, page, name)
+        self.pages[name] = page

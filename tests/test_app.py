@@ -332,3 +332,16 @@ def test_window_icon_is_drawn_from_assets(qtbot, store, window_env):
     assert image.pixelColor(1, 1).alpha() == 0  # the rounded corner is transparent
     assert image.pixelColor(32, 4).name() == "#1d2430"  # the tile itself
     window.close()
+
+
+def test_a_feature_page_takes_its_tabs_place(qtbot) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    from app.side_panel import SidePanel
+
+    panel = SidePanel()
+    qtbot.addWidget(panel)
+    page = QLabel("moments list")
+    panel.set_page("Moments", page)
+    assert [panel.tabText(i) for i in range(panel.count())] == ["Chat", "Moments", "Objects"]
+    assert panel.widget(1) is page and panel.pages["Moments"] is page
