@@ -14,6 +14,7 @@ so that backward stepping decodes a stretch once and then shows it from memory.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 import av
@@ -23,6 +24,8 @@ from PySide6.QtGui import QImage, QTransform
 from app.frame_cache import FrameCache
 from engine.errors import VideoError
 from engine.video import VideoInfo, decode_packet, open_video_stream, seek_to_keyframe
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_BYTES = 256 << 20
 # Refill the frames ahead when fewer than this share of the cache's frames lie ahead of the playhead.
@@ -44,6 +47,7 @@ class ExactFrames:
         self.decoded = 0  # frames the decoder produced
         self._container, self._stream = self._open()
         self._decoding: Iterator[av.VideoFrame] | None = None  # decoded frames of the current run
+        self._alone: tuple[av.container.InputContainer, av.video.VideoStream] | None = None
         self._last = -1  # index of the last frame the current run produced
         self._target = 0  # the frame the current `_decode_to` is after
         self._horizon = 0.0  # frames farther than this from the playhead will not stay in the cache
@@ -57,6 +61,8 @@ class ExactFrames:
         self._decoding = None
         self.cache.clear()
         self._container.close()
+        if self._alone is not None:
+            self._alone[0].close()
 
     def focus(self, playhead: int, direction: int) -> None:
         """The frame on screen and the way (+1 forward, -1 backward) the user is going."""
@@ -122,10 +128,17 @@ class ExactFrames:
         """Decode up to frame `target`, caching what passes; None if `interrupted()` said stop first."""
         self._target = target
         try:
-            if not self._continues_to(target):
-                self._restart_for(target)
-            else:
+            if self._continues_to(target):
                 preview = None  # decoding on: the target is a few frames away
+            else:
+                keyframe = self._restart_for(target)
+                if preview is not None and keyframe is not None:
+                    show, preview = preview, None  # the main decoder's first frame would come later
+                    alone = self._decode_alone(keyframe)
+                    if alone is not None and alone[0] == target:
+                        return self._cached(*alone)
+                    if alone is not None:
+                        show(alone[0], self._image(alone[1]))
             self._horizon = self._survivors_horizon(target)
             assert self._decoding is not None
             for frame in self._decoding:
@@ -134,7 +147,7 @@ class ExactFrames:
                     continue
                 self.decoded += 1
                 self._last = index
-                self.cache.put(index, frame, sum(plane.buffer_size for plane in frame.planes))
+                self._cached(index, frame)
                 if index == target:
                     return frame
                 if preview is not None:
@@ -169,20 +182,49 @@ class ExactFrames:
             return False
         return not self.info.frames_seekable or self.table.seek_keyframe[target] <= self._last + 1
 
-    def _restart_for(self, target: int) -> None:
-        """Start decoding where `target` can be reached from: its keyframe, or the file's start."""
+    def _restart_for(self, target: int) -> av.Packet | None:
+        """Start decoding where `target` can be reached from: its keyframe, or the file's start.
+        Returns the keyframe's packet (None for files without timestamps)."""
         self.seeks += 1
         self._skipped.clear()
         if self.info.frames_seekable:
             key = int(self.table.seek_keyframe[target])
-            packets = seek_to_keyframe(self._container, self._stream, self.table, key).packets
+            landing = seek_to_keyframe(self._container, self._stream, self.table, key)
+            self._decoding = self._decode_packets(landing.packets)
             self._last = key - 1
-        else:  # no usable timestamps: frames can only be counted from the start
-            self._container.close()
-            self._container, self._stream = self._open()
-            packets = self._container.demux(self._stream)
-            self._last = self._ordinal = -1
-        self._decoding = self._decode_packets(packets)
+            return landing.first
+        # no usable timestamps: frames can only be counted from the start
+        self._container.close()
+        self._container, self._stream = self._open()
+        self._decoding = self._decode_packets(self._container.demux(self._stream))
+        self._last = self._ordinal = -1
+        return None
+
+    def _decode_alone(self, keyframe: av.Packet) -> tuple[int, av.VideoFrame] | None:
+        """The keyframe decoded on its own, with its index; None if it cannot be.
+
+        The main decoder runs frame threads and reorders for B-frames, so its first frame after a seek
+        comes out only after several packets went in. A second decoder without frame threads, flushed
+        right after the one packet, gives the keyframe after one frame's decoding: the picture a seek
+        shows first (and the exact frame, when the keyframe is the one asked for).
+        """
+        if self._alone is None:
+            self._alone = open_video_stream(self.info.path, self.info.stream_index)
+            self._alone[1].codec_context.thread_type = "SLICE"
+        cc = self._alone[1].codec_context
+        try:
+            frames = [*decode_packet(cc, keyframe), *cc.decode(None)]
+        except av.error.FFmpegError as e:  # the main decoder meets the damage too, and says so
+            log.debug("the keyframe at pts %s does not decode alone: %s", keyframe.pts, e)
+            frames = []
+        finally:
+            cc.flush_buffers()  # after the flush at its end of stream, a decoder takes packets again
+        index = self._index_of_pts(frames[0].pts) if frames else None
+        return None if index is None else (index, frames[0])
+
+    def _cached(self, index: int, frame: av.VideoFrame) -> av.VideoFrame:
+        self.cache.put(index, frame, sum(plane.buffer_size for plane in frame.planes))
+        return frame
 
     def _decode_packets(self, packets: Iterator[av.Packet]) -> Iterator[av.VideoFrame]:
         """Decoded frames. Frames before the target that will not stay in the cache are skipped if

@@ -306,10 +306,26 @@ def test_damage_is_reported_by_signal_and_the_reader_keeps_working(qtbot, media,
 def test_close_stops_a_long_decode_at_once(qtbot, media):
     info = probe(media("slow.mp4", width=960, height=540, frames=260, gop=250, texture=True))
     reader = FrameReader(info, SMALL_CACHE)
-    reader.request(250, 0)
+    reader.request(240, 0)  # 240 frames to decode from the keyframe at 0
     qtbot.waitUntil(lambda: reader._worker.frames.decoded > 0, timeout=20_000)
     reader.close()
     assert reader._worker.frames.decoded < 200
+
+
+def test_the_first_picture_of_a_seek_costs_one_frame_of_decoding(media, closing):
+    """The keyframe comes from a decoder of its own, before the main (frame-threaded, reordering)
+    decoder has put out anything; a seek onto a keyframe is served by it alone."""
+    info = probe(media("preview.mp4", width=640, height=360, frames=260, gop=250, texture=True))
+    frames = closing(ExactFrames(info, SMALL_CACHE))
+    previews = []
+    image = frames.frame(
+        200, preview=lambda i, picture: previews.append((i, barcode(picture, 0), frames.decoded))
+    )
+    assert previews == [(0, 0, 0)] and barcode(image, 0) == 200  # shown before the main decoder's first
+    far = closing(ExactFrames(info, SMALL_CACHE))
+    keyframe = far.frame(250, preview=lambda *_: pytest.fail("the exact frame needs no preview"))
+    assert barcode(keyframe, 0) == 250 and far.decoded == 0
+    assert barcode(far.frame(251), 0) == 251 and barcode(far.frame(250), 0) == 250  # decoding goes on
 
 
 def test_a_far_frame_shows_its_keyframe_first_then_the_exact_frame(qtbot, media, closing):
