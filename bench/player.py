@@ -8,9 +8,10 @@ Each of `--seeks` random seeks, in random order (as a user jumps around), goes t
 comes at once) and (b) the exact frame, checked by its barcode. Next to it, the decode-from-keyframe
 minimum for the same frame (PyAV seeking to its keyframe and decoding up to it, nothing else:
 bench/frame_reader.py's Floor). Stepping speed and the cache's memory are bench/frame_reader.py's (the
-same reader). The source is generated once into bench/_media (bench/sampling.py's generator); an hour of
-1080p takes long to make on 2 cores, so `--minutes` can shorten it: seek costs depend on the GOP, not on
-the length of the file.
+same reader). The source is one generated minute (bench/sampling.py's generator, made once into
+bench/_media; encoding an hour of 1080p takes hours on 2 cores) repeated `--minutes` times into one MP4
+by copying packets with their timestamps moved on: an hour long, with the hour's frame table and
+index, and frame i carrying the barcode of i modulo one minute.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from bench.frame_reader import GOP, Floor, barcode  # noqa: E402
 from bench.sampling import source_video  # noqa: E402
 
 
-def seeks(info, indices: list[int]) -> tuple[list[float], list[float], list[float]]:
+def seeks(info, indices: list[int], period: int) -> tuple[list[float], list[float], list[float]]:
+    """(first picture, exact frame, decode minimum) seconds per seek; frame i's barcode is i % period."""
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -53,7 +55,7 @@ def seeks(info, indices: list[int]) -> tuple[list[float], list[float], list[floa
         if target["first"] is None:
             target["first"] = now - target["start"]
         if index == target["index"]:
-            if barcode(image) != index:
+            if barcode(image) != index % period:
                 raise SystemExit(f"frame {index} painted with barcode {barcode(image)}")
             exact.append(now - target["start"])
             first.append(target["first"])
@@ -78,6 +80,36 @@ def seeks(info, indices: list[int]) -> tuple[list[float], list[float], list[floa
     return first, exact, floor_s
 
 
+def repeated(source: Path, times: int) -> Path:
+    """`source` played `times` over, in one MP4: packets copied with their timestamps moved on, so a
+    long file is made in seconds. Frame `i` carries the barcode of frame `i % frames of source`."""
+    import av
+
+    from engine.video import probe
+
+    path = source.with_name(f"{source.stem}_x{times}.mp4")
+    if path.exists():
+        return path
+    print(f"making {path.name} (once) ...", flush=True)
+    table = probe(source).frames
+    length = int(table.pts[-1] - table.pts[0]) + int(np.median(np.diff(table.pts)))  # in stream ticks
+    tmp = path.with_suffix(".part.mp4")
+    with av.open(str(source)) as inp, av.open(str(tmp), "w") as out:
+        stream = inp.streams.video[0]
+        target = out.add_stream_from_template(stream)
+        for k in range(times):
+            inp.seek(0)
+            for packet in inp.demux(stream):
+                if packet.size == 0:  # the demuxer's end-of-stream marker
+                    continue
+                packet.pts += k * length
+                packet.dts += k * length
+                packet.stream = target
+                out.mux(packet)
+    tmp.rename(path)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0)
@@ -85,10 +117,12 @@ def main() -> None:
     args = parser.parse_args()
     from engine.video import probe
 
-    info = probe(source_video(args.minutes, 1920, 1080, GOP, 2))
+    minute = source_video(1, 1920, 1080, GOP, 2)  # an hour of 1080p takes hours to encode on 2 cores
+    per_minute = probe(minute).frame_count
+    info = probe(repeated(minute, round(args.minutes)) if args.minutes > 1 else minute)
     rng = np.random.default_rng(0)
     indices = rng.choice(info.frame_count, args.seeks, replace=False).tolist()  # in random order
-    first, exact, floor_s = seeks(info, indices)
+    first, exact, floor_s = seeks(info, indices, per_minute)
 
     def ms(values: list[float], q: float) -> float:
         return float(np.percentile(values, q)) * 1e3
