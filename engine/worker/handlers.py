@@ -145,6 +145,33 @@ def ground(ctx: Context) -> dict[str, Any]:
     return result.to_dict()
 
 
+def refine_span(ctx: Context) -> dict[str, Any]:
+    """The dense second look at one span (`span`: a span object with its `query`), on the video sampled
+    as `sampling` (the sampling it was found with: its visual tokens are cached, and one group of it is
+    the margin looked at around the span)."""
+    from engine.grounding import check_query, refine_span_once
+
+    a = ctx.args
+    try:
+        span = Span.from_dict(a.obj("span"))
+    except ValueError as e:
+        raise ProtocolError(BAD_REQUEST, f"'span': {e}") from None
+    if not span.query:
+        raise ProtocolError(BAD_REQUEST, "'span' needs the 'query' it answers, to look for it again")
+    check_query(span.query)
+    video = ctx.video()
+    if span.end_s > video.info.duration_s + 1e-6:
+        raise ProtocolError(
+            BAD_REQUEST,
+            f"'span' ends at {span.end_s:g} s, past the end of the video ({video.info.duration_s:.3f} s)",
+        )
+    sampling = _sampling(a)
+    with ctx.state.models.using("internvideo", ctx.job) as assistant:
+        context = video.context(assistant, sampling, ctx.job)
+        spans, passes = refine_span_once(assistant, context, span, job=ctx.job)
+    return {"spans": [s.to_dict() for s in spans], "vision_passes": passes}
+
+
 def track_prompt(ctx: Context) -> dict[str, Any]:
     """Clicks (and a box) on one frame: a new object, or more clicks for `obj_id`; its mask there."""
     a = ctx.args
@@ -270,6 +297,7 @@ REQUESTS: dict[str, tuple[Callable[[Context], dict[str, Any]], bool]] = {
     "open_video": (open_video, True),
     "ask": (ask, True),
     "ground": (ground, True),
+    "refine_span": (refine_span, True),
     "track_prompt": (track_prompt, True),
     "track_propagate": (track_propagate, True),
     "track_refine": (track_refine, True),
