@@ -120,6 +120,7 @@ def test_ground_reports_stages_and_curve_pieces_then_spans(worker, opened) -> No
     np.testing.assert_allclose(streamed, [c["score"] for c in result["curve"]], atol=1e-6)
     assert {e["stage"] for e in by_kind(events, "progress")} >= {"answer", "scan"}
     assert result["query"] == "a boat" and all(s["query"] == "a boat" for s in result["spans"])
+    assert result["model"]  # the window keeps which model found the moments
 
 
 def test_refine_span_looks_again_densely_around_one_span(worker, opened) -> None:

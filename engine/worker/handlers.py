@@ -142,7 +142,7 @@ def ground(ctx: Context) -> dict[str, Any]:
     with ctx.state.models.using("internvideo", ctx.job) as assistant:
         context = video.context(assistant, sampling, ctx.job)
         result = find_moments(assistant, context, query, options=options, job=ctx.job)
-    return result.to_dict()
+    return {**result.to_dict(), "model": _internvideo_id(ctx)}  # the window keeps which model found them
 
 
 def refine_span(ctx: Context) -> dict[str, Any]:
@@ -371,6 +371,16 @@ def _with_masks(ctx: Context, tracking: Tracking, run: Callable[[Job], Any]):
         return run(Job(on_progress=progress, cancel_event=ctx.job.event))
     finally:
         flush()  # the last frames, also when cancelled
+
+
+def _internvideo_id(ctx: Context) -> str:
+    """The InternVideo model in use, as configured: a folder, or a Hub id at its commit."""
+    from engine.models.internvideo.load import DEFAULT_REPO, DEFAULT_REVISION
+
+    settings = ctx.state.models.settings
+    if settings.internvideo is None:
+        return f"{DEFAULT_REPO}@{DEFAULT_REVISION}"
+    return settings.internvideo + (f"@{settings.revision}" if settings.revision else "")
 
 
 def _rss_bytes() -> int | None:
