@@ -17,11 +17,10 @@ from PySide6.QtTest import QTest
 
 from app.main_window import MainWindow
 from app.moment import Moment
-from app.moments_lane import BEFORE_LANE, HEAT_LANE, MOMENTS_LANE, SELECTED_COLOR
+from app.moments_lane import HEAT_LANE, MOMENTS_LANE, SELECTED_COLOR
 from app.moments_table import STATE_COLORS
 from app.session import open_video_session, save_session
 from engine.spans import Span
-from tests.heartbeat import Heartbeat
 from tests.test_app import VFR_DURATIONS, open_and_wait, press
 
 FRAMES = 64  # the scan's frames: 16 groups, 15 windows, two batches of curve on the CPU (8 windows each)
@@ -99,8 +98,9 @@ def lane_pixel(window, seconds: float, lane: str = MOMENTS_LANE) -> QColor:
 def test_find_moments_fills_the_curve_then_the_lane_and_the_list(qtbot, window, clip) -> None:
     open_and_wait(qtbot, window, clip)
     assert not window.moments_page.empty.isHidden() and "Find (Ctrl+F)" in window.moments_page.empty.text()
-    heat_sizes, partials = [], []
+    heat_sizes, snapshots, partials = [], [], []
     window.moments.curve_changed.connect(lambda: heat_sizes.append(len(window.moments.curve[0])))
+    window.moments.curve_changed.connect(lambda: snapshots.append(window.moments.curve[2].copy()))
     kinds = kinds_requested(window)
     window.moments_page.query.setText("a red boat")
     press(window, "Ctrl+F")
@@ -110,12 +110,14 @@ def test_find_moments_fills_the_curve_then_the_lane_and_the_list(qtbot, window, 
     assert kinds == ["ground"] and window.moments.scan.state == "idle"
 
     # The strip grew piece by piece while the scan ran, and ends as the final curve.
-    assert partials.count("curve") >= 2 and heat_sizes[0] == 0
-    growing = [n for n in heat_sizes[1 : partials.count("curve") + 1]]
-    assert growing == sorted(growing) and growing[0] < growing[-1]
-    heat = window.timeline._lanes[HEAT_LANE]
-    starts, ends, scores = window.moments.curve
+    pieces = partials.count("curve")
+    assert pieces >= 2 and heat_sizes[0] == 0
+    growing = heat_sizes[1 : pieces + 1]
+    assert growing == sorted(growing) and 0 < growing[0] < growing[-1]
+    starts, _, scores = window.moments.curve
     assert len(scores) == FRAMES // 4 - 1
+    np.testing.assert_allclose(snapshots[pieces], scores, atol=1e-6)  # the pieces made the whole curve
+    heat = window.timeline._lanes[HEAT_LANE]
     np.testing.assert_array_equal(heat.values, scores)
     np.testing.assert_array_equal(heat.starts, starts)
 
@@ -146,3 +148,152 @@ def _clock(seconds: float) -> str:
     from engine.timecode import format_timecode
 
     return format_timecode(seconds).removeprefix("00:")
+
+
+PROVENANCE = {"query": "a boat", "model": "tiny@abc", "sampling": {"mode": "frames", "value": 16}}
+
+
+def stage(video, moments: list[Moment]) -> None:
+    """Put moments in the video's session before the window opens it (no model needed to edit them)."""
+    session, path = open_video_session(video)
+    session.moments = moments
+    save_session(session, path)
+
+
+def staged_moments() -> list[Moment]:
+    return [
+        Moment(Span(0.5, 1.0, 0.7, "curve", None, "a boat"), "a", provenance=PROVENANCE),
+        Moment(Span(2.0, 3.0), "b"),
+    ]
+
+
+def lane_point(window, seconds: float) -> QPoint:
+    return QPoint(round(window.timeline.x_of(seconds)), window.timeline.lane_rect(MOMENTS_LANE).center().y())
+
+
+def extents(window) -> list[tuple[float, float]]:
+    return [(m.span.start_s, m.span.end_s) for m in window.moments.moments]
+
+
+def seek_to_frame(qtbot, window, index: int) -> float:
+    t = window.info.frames.time_of(index)
+    window.player.seek(t)
+    qtbot.waitUntil(lambda: window.moments.position_s == t, timeout=10_000)
+    return t
+
+
+def test_edits_by_key_and_on_the_timeline_with_undo_and_redo(qtbot, window, vfr_clip) -> None:
+    stage(vfr_clip, staged_moments())
+    kinds = kinds_requested(window)
+    open_and_wait(qtbot, window, vfr_clip)
+    m, page, timeline = window.moments, window.moments_page, window.timeline
+    assert [x.id for x in m.moments] == ["a", "b"] and m.moments[0].provenance == PROVENANCE
+    assert kinds == ["open_video"]  # restored from the session: the model never asked
+    undecided, accepted = QColor(STATE_COLORS["undecided"]), QColor(STATE_COLORS["accepted"])
+    assert lane_pixel(window, 0.5) == undecided and lane_pixel(window, 2.0) == undecided
+
+    # A click on a moment in the lane selects it, in the list too, and tells the others.
+    with qtbot.waitSignal(m.selection_changed) as chosen:
+        QTest.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=lane_point(window, 0.75))
+    assert chosen.args == [Span(0.5, 1.0, 0.7, "curve", None, "a boat")] and m.selected_id == "a"
+    assert page.table.currentIndex().row() == page.row_of("a") and m.selected_span() == m.moments[0].span
+    assert lane_pixel(window, 0.5) == QColor(SELECTED_COLOR)
+    press(window, "A")
+    assert m.moments[0].state == "accepted" and m.accepted_or_selected() == [m.moments[0].span]
+
+    # Ctrl+Right: the next moment, selected and sought to; R rejects it; undo and redo.
+    press(window, "Ctrl+Right")
+    assert m.selected_id == "b"
+    qtbot.waitUntil(lambda: m.position_s == window.info.frames.time_of(window.info.frames.index_at(2.0)))
+    assert lane_pixel(window, 0.5) == accepted  # no longer selected: its state's colour
+    press(window, "R")
+    assert m.moments[1].state == "rejected" and page.proxy.index(page.row_of("b"), 0).data() == "✘"
+    press(window, "Ctrl+Z")
+    assert m.moments[1].state == "undecided"
+    press(window, "Ctrl+Shift+Z")
+    assert m.moments[1].state == "rejected"
+
+    # S splits the selected moment at the playhead, on a frame of this variable-rate clip.
+    t = seek_to_frame(qtbot, window, window.info.frames.index_at(2.5) + 1)
+    press(window, "S")
+    assert extents(window) == [(0.5, 1.0), (2.0, t), (t, 3.0)]
+    assert [x.state for x in m.moments] == ["accepted", "rejected", "rejected"] and m.moments[1].id == "b"
+    assert page.proxy.rowCount() == 3
+    press(window, "Ctrl+Z")
+    assert extents(window) == [(0.5, 1.0), (2.0, 3.0)]
+    press(window, "Ctrl+Shift+Z")
+    assert extents(window) == [(0.5, 1.0), (2.0, t), (t, 3.0)]
+
+    # Ctrl+J merges the selected moment with the next one.
+    press(window, "Ctrl+Left")
+    press(window, "Ctrl+Left")
+    assert m.selected_id == "a"
+    press(window, "Ctrl+J")
+    assert extents(window) == [(0.5, t), (t, 3.0)] and m.moments[0].id == "a"
+    assert m.moments[0].state == "accepted" and m.moments[0].span.query == "a boat"
+    press(window, "Ctrl+Z")
+    assert extents(window) == [(0.5, 1.0), (2.0, t), (t, 3.0)]
+
+    # Delete, and back.
+    press(window, "Delete")
+    assert [x.id for x in m.moments] == ["b", m.moments[1].id] and m.selected_id == "b"
+    press(window, "Ctrl+Z")
+    assert m.moments[0].id == "a" and m.selected_id == "a"
+
+    # I and O: a new moment by hand, from one frame to another.
+    t_in = seek_to_frame(qtbot, window, 70)
+    press(window, "I")
+    t_out = seek_to_frame(qtbot, window, 80)
+    press(window, "O")
+    made = m.selected()
+    assert (made.span.start_s, made.span.end_s, made.span.source) == (t_in, t_out, "user")
+    assert made.provenance == {} and len(m.moments) == 4
+    press(window, "Ctrl+Z")
+    assert len(m.moments) == 3 and m.selected_id != made.id
+
+    # Rename in the list (an edit like the others).
+    label = page.proxy.index(page.row_of("a"), 6)
+    assert page.proxy.setData(label, "the boat leaves")
+    assert m.moments[0].span.label == "the boat leaves"
+    press(window, "Ctrl+Z")
+    assert m.moments[0].span.label is None
+
+
+def test_an_edge_dragged_on_the_timeline_snaps_to_the_frames_of_a_vfr_clip(qtbot, window, vfr_clip) -> None:
+    stage(vfr_clip, staged_moments())
+    open_and_wait(qtbot, window, vfr_clip)
+    m, timeline = window.moments, window.timeline
+    times = window.info.frames.times_s
+    assert len(np.unique(np.round(np.diff(times), 4))) > 2  # truly variable
+    start = lane_point(window, 2.0)
+    QTest.mouseMove(timeline, start)
+    assert timeline.cursor().shape() == Qt.CursorShape.SizeHorCursor  # an edge to drag
+    QTest.mouseMove(timeline, lane_point(window, 2.5))
+    assert timeline.cursor().shape() != Qt.CursorShape.SizeHorCursor  # the body: no edge here
+
+    # Drag b's start from 2.0 s to the x of 2.12 s: it lands on the frame boundary nearest there.
+    target = lane_point(window, 2.12)
+    QTest.mousePress(timeline, Qt.MouseButton.LeftButton, pos=start)
+    QTest.mouseMove(timeline, QPoint((start.x() + target.x()) // 2, start.y()))
+    assert m.preview is not None and m.moments[1].span.start_s == 2.0  # a preview, not an edit yet
+    QTest.mouseMove(timeline, target)
+    QTest.mouseRelease(timeline, Qt.MouseButton.LeftButton, pos=target)
+    raw = timeline.time_at(target.x())
+    snapped = m.moments[1].span.start_s
+    nearest = float(times[np.argmin(np.abs(times - raw))])
+    assert snapped == nearest and snapped in times and snapped != raw and m.preview is None
+    assert m.selected_id == "b" and m.undo.count() == 1
+    window.player.seek(5.0)  # the playhead away from the edge, then look at the lane
+    qtbot.waitUntil(lambda: m.position_s > 4.0)
+    assert lane_pixel(window, snapped) == QColor(SELECTED_COLOR)
+    assert lane_pixel(window, snapped - 4 / timeline.layout().px_per_s) != QColor(SELECTED_COLOR)
+    press(window, "Ctrl+Z")
+    assert m.moments[1].span.start_s == 2.0
+
+    # An end dragged past the start stops one frame after it: a moment keeps at least a frame.
+    end = lane_point(window, 1.0)
+    QTest.mousePress(timeline, Qt.MouseButton.LeftButton, pos=end)
+    QTest.mouseMove(timeline, lane_point(window, 0.2))
+    QTest.mouseRelease(timeline, Qt.MouseButton.LeftButton, pos=lane_point(window, 0.2))
+    first = m.moments[0].span
+    assert first.start_s == 0.5 and first.end_s == float(times[np.searchsorted(times, 0.5, side="right")])
