@@ -2,14 +2,15 @@
 
 Top to bottom: the description box with Find (Ctrl+F focuses it and runs the search), one status line
 (what to do when there is nothing yet, the scan's progress, or the error with its hint and, when the
-model is missing, "Set up the model…"), the list (sortable, keyboard navigable; Enter or a double click
-seeks to the moment; F2 renames), and the buttons for the selected moment. The list and the timeline
-share one selection: the controller's.
+model is missing, "Set up the model…"), the list (sortable; while it has the focus the arrow keys move
+in it; Enter or a double click seeks to the moment; F2 renames), and the buttons for the selected
+moment. The list and the timeline share one selection: the controller's.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QEvent, QItemSelectionModel, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -37,6 +38,21 @@ EMPTY_TEXT = (
     "fills in on the timeline, then the moments appear here.\nOr mark one by hand: I at its start, O at "
     "its end."
 )
+
+
+class MomentsList(QTableView):
+    """The list; while it has the focus, the arrow and paging keys move in it rather than the playhead."""
+
+    KEYS = (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Home,
+            Qt.Key.Key_End, Qt.Key.Key_Return, Qt.Key.Key_Enter)  # fmt: skip
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+            plain = event.modifiers() in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
+            if plain and event.key() in self.KEYS:
+                event.accept()  # a key press for the list, not the window's shortcut
+                return True
+        return super().event(event)
 
 
 class MomentsPage(QWidget):
@@ -83,7 +99,7 @@ class MomentsPage(QWidget):
         self._show_scan(controller.scan)
 
     def _table(self) -> QTableView:
-        table = QTableView()
+        table = MomentsList()
         table.setModel(self.proxy)
         table.setSortingEnabled(True)
         table.sortByColumn(1, Qt.SortOrder.AscendingOrder)

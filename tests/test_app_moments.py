@@ -407,3 +407,41 @@ def test_a_missing_model_says_so_and_offers_its_setup(qtbot, store, window_env, 
         page.setup_button.click()
     assert asked.args == ["internvideo"]
     window.close()
+
+
+def test_the_list_sorts_navigates_by_keys_and_seeks_and_a_moment_plays_in_a_loop(
+    qtbot, window, vfr_clip
+) -> None:
+    stage(vfr_clip, staged_moments())
+    open_and_wait(qtbot, window, vfr_clip)
+    m, page, table = window.moments, window.moments_page, window.moments_page.table
+    window.side.setCurrentWidget(page)
+    table.setFocus()
+    chosen = []
+    m.selection_changed.connect(chosen.append)
+    QTest.keyClick(table, Qt.Key.Key_Down)  # the first row
+    QTest.keyClick(table, Qt.Key.Key_Down)  # the second
+    assert m.selected_id == "b" and chosen[-1] == Span(2.0, 3.0)
+    assert lane_pixel(window, 2.0) == QColor(SELECTED_COLOR)  # list -> lane
+    assert lane_pixel(window, 0.5) == QColor(STATE_COLORS["undecided"])
+    QTest.keyClick(table, Qt.Key.Key_Return)  # seeks to the moment
+    frames = window.info.frames
+    qtbot.waitUntil(lambda: m.position_s == frames.time_of(frames.index_at(2.0)), timeout=10_000)
+    assert m.accepted_or_selected() == [Span(2.0, 3.0)]  # none accepted: the selected one
+
+    table.sortByColumn(4, Qt.SortOrder.DescendingOrder)  # by score: "a" (0.7) before "b" (none)
+    assert page.row_of("a") == 0 and page.row_of("b") == 1 and table.currentIndex().row() == 1
+    table.sortByColumn(2, Qt.SortOrder.DescendingOrder)  # by end: "b" first
+    assert page.row_of("b") == 0 and table.currentIndex().row() == 0
+
+    # Ctrl+Shift+Space: "b" over and over; past its end the playhead goes back to its start.
+    press(window, "Ctrl+Shift+Space")
+    assert m.looping and window.player.state == "playing"
+    went_back = []
+    window.player.position_changed.connect(
+        lambda _i, t: went_back.append(t) if went_back or t >= 2.9 else None
+    )
+    qtbot.waitUntil(lambda: any(t < 2.2 for t in went_back), timeout=20_000)  # back near the start
+    assert all(1.99 <= t < 3.0 + 0.2 for t in went_back)
+    press(window, "Ctrl+Shift+Space")
+    assert not m.looping and window.player.state == "paused"
