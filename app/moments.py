@@ -10,9 +10,10 @@ undo stack keeps (moments, selection) before and after each one, so undo is exac
 Each change is written to the session (`session.moments`) and marked for saving. Finding runs the
 worker's `ground`; its "curve" partials grow `curve` as the scan goes (the timeline's heat strip), and
 its spans become undecided moments with their provenance (query, model, sampling), replacing the
-undecided moments an earlier search for the same query found. Refine asks the worker's `refine_span`
-for the selected moment and keeps the moment as it was (`refine_before`) until the analyst keeps or
-reverts the new extent.
+undecided moments an earlier search for the same query found (a span that is mostly a moment already
+accepted or rejected for that query is left out: the analyst decided it). Refine asks the worker's
+`refine_span` for the selected moment and keeps the moment as it was (`refine_before`) until the
+analyst keeps or reverts the new extent.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from app.moment import Moment
 from app.moment_edits import FrameGrid, in_time_order, merged, moved_edge, split
 from app.session import Session
 from app.worker_client import Call
+from engine.grounding.spans import NMS_IOU, iou
 from engine.spans import Span
 from engine.timecode import format_timecode
 from engine.video import VideoInfo
@@ -347,10 +349,14 @@ class MomentsController(QObject):
         self.curve = tuple(np.array([p[k] for p in points], np.float64) for k in keys)
         self.curve_changed.emit()
         provenance = {"query": query, "model": data.get("model"), "sampling": data.get("sampling", sampling)}
-        found = [Moment(span=Span.from_dict(s), provenance=provenance) for s in data.get("spans", [])]
-        kept = [
-            m for m in self.moments if not (m.state == "undecided" and m.provenance.get("query") == query)
+        same_query = [m for m in self.moments if m.provenance.get("query") == query]
+        decided = [(m.span.start_s, m.span.end_s) for m in same_query if m.state != "undecided"]
+        found = [
+            Moment(span=span, provenance=provenance)
+            for span in map(Span.from_dict, data.get("spans", []))
+            if all(iou((span.start_s, span.end_s), d) <= NMS_IOU for d in decided)  # decided already
         ]
+        kept = [m for m in self.moments if not (m.state == "undecided" and m in same_query)]
         self._set_scan(Scan("idle", f"{len(found)} moment{'s' * (len(found) != 1)} for “{query}”."))
         if found or len(kept) != len(self.moments):
             self._edit(f"Find “{query}”", [*kept, *found], found[0].id if found else None)

@@ -146,6 +146,17 @@ def test_find_moments_fills_the_curve_then_the_lane_and_the_list(qtbot, window, 
     for other in moments[1:]:
         assert lane_pixel(window, other.span.start_s) == QColor(STATE_COLORS["undecided"])
 
+    # The same search again: the accepted moment stays (not found twice), the undecided ones are new.
+    press(window, "A")
+    find(qtbot, window, "a red boat")
+    again = window.moments.moments
+    assert [x.id for x in again if x.state == "accepted"] == [first.id]
+    assert sorted((x.span.start_s, x.span.end_s) for x in again) == sorted(
+        (x.span.start_s, x.span.end_s) for x in moments
+    )
+    assert {x.id for x in again} & {x.id for x in moments} == {first.id}
+    assert kinds == ["ground", "ground"]
+
 
 def _clock(seconds: float) -> str:
     from engine.timecode import format_timecode
