@@ -121,9 +121,9 @@ class MomentsPage(QWidget):
         search = QHBoxLayout()
         search.addWidget(self.query, 1)
         search.addWidget(self.find_button)
-        status = QHBoxLayout()
-        status.addWidget(self.status, 1)
-        status.addWidget(self.setup_button, 0, Qt.AlignmentFlag.AlignTop)
+        status = QVBoxLayout()
+        status.addWidget(self.status)
+        status.addWidget(self.setup_button, 0, Qt.AlignmentFlag.AlignLeft)
         buttons = QHBoxLayout()
         for button in self.buttons.values():
             buttons.addWidget(button)
