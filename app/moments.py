@@ -91,6 +91,7 @@ class MomentsController(QObject):
         self._mark_dirty: Callable[[], None] = lambda: None
         self._call: Call | None = None
         self._refine_call: Call | None = None
+        self._busy_text = ""
 
     # ----- the video and its session ----------------------------------------------------------------------
     def set_video(self, info: VideoInfo, handle: str, session: Session | None, mark_dirty=None) -> None:
@@ -278,10 +279,11 @@ class MomentsController(QObject):
         self._call = call
         self.curve = (np.zeros(0), np.zeros(0), np.zeros(0))
         self.curve_changed.emit()
-        self._set_scan(Scan("busy", f"Looking for “{query}”…"))
+        self._busy(f"Looking for “{query}”…")
         call.partial.connect(self._curve_piece)
         call.progress.connect(self._scan_progress)
-        call.finished.connect(lambda data: self._found(query, sampling, data))
+        handle = self.handle
+        call.finished.connect(lambda data: self.handle == handle and self._found(query, sampling, data))
         call.failed.connect(self._failed)
         return call
 
@@ -307,7 +309,7 @@ class MomentsController(QObject):
         span = replace(moment.span, query=query)
         call = self.worker.request("refine_span", video=self.handle, span=span.to_dict(), sampling=sampling)
         self._refine_call = call
-        self._set_scan(Scan("busy", "Refining the moment…"))
+        self._busy("Refining the moment…")
         call.progress.connect(self._scan_progress)
         call.finished.connect(lambda data: self._refined(moment, data))
         call.failed.connect(self._failed)
@@ -338,10 +340,13 @@ class MomentsController(QObject):
         )
         self.curve_changed.emit()
 
+    def _busy(self, text: str) -> None:
+        self._busy_text = text
+        self._set_scan(Scan("busy", text))
+
     def _scan_progress(self, progress) -> None:
-        fraction = progress.fraction
         detail = progress.message or progress.stage
-        self._set_scan(Scan("busy", f"{self.scan.message.split(' — ')[0]} — {detail}", fraction))
+        self._set_scan(Scan("busy", f"{self._busy_text} — {detail}", progress.fraction))
 
     def _found(self, query: str, sampling: dict, data: dict) -> None:
         points = data.get("curve") or []
