@@ -66,17 +66,7 @@ def ground(
         marks.append(("answer_s", time.perf_counter()))
     text_spans = parse_time_spans(answer_text, info.duration_s, frames.times_s)
 
-    curve = _scan(
-        context.visual_tokens,
-        frames.times_s,
-        range_end,
-        options.window_groups,
-        options.stride_groups,
-        model,
-        query,
-        options,
-        job,
-    )
+    curve = _scan(model, query, options, context.visual_tokens, frames.times_s, range_end, job)
     marks.append(("scan_s", time.perf_counter()))
     threshold = adaptive_threshold(curve.scores)
     scored = combine_spans(text_spans, curve, moment_halfwidth_s=_group_s(context) / 2, threshold=threshold)
@@ -151,8 +141,9 @@ class _Zoom:
         fine = self.assistant.open_video(self.info, sampling, job=self.job.quiet())
         self.vision_passes += fine.vision_passes
         model, times = fine.model, fine.frames.times_s
+        # Windows of one group, moving by one: the zoomed frames are dense enough to place edges.
         curve = _scan(
-            fine.visual_tokens, times, end_s, 1, 1, model, self.query, self.options, self.job.quiet()
+            model, self.query, self.options, fine.visual_tokens, times, end_s, self.job.quiet(), 1, 1
         )
         self.done += 1
         self.job.progress("refine", self.done, self.total)
@@ -160,24 +151,25 @@ class _Zoom:
 
 
 def _scan(
-    tokens,
-    times,
-    end_s: float,
-    window_groups: int,
-    stride_groups: int,
     model,
     query: str,
     options: GroundingOptions,
+    tokens,
+    times,
+    end_s: float,
     job: Job,
+    window_groups: int | None = None,
+    stride_groups: int | None = None,
 ) -> RelevanceCurve:
+    """The relevance curve of `tokens` for `query`, with the options' windows unless given."""
     return relevance_curve(
         model,
         tokens,
         times,
         end_s,
         query,
-        window_groups=window_groups,
-        stride_groups=stride_groups,
+        window_groups=options.window_groups if window_groups is None else window_groups,
+        stride_groups=options.stride_groups if stride_groups is None else stride_groups,
         batch_windows=options.batch_windows,
         job=job,
     )
