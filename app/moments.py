@@ -92,6 +92,8 @@ class MomentsController(QObject):
         self._call: Call | None = None
         self._refine_call: Call | None = None
         self._busy_text = ""
+        if player is not None:  # a pause (Space, a step) ends the loop: playing on is not looping
+            player.state_changed.connect(lambda state: state == "playing" or self._stop_looping())
 
     # ----- the video and its session ----------------------------------------------------------------------
     def set_video(self, info: VideoInfo, handle: str, session: Session | None, mark_dirty=None) -> None:
@@ -181,6 +183,9 @@ class MomentsController(QObject):
         self.looping = True
         self.player.seek(moment.span.start_s)
         self.player.play()
+
+    def _stop_looping(self) -> None:
+        self.looping = False
 
     # ----- edits (each one undoable) ---------------------------------------------------------------------
     def drag_edge(self, moment_id: str, edge: str, seconds: float, finished: bool) -> None:

@@ -456,3 +456,7 @@ def test_the_list_sorts_navigates_by_keys_and_seeks_and_a_moment_plays_in_a_loop
     assert all(1.99 <= t < 3.0 + 0.2 for t in went_back)
     press(window, "Ctrl+Shift+Space")
     assert not m.looping and window.player.state == "paused"
+    press(window, "Ctrl+Shift+Space")
+    assert m.looping
+    press(window, "Space")  # paused by hand: the loop ends, and playing on later goes on
+    assert not m.looping and window.player.state == "paused"
