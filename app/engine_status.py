@@ -21,6 +21,7 @@ JOB_NAMES = {
     "open_video": "Opening video",
     "ask": "Answering",
     "ground": "Finding moments",
+    "refine_span": "Refining a moment",
     "track_prompt": "Segmenting",
     "track_propagate": "Tracking",
     "track_refine": "Re-tracking",

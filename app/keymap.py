@@ -56,11 +56,27 @@ KEYMAP: tuple[Binding, ...] = (
     Binding("zoom_in", "Zoom Timeline &In", "View", ("+", "=")),
     Binding("zoom_out", "Zoom Timeline &Out", "View", ("-",)),
     Binding("zoom_fit", "Show &Whole Video", "View", ("Ctrl+0",)),
+    # Moments (app/moments.py): finding them, reviewing them, editing them with undo.
+    Binding("find_moments", "&Find Moments…", "Moments", ("Ctrl+F",)),
+    Binding("accept_moment", "&Accept Moment", "Moments", ("A",)),
+    Binding("reject_moment", "&Reject Moment", "Moments", ("R",)),
+    Binding("next_moment", "&Next Moment", "Moments", ("Ctrl+Right",)),
+    Binding("previous_moment", "&Previous Moment", "Moments", ("Ctrl+Left",)),
+    Binding("loop_moment", "Play Moment in a &Loop", "Moments", ("Ctrl+Shift+Space",)),
+    Binding("mark_in", "Mark &In (new moment)", "Moments", ("I",)),
+    Binding("mark_out", "Mark &Out (new moment)", "Moments", ("O",)),
+    Binding("split_moment", "&Split Moment at Playhead", "Moments", ("S",)),
+    Binding("merge_moments", "&Merge with Next Moment", "Moments", ("Ctrl+J",)),
+    Binding("rename_moment", "Re&name Moment…", "Moments", ()),
+    Binding("refine_moment", "Re&fine Moment (closer look)", "Moments", ()),
+    Binding("delete_moment", "&Delete Moment", "Moments", ("Delete",)),
+    Binding("undo", "&Undo", "Moments", ("Ctrl+Z",)),
+    Binding("redo", "Re&do", "Moments", ("Ctrl+Shift+Z",)),
     Binding("shortcuts", "&Keyboard Shortcuts", "Help", ("F1",)),
     Binding("about", "&About Scenescope", "Help", ()),
 )
 BY_NAME: Mapping[str, Binding] = {b.name: b for b in KEYMAP}
-MENUS = ("File", "Playback", "View", "Help")
+MENUS = ("File", "Playback", "View", "Moments", "Help")
 
 
 def keys_for(binding: Binding, overrides: Mapping[str, list[str]]) -> list[QKeySequence]:

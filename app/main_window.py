@@ -32,6 +32,9 @@ from app import keymap
 from app.banner import Banner
 from app.engine_status import EngineStatus
 from app.frame_reader import FrameReader
+from app.moments import MomentsController
+from app.moments_lane import MomentsLane
+from app.moments_page import MomentsPage
 from app.player import Player
 from app.session import SUFFIX
 from app.session_controller import SessionController
@@ -77,8 +80,11 @@ class MainWindow(QMainWindow):
         self.side = SidePanel()
         self.banner = Banner()
         self.engine_status = EngineStatus()
+        self.video_handle: str | None = None  # the worker's handle of the open video
+        self.moments = MomentsController(self.worker, self.player, lambda: self.settings.frame_budget, self)
         self._build_layout()
         self._connect()
+        self._connect_moments()
         self.actions = keymap.build_actions(self, self._handlers(), self.settings.key_overrides())
         self._build_menus()
         self.statusBar().addPermanentWidget(self.engine_status)
@@ -167,6 +173,7 @@ class MainWindow(QMainWindow):
             "zoom_fit": self.timeline.zoom_fit,
             "shortcuts": self._show_shortcuts,
             "about": self._about,
+            **self._moments_handlers(),
         }
 
     def _build_menus(self) -> None:
@@ -181,6 +188,55 @@ class MainWindow(QMainWindow):
                     lambda: self.sessions.recent.fill_menu(self.recent_menu, self.open_video)
                 )
         self.addActions(list(self.actions.values()))  # shortcuts work in full screen, with menus hidden
+
+    def _connect_moments(self) -> None:
+        """The Moments page, its lanes on the timeline, and the controller fed by the video and playhead."""
+        m = self.moments
+        self.moments_page = MomentsPage(m)
+        self.side.set_page("Moments", self.moments_page)
+        self.moments_lane = MomentsLane(m, self.timeline)
+        self.video_opened.connect(
+            lambda info: m.set_video(
+                info, self.video_handle, self.sessions.session, self.sessions.keeper.mark_dirty
+            )
+        )
+        self.player.position_changed.connect(lambda _index, t: m.position_changed(t))
+        m.seek_requested.connect(self.player.seek)
+        m.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+
+    def _moments_handlers(self) -> dict:
+        m = self.moments
+
+        def find() -> None:
+            self.side.setCurrentWidget(self.moments_page)
+            self.moments_page.focus_and_find()
+
+        def rename() -> None:
+            moment = m.selected()
+            if moment is not None:
+                label, ok = QInputDialog.getText(
+                    self, "Rename moment", "Label:", text=moment.span.label or ""
+                )
+                if ok:
+                    m.rename(label)
+
+        return {
+            "find_moments": find,
+            "accept_moment": lambda: m.decide("accepted"),
+            "reject_moment": lambda: m.decide("rejected"),
+            "next_moment": lambda: m.step(1),
+            "previous_moment": lambda: m.step(-1),
+            "loop_moment": m.toggle_loop,
+            "mark_in": m.mark_in,
+            "mark_out": m.mark_out,
+            "split_moment": lambda: m.split_at(m.position_s),
+            "merge_moments": m.merge_next,
+            "rename_moment": rename,
+            "refine_moment": lambda: m.refine_selected(self.moments_page.query.text()),
+            "delete_moment": m.delete,
+            "undo": m.undo.undo,
+            "redo": m.undo.redo,
+        }
 
     # ----- opening ------------------------------------------------------------------------------------------
     def open_video(self, path: str | Path) -> Call | None:
@@ -198,7 +254,7 @@ class MainWindow(QMainWindow):
 
     def _video_opened(self, path: Path, data: dict) -> None:
         info = VideoInfo.from_dict(data["info"])
-        self.info, self.video_path = info, path
+        self.info, self.video_path, self.video_handle = info, path, data["video"]
         session = self.sessions.session
         view = replace(session.view) if session is not None else None  # as saved: set_video changes it
         self.setWindowTitle(f"{path.name} — Scenescope")

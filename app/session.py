@@ -28,10 +28,10 @@ from typing import Any
 
 import platformdirs
 
+from app.moment import Moment
 from engine.atomic import atomic_path, write_text_atomic
 from engine.cache import file_identity
 from engine.errors import ScenescopeError
-from engine.spans import Span
 
 FORMAT = "scenescope-session"
 VERSION = 1
@@ -80,7 +80,7 @@ class Session:
     video: VideoRef
     view: ViewState = field(default_factory=ViewState)
     chat: list[dict[str, Any]] = field(default_factory=list)  # conversation turns, oldest first
-    moments: list[Span] = field(default_factory=list)
+    moments: list[Moment] = field(default_factory=list)  # in time order (app/moment.py)
     tracks: dict[str, str] = field(default_factory=dict)  # tracker name -> tracks JSON in the data folder
     settings: dict[str, Any] = field(default_factory=dict)  # this video's overrides of the app settings
     extra: dict[str, Any] = field(default_factory=dict)
@@ -104,7 +104,7 @@ class Session:
                 "zoom": self.view.zoom,
             },
             "chat": self.chat,
-            "moments": [span.to_dict() for span in self.moments],
+            "moments": [moment.to_dict() for moment in self.moments],
             "tracks": self.tracks,
             "settings": self.settings,
         }
@@ -126,9 +126,11 @@ class Session:
         moments = []
         for i, item in enumerate(_list(data.get("moments", []), "moments")):
             try:
-                moments.append(Span.from_dict(item))
+                moments.append(Moment.from_dict(item))
             except ValueError as e:
                 raise ValueError(f"moment {i + 1}: {e}") from None
+        if len({m.id for m in moments}) < len(moments):
+            raise ValueError("two moments have the same 'id'")
         return cls(
             video=VideoRef(
                 path=Path(_text(video.get("path"), "video.path")),

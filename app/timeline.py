@@ -57,12 +57,17 @@ MIN_FRAMES_ACROSS = 10
 FOLLOW_MARGIN = 0.05  # paging puts the playhead this fraction of the view in from the edge
 THUMB_REQUEST_DELAY_MS = 120  # ask for dense thumbnails once the view rests
 THUMB_REPAINT_MS = 40
+EDGE_GRAB_PX = 4  # a press this close to a span's edge in an editable lane drags the edge
 _SLACK_S = 5e-7  # half a microsecond: a time reported in whole microseconds still names its frame
 
 
 class Timeline(QWidget):
     seek_requested = Signal(float, bool)  # seconds (a frame's own time when frame times are set), dragging
     view_changed = Signal(float, float)  # visible start and end, seconds
+    # In an editable lane (`set_editable`): a click on a span, and a drag of a span's edge. Indices are
+    # those of the span in the lane's `set_spans` call; the time is under the mouse, not snapped.
+    span_clicked = Signal(str, int)  # lane, index
+    span_edge_dragged = Signal(str, int, str, float, bool)  # lane, index, "start"/"end", seconds, released
 
     def __init__(
         self, parent: QWidget | None = None, *, strip_height: int = STRIP_H, thumbnails: bool = True
@@ -87,6 +92,8 @@ class Timeline(QWidget):
         self._scrub: float | None = None  # last time sent while the left button is down
         self._pan: tuple[float, float] | None = None  # (mouse x, view start) while the middle button is down
         self._hover_x: float | None = None
+        self._editable: set[str] = set()
+        self._edge_drag: tuple[str, int, str] | None = None  # (lane, index, edge) while an edge is dragged
         self._font = timeline_font(self.font())
         self._metrics = QFontMetricsF(self._font)
         self._painter = StaticPainter(self._font)
@@ -239,6 +246,28 @@ class Timeline(QWidget):
         heat.build(self._duration)
         self._put_lane(lane, heat)
 
+    def set_editable(self, lane: str, editable: bool = True) -> None:
+        """Clicks on `lane`'s spans select them (`span_clicked`) and their edges can be dragged."""
+        (self._editable.add if editable else self._editable.discard)(lane)
+
+    def span_hit(self, x: float, y: float) -> tuple[str, int, str | None] | None:
+        """What a press at (x, y) grabs in an editable lane: (lane, span index, "start"/"end" for an edge
+        within EDGE_GRAB_PX, None for the span's body), or None."""
+        if x < HEADER_W or self._duration <= 0:
+            return None
+        t, slack = self.time_at(x), EDGE_GRAB_PX / self.layout().px_per_s
+        for name in self._editable:
+            lane = self._lanes.get(name)
+            if not isinstance(lane, SpanLane) or not self.lane_rect(name).contains(round(x), round(y)):
+                continue
+            edge = lane.edge_at(t, slack)
+            if edge is not None:
+                return name, int(lane.order[edge[0]]), edge[1]
+            found = lane.span_at(t, 0.0)
+            if found is not None:
+                return name, int(lane.order[found]), None
+        return None
+
     def remove_lane(self, lane: str) -> None:
         if self._lanes.pop(lane, None) is not None:
             self._relayout()
@@ -323,7 +352,12 @@ class Timeline(QWidget):
         x = event.position().x()
         if self._duration <= 0 or x < HEADER_W:
             return
-        if event.button() == Qt.MouseButton.LeftButton:
+        hit = self.span_hit(x, event.position().y()) if event.button() == Qt.MouseButton.LeftButton else None
+        if hit is not None:
+            lane, index, edge = hit
+            self.span_clicked.emit(lane, index)
+            self._edge_drag = None if edge is None else (lane, index, edge)
+        elif event.button() == Qt.MouseButton.LeftButton:
             self.follow_playhead = True
             self._scrub = math.nan
             self._scrub_to(x, dragging=True)
@@ -332,7 +366,9 @@ class Timeline(QWidget):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         x = event.position().x()
-        if self._scrub is not None:
+        if self._edge_drag is not None:
+            self.span_edge_dragged.emit(*self._edge_drag, self._clamped_time(x), False)
+        elif self._scrub is not None:
             self._scrub_to(x, dragging=True)
         elif self._pan is not None:
             self.follow_playhead = False
@@ -341,14 +377,20 @@ class Timeline(QWidget):
             self._hover(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        if event.button() == Qt.MouseButton.LeftButton and self._scrub is not None:
+        if event.button() == Qt.MouseButton.LeftButton and self._edge_drag is not None:
+            self.span_edge_dragged.emit(*self._edge_drag, self._clamped_time(event.position().x()), True)
+            self._edge_drag = None
+        elif event.button() == Qt.MouseButton.LeftButton and self._scrub is not None:
             self._scrub_to(event.position().x(), dragging=False)
             self._scrub = None
         elif event.button() == Qt.MouseButton.MiddleButton:
             self._pan = None
 
+    def _clamped_time(self, x: float) -> float:
+        return min(max(self.time_at(x), 0.0), self._duration)
+
     def _scrub_to(self, x: float, dragging: bool) -> None:
-        t = self.frame_time_at(min(max(self.time_at(x), 0.0), self._duration))
+        t = self.frame_time_at(self._clamped_time(x))
         if dragging and t == self._scrub:
             return  # same frame: no new seek
         self._scrub = t
@@ -395,6 +437,11 @@ class Timeline(QWidget):
         self._update_hover(self._hover_x)
         self._hover_x = x if x >= HEADER_W and self._duration > 0 else None
         self._update_hover(self._hover_x)
+        hit = self.span_hit(x, event.position().y())
+        if hit is not None and hit[2] is not None:
+            self.setCursor(Qt.CursorShape.SizeHorCursor)  # an edge to drag
+        else:
+            self.unsetCursor()
         over_span = self.hover_text(x, event.position().y()).partition("\n")[2]
         if over_span:
             QToolTip.showText(event.globalPosition().toPoint(), over_span, self)

@@ -66,6 +66,7 @@ class SpanLane:
             raise ValueError(f"lane {name!r}: every span needs finite times with end >= start")
         order = np.argsort(starts, kind="stable")
         self.name = name
+        self.order = order  # a span's index as the caller gave it, by its index here (sorted by start)
         self.starts, self.ends = starts[order], ends[order]
         self.max_length = float((ends - starts).max()) if n else 0.0
         _check_count(name, "scores", scores, n)
@@ -113,6 +114,17 @@ class SpanLane:
         if len(index) == 0:
             return None
         return int(index[np.lexsort((self.starts[index], self.style[index]))[-1]])
+
+    def edge_at(self, time_s: float, slack_s: float) -> tuple[int, str] | None:
+        """The span edge nearest `time_s` within `slack_s`: (index here, "start" or "end"), or None."""
+        index = self.visible(time_s - slack_s, time_s + slack_s)
+        if len(index) == 0:
+            return None
+        gaps = np.concatenate([np.abs(self.starts[index] - time_s), np.abs(self.ends[index] - time_s)])
+        best = int(np.argmin(gaps))
+        if gaps[best] > slack_s:
+            return None
+        return int(index[best % len(index)]), "start" if best < len(index) else "end"
 
 
 def _merged_runs(x0: np.ndarray, x1: np.ndarray, style: np.ndarray, width: int) -> Runs:

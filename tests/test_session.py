@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import app.session as session_module
+from app.moment import Moment
 from app.relink_dialog import ask_relink
 from app.session import (
     FORMAT,
@@ -31,7 +32,7 @@ from app.session import (
     video_problem,
 )
 from engine.cache import file_identity
-from engine.spans import Span
+from engine.spans import Span, spans_from_json
 
 pytestmark = pytest.mark.usefixtures("data_dir")  # each test its own sessions and crash markers
 
@@ -50,7 +51,15 @@ def full_session(video: Path) -> Session:
         video=VideoRef.of(video),
         view=ViewState(position_s=1.24, start_s=0.5, end_s=1.5, zoom=2.0),
         chat=[{"role": "user", "text": "Who enters?"}, {"role": "assistant", "text": "A boat, at 0:01."}],
-        moments=[Span(0.2, 0.8, score=0.9, source="curve", label="a boat", query="boat"), Span(1.0, 1.6)],
+        moments=[
+            Moment(
+                Span(0.2, 0.8, score=0.9, source="curve", label="a boat", query="boat"),
+                "m1",
+                "accepted",
+                {"query": "boat", "model": "tiny@abc", "sampling": {"mode": "frames", "value": 16}},
+            ),
+            Moment(Span(1.0, 1.6), "m2"),
+        ],
         tracks={"boats": "tracks-boats.json"},
         settings={"frame_budget": 64},
     )
@@ -67,7 +76,24 @@ def test_a_session_round_trips_through_its_file(video, tmp_path):
         "size": video.stat().st_size,
         "content_hash": file_identity(video),
     }
-    assert document["moments"][0] == Span(0.2, 0.8, 0.9, "curve", "a boat", "boat").to_dict()
+    assert document["moments"][0] == {
+        **Span(0.2, 0.8, 0.9, "curve", "a boat", "boat").to_dict(),
+        "id": "m1",
+        "state": "accepted",
+        "provenance": {"query": "boat", "model": "tiny@abc", "sampling": {"mode": "frames", "value": 16}},
+    }
+    assert spans_from_json(document["moments"]) == [m.span for m in session.moments]  # a spans file too
+
+
+def test_moments_of_an_older_session_read_as_undecided_with_new_ids(video, tmp_path):
+    path = tmp_path / "old.scenescope"
+    document = full_session(video).to_dict()
+    document["moments"] = [{"start_s": 0.2, "end_s": 0.8, "query": "boat"}, {"start_s": 1.0, "end_s": 1.6}]
+    path.write_text(json.dumps(document))
+    moments = load_session(path).moments
+    assert [m.span for m in moments] == [Span(0.2, 0.8, query="boat"), Span(1.0, 1.6)]
+    assert [m.state for m in moments] == ["undecided"] * 2 and [m.provenance for m in moments] == [{}, {}]
+    assert len({m.id for m in moments}) == 2 and all(m.id for m in moments)
 
 
 def test_keys_of_a_later_version_are_written_back(video, tmp_path):
@@ -112,6 +138,13 @@ BAD = [
     ({"view__start_s": 3.0}, "'view.start_s' and 'view.end_s' must both be null or start < end"),
     ({"view__end_s": None}, "'view.start_s' and 'view.end_s' must both be null or start < end"),
     ({"moments": [{"start_s": 2, "end_s": 1}]}, "moment 1: a span must end after it starts"),
+    ({"moments": [{"start_s": 1, "end_s": 2, "state": "maybe"}]}, "moment 1: 'state' must be one of"),
+    ({"moments": [{"start_s": 1, "end_s": 2, "id": 7}]}, "moment 1: 'id' must be a non-empty string"),
+    ({"moments": [{"start_s": 1, "end_s": 2, "provenance": []}]}, "moment 1: 'provenance' must be an object"),
+    (
+        {"moments": [{"start_s": 1, "end_s": 2, "id": "a"}, {"start_s": 3, "end_s": 4, "id": "a"}]},
+        "two moments have the same 'id'",
+    ),
     (
         {"tracks": {"boats": "../elsewhere.json"}},
         "track 'boats' must name a file inside the session's data folder",
@@ -183,7 +216,7 @@ def test_a_video_finds_its_session_again_also_renamed_and_moved(video, tmp_path,
     assert session.view == ViewState() and not path.exists()
     assert path.parent == data_dir / "sessions" and path.name == f"{file_identity(video)}.scenescope"
     session.view.position_s = 1.5
-    session.moments.append(Span(0.4, 1.2, label="arrival"))
+    session.moments.append(Moment(Span(0.4, 1.2, label="arrival"), "arrival"))
     save_session(session, path)
 
     moved = tmp_path / "archive" / "2024-06-01 harbour (copy).mp4"
@@ -191,7 +224,9 @@ def test_a_video_finds_its_session_again_also_renamed_and_moved(video, tmp_path,
     video.rename(moved)
     again, again_path = open_video_session(moved)
     assert again_path == path
-    assert again.view.position_s == 1.5 and again.moments == [Span(0.4, 1.2, label="arrival")]
+    assert again.view.position_s == 1.5 and again.moments == [
+        Moment(Span(0.4, 1.2, label="arrival"), "arrival")
+    ]
     assert again.video.path == moved.resolve()
 
 

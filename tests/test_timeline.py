@@ -488,3 +488,26 @@ def test_keys_are_the_windows_unless_the_timeline_is_given_focus(qtbot):
     assert widget.view_range()[0] == pytest.approx(100 / 1.5 * 0.1) and not widget.follow_playhead
     qtbot.keyClick(widget, Qt.Key.Key_0)
     assert widget.view_range() == (0, 100)
+
+
+def test_an_editable_lane_reports_clicks_and_edge_drags_by_the_callers_index(qtbot):
+    widget = make(qtbot, duration=100.0, lanes=())
+    widget.set_spans("m", [60.0, 10.0], [80.0, 30.0])  # not in time order: indices are the caller's
+    widget.set_spans("other", [10.0], [30.0])
+    widget.set_editable("m")
+    clicks, drags, seeks = [], [], []
+    widget.span_clicked.connect(lambda lane, i: clicks.append((lane, i)))
+    widget.span_edge_dragged.connect(lambda *a: drags.append(a))
+    widget.seek_requested.connect(lambda t, _d: seeks.append(t))
+    y = lane_row(widget, "m")
+    send_mouse(widget, QEvent.Type.MouseButtonPress, expected_x(widget, 20.0), y=y)  # the body of span 1
+    send_mouse(widget, QEvent.Type.MouseButtonRelease, expected_x(widget, 20.0), y=y)
+    assert clicks == [("m", 1)] and drags == [] and seeks == []  # selects, does not seek
+    send_mouse(widget, QEvent.Type.MouseButtonPress, expected_x(widget, 80.0) - 2, y=y)  # span 0's end
+    send_mouse(widget, QEvent.Type.MouseMove, expected_x(widget, 90.0), y=y)
+    send_mouse(widget, QEvent.Type.MouseButtonRelease, expected_x(widget, 90.0), y=y)
+    assert clicks[-1] == ("m", 0) and [d[:3] for d in drags] == [("m", 0, "end")] * 2
+    assert drags[0][3] == pytest.approx(90.0, abs=0.2) and [d[4] for d in drags] == [False, True]
+    assert seeks == []
+    send_mouse(widget, QEvent.Type.MouseButtonPress, expected_x(widget, 20.0), y=lane_row(widget, "other"))
+    assert len(clicks) == 2 and len(seeks) == 1  # a lane that is not editable scrubs as before

@@ -120,6 +120,26 @@ def test_ground_reports_stages_and_curve_pieces_then_spans(worker, opened) -> No
     np.testing.assert_allclose(streamed, [c["score"] for c in result["curve"]], atol=1e-6)
     assert {e["stage"] for e in by_kind(events, "progress")} >= {"answer", "scan"}
     assert result["query"] == "a boat" and all(s["query"] == "a boat" for s in result["spans"])
+    assert result["model"]  # the window keeps which model found the moments
+
+
+def test_refine_span_looks_again_densely_around_one_span(worker, opened) -> None:
+    video, info = opened
+    span = {"start_s": 1.0, "end_s": 1.6, "score": 0.4, "source": "user", "query": "a boat", "label": "x"}
+    events = list(worker.stream("refine_span", video=video, span=span, sampling=SAMPLING))
+    result = events[-1]["data"]
+    assert events[-1]["event"] == "result" and result["spans"]
+    assert result["vision_passes"] > 0  # the dense frames are new
+    group_s = info.duration_s * 4 / SAMPLING["value"]  # one group of the scan's sampling: the margin
+    for piece in result["spans"]:
+        assert 1.0 - group_s - 1e-6 <= piece["start_s"] < piece["end_s"] <= 1.6 + group_s + 1e-6
+        assert (piece["query"], piece["label"], piece["source"]) == ("a boat", "x", "user")
+        assert 0.0 <= piece["score"] <= 1.0
+    assert [e["done"] for e in by_kind(events, "progress") if e["stage"] == "refine"][-1] == 1
+    again = worker.call("refine_span", video=video, span=span, sampling=SAMPLING)
+    assert again == {**result, "vision_passes": 0}  # the same look, from the visual-token cache
+    with pytest.raises(WorkerError, match="query"):
+        worker.call("refine_span", video=video, span={"start_s": 1.0, "end_s": 2.0}, sampling=SAMPLING)
 
 
 def test_click_track_propagate_refine_and_remove(worker, opened) -> None:

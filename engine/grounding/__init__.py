@@ -21,13 +21,14 @@ from engine.grounding.spans import RelevanceCurve, ScoredSpan, adaptive_threshol
 from engine.lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from engine.grounding.pipeline import ground
+    from engine.grounding.pipeline import ground, refine_span_once
     from engine.grounding.relevance import answer_tokens, relevance_curve, window_starts, window_times
 
 # The model side imports torch and transformers (seconds); results and span arithmetic need neither, so
 # those names load on first use.
 _MODEL_SIDE = {
     "ground": "engine.grounding.pipeline",
+    "refine_span_once": "engine.grounding.pipeline",
     "answer_tokens": "engine.grounding.relevance",
     "relevance_curve": "engine.grounding.relevance",
     "window_starts": "engine.grounding.relevance",
@@ -50,6 +51,7 @@ __all__ = [
     "grounding_question",
     "parse_time_spans",
     "refine_span",
+    "refine_span_once",
     "refine_spans",
     "relevance_curve",
     "relevance_question",

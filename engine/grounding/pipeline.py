@@ -17,7 +17,7 @@ import time
 from engine.assistant import DEFAULT_SAMPLING, VideoAssistant, VideoContext
 from engine.grounding.parse import parse_time_spans
 from engine.grounding.prompt import check_query, grounding_question
-from engine.grounding.refine import refine_spans
+from engine.grounding.refine import refine_span, refine_spans
 from engine.grounding.relevance import relevance_curve
 from engine.grounding.result import GroundingOptions, GroundingResult
 from engine.grounding.spans import RelevanceCurve, ScoredSpan, adaptive_threshold, combine_spans
@@ -55,7 +55,7 @@ def ground(
         passes = context.vision_passes
         marks.append(("open_s", time.perf_counter()))
     model, info, frames = context.model, context.info, context.frames
-    range_start, range_end = sampled_range_s(info.frames, frames.sampling)
+    _, range_end = sampled_range_s(info.frames, frames.sampling)
 
     answer_text = ""
     if options.text_answer:
@@ -66,44 +66,23 @@ def ground(
         marks.append(("answer_s", time.perf_counter()))
     text_spans = parse_time_spans(answer_text, info.duration_s, frames.times_s)
 
-    def scan(tokens, times, end_s: float, window_groups: int, stride_groups: int, job: Job) -> RelevanceCurve:
-        return relevance_curve(
-            model,
-            tokens,
-            times,
-            end_s,
-            query,
-            window_groups=window_groups,
-            stride_groups=stride_groups,
-            batch_windows=options.batch_windows,
-            job=job,
-        )
-
-    curve = scan(
-        context.visual_tokens, frames.times_s, range_end, options.window_groups, options.stride_groups, job
-    )
+    curve = _scan(model, query, options, context.visual_tokens, frames.times_s, range_end, job)
     marks.append(("scan_s", time.perf_counter()))
     threshold = adaptive_threshold(curve.scores)
-    group_s = (range_end - range_start) * model.frame_group / len(frames)  # time between group starts
-    scored = combine_spans(text_spans, curve, moment_halfwidth_s=group_s / 2, threshold=threshold)
+    scored = combine_spans(text_spans, curve, moment_halfwidth_s=_group_s(context) / 2, threshold=threshold)
 
     if options.refine and scored:
-        zooms, zoomed = min(options.refine_spans, len(scored)), 0
+        zooms = min(options.refine_spans, len(scored))
+        zoom = _Zoom(assistant, info, query, options, job, zooms)
         job.progress("refine", 0, zooms)
-
-        def zoom(start_s: float, end_s: float) -> RelevanceCurve:
-            nonlocal passes, zoomed
-            sampling = _zoom_sampling(info, start_s, end_s, options)
-            fine = assistant.open_video(info, sampling, job=job.quiet())
-            passes += fine.vision_passes
-            curve = scan(fine.visual_tokens, fine.frames.times_s, end_s, 1, 1, job.quiet())
-            zoomed += 1
-            job.progress("refine", zoomed, zooms)
-            return curve
-
         scored = refine_spans(
-            scored, zoom, margin_s=group_s, duration_s=info.duration_s, max_spans=options.refine_spans
+            scored,
+            zoom,
+            margin_s=_group_s(context),
+            duration_s=info.duration_s,
+            max_spans=options.refine_spans,
         )
+        passes += zoom.vision_passes
         marks.append(("refine_s", time.perf_counter()))
     timings = {name: end - since for (_, since), (name, end) in itertools.pairwise(marks)}
     timings["total_s"] = marks[-1][1] - marks[0][1]
@@ -117,6 +96,89 @@ def ground(
         vision_passes=passes,
         timings_s=timings,
     )
+
+
+def refine_span_once(
+    assistant: VideoAssistant,
+    context: VideoContext,
+    span: Span,
+    *,
+    options: GroundingOptions | None = None,
+    job: Job | None = None,
+) -> tuple[list[Span], int]:
+    """The dense second look at one span of `context`'s video (the window's "Refine"): the span's range
+    widened by one group of `context`'s sampling, sampled again densely and scanned for `span.query`, its
+    edges moved as `ground`'s refinement moves them (`refine_span`). Returns the refined span (several
+    when the fine curve holds separate runs; the span itself, rescored, when it supports none) and the
+    vision passes it cost. Progress: "refine" 0/1 then 1/1."""
+    if not span.query:
+        raise ValueError("a span needs its query to be refined")
+    check_query(span.query)
+    options, job = options or GroundingOptions(), job_or_new(job)
+    info, margin = context.info, _group_s(context)
+    zoom = _Zoom(assistant, info, span.query, options, job, 1)
+    job.progress("refine", 0, 1)
+    start, end = max(0.0, span.start_s - margin), min(info.duration_s, span.end_s + margin)
+    scored = ScoredSpan(span.start_s, span.end_s, span.score or 0.0, span.source)
+    pieces = refine_span(scored, zoom(start, end))
+    refined = [
+        Span(p.start_s, p.end_s, p.score, span.source, span.label, span.query)
+        for p in _to_spans(pieces, span.query, info.duration_s)
+    ]
+    return refined, zoom.vision_passes
+
+
+class _Zoom:
+    """Scores a range densely for `query` (a `ScoreRange` for `refine_spans`), counting vision passes and
+    reporting "refine" progress out of `total`."""
+
+    def __init__(self, assistant, info: VideoInfo, query: str, options: GroundingOptions, job: Job, total):
+        self.assistant, self.info, self.query, self.options, self.job = assistant, info, query, options, job
+        self.total, self.done, self.vision_passes = total, 0, 0
+
+    def __call__(self, start_s: float, end_s: float) -> RelevanceCurve:
+        sampling = _zoom_sampling(self.info, start_s, end_s, self.options)
+        fine = self.assistant.open_video(self.info, sampling, job=self.job.quiet())
+        self.vision_passes += fine.vision_passes
+        model, times = fine.model, fine.frames.times_s
+        # Windows of one group, moving by one: the zoomed frames are dense enough to place edges.
+        curve = _scan(
+            model, self.query, self.options, fine.visual_tokens, times, end_s, self.job.quiet(), 1, 1
+        )
+        self.done += 1
+        self.job.progress("refine", self.done, self.total)
+        return curve
+
+
+def _scan(
+    model,
+    query: str,
+    options: GroundingOptions,
+    tokens,
+    times,
+    end_s: float,
+    job: Job,
+    window_groups: int | None = None,
+    stride_groups: int | None = None,
+) -> RelevanceCurve:
+    """The relevance curve of `tokens` for `query`, with the options' windows unless given."""
+    return relevance_curve(
+        model,
+        tokens,
+        times,
+        end_s,
+        query,
+        window_groups=options.window_groups if window_groups is None else window_groups,
+        stride_groups=options.stride_groups if stride_groups is None else stride_groups,
+        batch_windows=options.batch_windows,
+        job=job,
+    )
+
+
+def _group_s(context: VideoContext) -> float:
+    """The time between the starts of two groups of the context's sampled frames."""
+    start, end = sampled_range_s(context.info.frames, context.frames.sampling)
+    return (end - start) * context.model.frame_group / len(context.frames)
 
 
 def _zoom_sampling(info: VideoInfo, start_s: float, end_s: float, options: GroundingOptions) -> Sampling:

@@ -142,7 +142,34 @@ def ground(ctx: Context) -> dict[str, Any]:
     with ctx.state.models.using("internvideo", ctx.job) as assistant:
         context = video.context(assistant, sampling, ctx.job)
         result = find_moments(assistant, context, query, options=options, job=ctx.job)
-    return result.to_dict()
+    return {**result.to_dict(), "model": _internvideo_id(ctx)}  # the window keeps which model found them
+
+
+def refine_span(ctx: Context) -> dict[str, Any]:
+    """The dense second look at one span (`span`: a span object with its `query`), on the video sampled
+    as `sampling` (the sampling it was found with: its visual tokens are cached, and one group of it is
+    the margin looked at around the span)."""
+    from engine.grounding import check_query, refine_span_once
+
+    a = ctx.args
+    try:
+        span = Span.from_dict(a.obj("span"))
+    except ValueError as e:
+        raise ProtocolError(BAD_REQUEST, f"'span': {e}") from None
+    if not span.query:
+        raise ProtocolError(BAD_REQUEST, "'span' needs the 'query' it answers, to look for it again")
+    check_query(span.query)
+    video = ctx.video()
+    if span.end_s > video.info.duration_s + 1e-6:
+        raise ProtocolError(
+            BAD_REQUEST,
+            f"'span' ends at {span.end_s:g} s, past the end of the video ({video.info.duration_s:.3f} s)",
+        )
+    sampling = _sampling(a)
+    with ctx.state.models.using("internvideo", ctx.job) as assistant:
+        context = video.context(assistant, sampling, ctx.job)
+        spans, passes = refine_span_once(assistant, context, span, job=ctx.job)
+    return {"spans": [s.to_dict() for s in spans], "vision_passes": passes}
 
 
 def track_prompt(ctx: Context) -> dict[str, Any]:
@@ -270,6 +297,7 @@ REQUESTS: dict[str, tuple[Callable[[Context], dict[str, Any]], bool]] = {
     "open_video": (open_video, True),
     "ask": (ask, True),
     "ground": (ground, True),
+    "refine_span": (refine_span, True),
     "track_prompt": (track_prompt, True),
     "track_propagate": (track_propagate, True),
     "track_refine": (track_refine, True),
@@ -343,6 +371,16 @@ def _with_masks(ctx: Context, tracking: Tracking, run: Callable[[Job], Any]):
         return run(Job(on_progress=progress, cancel_event=ctx.job.event))
     finally:
         flush()  # the last frames, also when cancelled
+
+
+def _internvideo_id(ctx: Context) -> str:
+    """The InternVideo model in use, as configured: a folder, or a Hub id at its commit."""
+    from engine.models.internvideo.load import DEFAULT_REPO, DEFAULT_REVISION
+
+    settings = ctx.state.models.settings
+    if settings.internvideo is None:
+        return f"{DEFAULT_REPO}@{DEFAULT_REVISION}"
+    return settings.internvideo + (f"@{settings.revision}" if settings.revision else "")
 
 
 def _rss_bytes() -> int | None:
