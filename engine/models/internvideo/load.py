@@ -22,7 +22,8 @@ from torch import nn
 from engine.cache import content_digests
 from engine.errors import ModelError
 from engine.jobs import Job, job_or_new
-from engine.models.hub import DamagedModelFile, HubModel, safetensors_keys, safetensors_tensors
+from engine.models.catalog import INTERNVIDEO_HUB
+from engine.models.hub import DamagedModelFile, safetensors_keys, safetensors_tensors
 from engine.models.hub import safetensors_files as shard_files
 
 from .config import InternVideoConfig
@@ -33,24 +34,9 @@ from .quantize import is_quantized_weight, set_quantized_weight
 
 logger = logging.getLogger("engine.models.internvideo")
 
-DEFAULT_REPO = "OpenGVLab/InternVideo2_5_Chat_8B"
-# Newest commit of the published repo we know of (weights unchanged since the initial upload).
-DEFAULT_REVISION = "6dd8f382d8bc69bd812194b93470754c279b6d3b"
-HUB = HubModel(
-    name="InternVideo2.5",
-    default_id=DEFAULT_REPO,
-    pins={DEFAULT_REPO: DEFAULT_REVISION},
-    files=(  # everything the loader reads (about 17 GB for the 8B); code files are never fetched
-        "config.json",
-        "generation_config.json",
-        "model.safetensors.index.json",
-        "*.safetensors",
-        "tokenizer.model",
-        "tokenizer_config.json",
-        "special_tokens_map.json",
-        "added_tokens.json",
-    ),
-)
+HUB = INTERNVIDEO_HUB  # the id, pin and data files: engine/models/catalog.py
+DEFAULT_REPO = HUB.default_id
+DEFAULT_REVISION = HUB.pins[DEFAULT_REPO]
 AUTO_FRAMES = 512  # precision="auto" picks the best precision with which this many frames fit
 
 
