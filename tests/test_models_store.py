@@ -110,7 +110,9 @@ def test_a_connection_cut_halfway_resumes_where_it_stopped(sam2_folder: Path, hf
 # ----- damaged, offline, full disk --------------------------------------------------------------------------
 def test_a_damaged_file_fails_verify_naming_it_and_download_repairs_it(sam2_hub: FakeHub) -> None:
     copy = store.download(SAM2)
+    assert copy.to_dict()["verified"] is True
     flip_a_byte(weights_blob(copy))  # same size, other bytes: only the checksum can tell
+    assert copy.to_dict()["verified"] is False  # the write is seen without hashing
     with pytest.raises(ModelError) as caught:
         store.verify(copy)
     message = str(caught.value)

@@ -17,7 +17,7 @@ import json
 from engine.cli.progress import end_progress_line, terminal_job
 from engine.errors import ModelError
 from engine.models import store
-from engine.models.catalog import CATALOG, variant
+from engine.models.catalog import variant
 
 NAME = "models"
 
@@ -47,40 +47,27 @@ def run(args: argparse.Namespace) -> int:
     ](args)
 
 
-def listing() -> dict[str, object]:
-    """What `models list --json` prints: the cache folder, whether downloads are off, every variant."""
-    from huggingface_hub import constants
-
-    models = []
-    for entry in CATALOG:
-        copy = store.cache_copy(entry)
-        models.append({**entry.to_dict(), "copy": copy.to_dict() if copy else None})
-    return {
-        "cache": str(store.hub_cache()),
-        "offline": bool(constants.is_offline_mode()),
-        "endpoint": constants.ENDPOINT,
-        "models": models,
-    }
-
-
 def _list(args: argparse.Namespace) -> int:
-    data = listing()
+    data = store.listing()
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
         return 0
     print(f"cache  {data['cache']}{'  (offline: HF_HUB_OFFLINE is set)' if data['offline'] else ''}")
     for model in data["models"]:
-        copy = model["copy"]
-        if copy is None:
-            here = "not downloaded"
-        elif copy["missing"]:
-            here = f"incomplete ({len(copy['missing'])} of {copy['files']} files missing)"
-        else:
-            here = f"on disk ({copy['files']} files)"
         pin = (model["revision"] or "unpinned")[:12]
-        print(f"{model['name']:<18} {_gb(model['size_bytes']):>8}  {pin:<16} {here}")
+        print(f"{model['name']:<18} {_gb(model['size_bytes']):>8}  {pin:<16} {copy_state(model['copy'])}")
         print(f"{'':<18} {model['summary']}")
     return 0
+
+
+def copy_state(copy: dict | None) -> str:
+    """A model's copy on disk (`ModelCopy.to_dict()`), in a few words (also doctor's)."""
+    if copy is None:
+        return "not downloaded"
+    if copy["missing"]:
+        return f"incomplete ({len(copy['missing'])} of {copy['files']} files missing)"
+    checked = "verified" if copy["verified"] else "not verified (`scenescope models verify`)"
+    return f"on disk ({copy['files']} files), {checked}"
 
 
 def _download(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
+from engine.cache import CacheFolder
 from engine.errors import ModelError
 from engine.jobs import Job, job_or_new
 from engine.models import hub
@@ -84,6 +85,7 @@ class ModelCopy:
             "files": len(self.published) if self.published is not None else None,
             "missing": self.missing,
             "size_bytes": self.size_bytes,
+            "verified": was_verified(self),
         }
 
 
@@ -137,6 +139,23 @@ def find_copy(name: str) -> ModelCopy | None:
     return cache_copy(variant(name))
 
 
+def listing() -> dict[str, object]:
+    """Every catalog variant and its copy here, the cache folder, whether downloads are off, the Hub
+    (what `scenescope models list --json` prints and the worker's `models_list` answers)."""
+    from huggingface_hub import constants
+
+    models = []
+    for entry in CATALOG:
+        copy = cache_copy(entry)
+        models.append({**entry.to_dict(), "copy": copy.to_dict() if copy else None})
+    return {
+        "cache": str(hub_cache()),
+        "offline": bool(constants.is_offline_mode()),
+        "endpoint": constants.ENDPOINT,
+        "models": models,
+    }
+
+
 def _published(listing: Path, patterns: Iterable[str]) -> dict[str, PublishedFile] | None:
     """The data files (those `patterns` allow, never code) of a cached tree listing; None if unreadable."""
     try:
@@ -167,9 +186,36 @@ def verify(copy: ModelCopy, job: Job | None = None) -> None:
         raise ModelError(f"{_name(copy)} failed verification: {listed}; {_repair(copy)}")
 
 
+def was_verified(copy: ModelCopy) -> bool:
+    """Whether `copy` passed `verify` and no file of it changed since (a stat per file, no hashing)."""
+    record = _verified_records().read(_record_name(copy), lambda data: json.loads(data))
+    return record is not None and record == _signatures(copy)
+
+
+def _verified_records() -> CacheFolder:
+    return CacheFolder("verified_models")
+
+
+def _record_name(copy: ModelCopy) -> str:
+    return hashlib.sha256(str(copy.folder).encode()).hexdigest()[:32] + ".json"
+
+
+def _signatures(copy: ModelCopy) -> dict[str, list[int]]:
+    """Each file's size, inode and modification and change times: any write changes the change time."""
+    signatures = {}
+    for name in copy.published or {}:
+        try:
+            st = (copy.folder / name).stat()
+        except OSError:
+            continue
+        signatures[name] = [st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
+    return signatures
+
+
 def problems(copy: ModelCopy, job: Job | None = None) -> dict[str, str]:
     """What is wrong with each bad published file of `copy` ("is missing", ...); hashing reports stage
-    "verify" (bytes of all the files). Raises `ModelError` when there is no file list to check against."""
+    "verify" (bytes of all the files). Raises `ModelError` when there is no file list to check against.
+    A clean pass is recorded in the cache, for `was_verified`."""
     job = job_or_new(job)
     if copy.published is None:
         raise ModelError(
@@ -191,6 +237,8 @@ def problems(copy: ModelCopy, job: Job | None = None) -> dict[str, str]:
             found[name] = "does not match its published checksum (damaged)"
         done += published.size
         job.progress("verify", done, total, name)
+    if not found:  # a pass is remembered until a file changes (`was_verified`)
+        _verified_records().write(_record_name(copy), json.dumps(_signatures(copy)).encode())
     return found
 
 

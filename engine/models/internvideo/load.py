@@ -29,7 +29,7 @@ from engine.models.hub import safetensors_files as shard_files
 from .config import InternVideoConfig
 from .convert import SKIPPED_PREFIXES, LlmHeads, convert_tensor, is_skipped
 from .model import InternVideoModel
-from .precision import PRECISIONS, ModelSize, choose_gpu_precision, model_size_from_dims, required_bytes
+from .precision import PRECISIONS, ModelSize, model_size_from_dims
 from .quantize import is_quantized_weight, set_quantized_weight
 
 logger = logging.getLogger("engine.models.internvideo")
@@ -37,7 +37,6 @@ logger = logging.getLogger("engine.models.internvideo")
 HUB = INTERNVIDEO_HUB  # the id, pin and data files: engine/models/catalog.py
 DEFAULT_REPO = HUB.default_id
 DEFAULT_REVISION = HUB.pins[DEFAULT_REPO]
-AUTO_FRAMES = 512  # precision="auto" picks the best precision with which this many frames fit
 
 
 def model_identity(folder: Path, commit: str | None = None) -> str:
@@ -91,23 +90,18 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device, config: InternVideoConfig) -> str:
-    """ "auto": fp32 on CPU; on CUDA the best of bf16 > int8 > nf4 that fits 512 frames in free memory."""
+    """ "auto": fp32 on CPU; on CUDA what the memory planner (engine/planner.py) picks for the free memory."""
+    from engine.planner import Device, plan_for
+
     if precision != "auto":
         if precision not in PRECISIONS:
             raise ModelError(f"unknown precision {precision!r}; choose auto or one of {PRECISIONS}")
         return precision
     if device.type != "cuda":
         return "fp32"
-    free, _total = torch.cuda.mem_get_info(device)
-    size = model_size(config)
-    chosen = choose_gpu_precision(free, size, AUTO_FRAMES)
-    if chosen is None:
-        need = required_bytes(size, "nf4", AUTO_FRAMES) / 2**30
-        raise ModelError(
-            f"the GPU has {free / 2**30:.1f} GiB free; InternVideo2.5 needs about {need:.1f} GiB even "
-            "with a 4-bit language model. Close other GPU programs or run on the CPU"
-        )
-    return chosen
+    free, total = torch.cuda.mem_get_info(device)
+    card = Device("cuda", torch.cuda.get_device_name(device), int(free), int(total))
+    return plan_for(card, model_size(config)).require_llm()
 
 
 def compute_dtype(precision: str, device: torch.device) -> torch.dtype:
