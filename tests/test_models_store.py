@@ -229,6 +229,14 @@ def test_a_cache_folder_copied_by_hand_is_recognised_and_verified(
     assert found is not None and found.missing == [] and found.folder != copy.folder
     store.verify(found)
 
+    local_dir = tmp_path / "local-dir"  # what `hf download --local-dir` leaves: the list under .cache/
+    shutil.copytree(copy.folder, local_dir)
+    (local_dir / ".cache" / "huggingface" / "trees").mkdir(parents=True)
+    shutil.copy(repo / "trees" / f"{SAM2.revision}.json", local_dir / ".cache" / "huggingface" / "trees")
+    recognised = store.find_copy(str(local_dir))
+    assert recognised.variant is SAM2 and recognised.revision == SAM2.revision
+    store.verify(recognised)
+
     bare = tmp_path / "bare"
     shutil.copytree(copy.folder, bare)
     with pytest.raises(ModelError, match=r"has no list of the files the Hub published .*cannot be verified"):
