@@ -131,3 +131,22 @@ def test_the_worker_takes_turns_when_the_plan_says_so(monkeypatch) -> None:
     with models.using("internvideo", Job(on_progress=seen.append)):
         pass
     assert set(models._loaded) == {"sam2", "internvideo"}
+
+
+def test_the_worker_plans_before_its_first_load_unless_told_cpu(monkeypatch) -> None:
+    monkeypatch.setattr(
+        state, "LOADERS", {name: lambda s, j: SimpleNamespace() for name in state.MODEL_NAMES}
+    )
+    automatic = Models(Settings(device="auto"), Handles())
+    assert automatic.known_plan() is None  # status never computes it
+    with automatic.using("sam2", Job()):
+        pass
+    assert automatic.known_plan().device.kind == "cpu"  # this machine: "auto" is the CPU
+    told = Models(Settings(device="cpu"), Handles())
+    with told.using("sam2", Job()):
+        pass
+    assert told.known_plan() is None  # on the CPU both models stay; nothing to plan before a load
+    missing = Models(Settings(device="cuda"), Handles())  # no CUDA here: the load itself says so
+    with missing.using("sam2", Job()):
+        pass
+    assert missing.known_plan() is None

@@ -5,8 +5,8 @@ same model twice and never run it at once (the engine's model objects are not th
 where the memory planner (engine/planner.py) says the two take turns, loading one unloads the other
 first; and when loading one model runs out of memory while the other is loaded, the other is unloaded
 (its jobs are finished first: its lock is taken), the load is tried again, and a progress message says
-so; on the CPU both stay. The plan is computed by the first job that needs the frame budget (an `ask`
-or `ground` without `sampling`) and reported by `status` from then on.
+so; on the CPU both stay. The plan is computed by the first model load on "auto" or "cuda" (or the first
+`ask` or `ground` without `sampling`, which needs its frame budget) and reported by `status` from then on.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.errors import ModelError
 from engine.jobs import Job
 from engine.video import Sampling, VideoInfo
 from engine.worker.protocol import UNKNOWN_HANDLE, ProtocolError
@@ -153,6 +154,13 @@ class Models:
                 self._plan = plan_for(detect_device(self.settings.device))
             return self._plan
 
+    def _gpu_plan(self) -> Any:
+        """The plan before a load on "auto" or "cuda"; None where CUDA is missing (the load says so)."""
+        try:
+            return self.plan()
+        except ModelError:
+            return None
+
     def known_plan(self) -> Any:
         """The plan if a job computed it already, else None (for `status`, which never imports torch)."""
         return self._plan
@@ -210,7 +218,7 @@ class Models:
         label = MODEL_NAMES[name]
         other = "sam2" if name == "internvideo" else "internvideo"
         with self._loading:
-            plan = self._plan
+            plan = self._plan if self.settings.device == "cpu" else self._gpu_plan()
             turns = plan is not None and plan.device.kind == "cuda" and not plan.together
             if turns and other in self._loaded:
                 job.progress("load", 0, None, f"unloading {MODEL_NAMES[other]}: they take turns on this GPU")
