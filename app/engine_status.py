@@ -27,6 +27,8 @@ JOB_NAMES = {
     "track_refine": "Re-tracking",
     "export_spans": "Exporting clips",
     "export_tracks": "Exporting masks",
+    "models_download": "Downloading model",
+    "models_verify": "Verifying model",
 }
 
 
@@ -72,6 +74,8 @@ class EngineStatus(QWidget):
         if rss:
             parts.append(f"RAM {rss / 2**30:.1f} GB")
         self.device.setText("  ·  ".join(parts))
+        plan = status.get("plan")  # the memory planner's choice, once the worker made it
+        self.device.setToolTip(plan["explanation"] if plan else "")
 
     def show_job(self, kind: str | None, progress: Progress | None) -> None:
         running = kind is not None

@@ -32,6 +32,8 @@ from app import keymap
 from app.banner import Banner
 from app.engine_status import EngineStatus
 from app.frame_reader import FrameReader
+from app.model_setup import ModelSetup
+from app.model_setup_dialog import ModelSetupDialog
 from app.moments import MomentsController
 from app.moments_lane import MomentsLane
 from app.moments_page import MomentsPage
@@ -57,6 +59,7 @@ LIGHTER_PRECISION = "int4"  # the settings' name of 4-bit NF4 weights
 class MainWindow(QMainWindow):
     video_opened = Signal(object)  # VideoInfo
     video_failed = Signal(str)
+    model_setup_requested = Signal(str)  # "internvideo" or "sam2": a feature needs that model set up
 
     def __init__(self, overrides: argparse.Namespace | None = None, store: QSettings | None = None) -> None:
         super().__init__()
@@ -89,6 +92,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.statusBar().addPermanentWidget(self.engine_status)
         self.statusBar().showMessage("Open a video to begin")
+        self._connect_model_setup()
         self.worker.start()
         self._offer_recovery()
 
@@ -203,6 +207,7 @@ class MainWindow(QMainWindow):
         self.player.position_changed.connect(lambda _index, t: m.position_changed(t))
         m.seek_requested.connect(self.player.seek)
         m.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        m.model_setup_requested.connect(self.model_setup_requested)
 
     def _moments_handlers(self) -> dict:
         m = self.moments
@@ -399,6 +404,27 @@ class MainWindow(QMainWindow):
             self._restart_engine(False)
 
     # ----- dialogs ------------------------------------------------------------------------------------------
+    def _connect_model_setup(self) -> None:
+        self.model_setup_requested.connect(self.show_model_setup)
+
+    def show_model_setup(self, which: str) -> ModelSetupDialog:
+        """Open the model setup dialog for "internvideo" or "sam2" (window-modal, never blocking)."""
+        setup = ModelSetup(self.worker, which, self)
+        setup.folder_chosen.connect(self._use_model_folder)
+        dialog = ModelSetupDialog(setup, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # the setup stays: calls may be in flight
+        setup.refresh()
+        dialog.open()
+        return dialog
+
+    def _use_model_folder(self, which: str, folder: str) -> None:
+        """A verified folder becomes the model to load: saved in the settings and sent to the worker."""
+        setting, worker_field = ("model", "internvideo") if which == "internvideo" else ("sam_model", "sam2")
+        self.settings = replace(self.settings, **{setting: folder})
+        self.settings.save(self.store)
+        self.worker.request("configure", **{worker_field: folder})
+        self.statusBar().showMessage(f"Using the model in {folder}", 5000)
+
     def _show_shortcuts(self) -> None:
         rows = keymap.shortcut_rows(self.actions)
         dialog = QDialog(self)

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Create .venv and install Scenescope into it, with the right torch for this machine.
 #
-#   installers/install.sh [--dev] [--flash] [--cpu | --gpu] [--python PYTHON]
+#   installers/install.sh [--dev] [--flash] [--cpu | --gpu] [--python PYTHON] [--no-desktop]
 #
 #   --dev      also install the test and benchmark tools (pytest, pytest-qt, ruff, decord2)
 #   --flash    also build flash-attn (GPU only; needs nvcc matching torch's CUDA; takes a long time)
 #   --cpu      force the CPU build of torch; --gpu forces the CUDA build (default: nvidia-smi decides)
 #   --python   interpreter for the venv (default: the first of python3.11, python3.12, python3.13, python3)
+#   --no-desktop  do not add Scenescope to the desktop's menu (installers/desktop_entry.sh; undo with
+#              installers/uninstall.sh)
 #
 # Safe to run again: it reuses .venv and only installs what changed.
 set -euo pipefail
@@ -14,7 +16,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-dev=0; flash=0; target=auto; python=""
+dev=0; flash=0; target=auto; python=""; desktop=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --dev) dev=1 ;;
@@ -22,7 +24,8 @@ while [ $# -gt 0 ]; do
         --cpu) target=cpu ;;
         --gpu) target=gpu ;;
         --python) python="$2"; shift ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --no-desktop) desktop=0 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -103,4 +106,7 @@ fi
 import torch
 print(f"[scenescope] torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}")
 PY
-say "done: start the app with .venv/bin/scenescope"
+if [ "$desktop" = 1 ]; then
+    say "menu entry: $(installers/desktop_entry.sh install "$root/.venv/bin/scenescope")"
+fi
+say "done: start the app from the menu or with .venv/bin/scenescope (remove it: installers/uninstall.sh)"

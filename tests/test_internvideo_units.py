@@ -25,11 +25,11 @@ from engine.models.internvideo.pipeline import IMAGENET_MEAN, IMAGENET_STD, prep
 from engine.models.internvideo.precision import (
     GIB,
     choose_gpu_precision,
-    model_size_from_dims,
     required_bytes,
     weight_bytes,
 )
 from engine.models.internvideo.prompt import build_prompt, get_template, render_conversation
+from engine.planner import EIGHT_B as PLANNED_8B
 from tests.test_internvideo_load import tiny_raw_config
 
 RAW: dict[str, Any] = tiny_raw_config()
@@ -283,21 +283,7 @@ def test_unknown_template_is_refused() -> None:
 
 
 # ----- precision rule ---------------------------------------------------------------------------------------
-EIGHT_B = model_size_from_dims(
-    vision_hidden=1024,
-    vision_layers=24,
-    vision_intermediate=4096,
-    image_size=448,
-    patch_size=14,
-    projector_in=4096,
-    hidden=4096,
-    layers=32,
-    heads=32,
-    kv_heads=8,
-    intermediate=14336,
-    vocab=92553,
-    tokens_per_frame=16,
-)
+EIGHT_B = PLANNED_8B  # the 8B from its config, as the memory planner has it
 
 
 def test_weight_sizes_match_the_documented_8b_numbers() -> None:

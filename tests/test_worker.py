@@ -22,7 +22,7 @@ import pytest
 
 from engine.jobs import Progress
 from engine.tracking import FrameMask, decode_mask
-from engine.video import VideoInfo, probe
+from engine.video import Sampling, VideoInfo, probe, sample_frames
 from engine.worker.client import WorkerError, WorkerExited, WorkerProcess
 from tests.conftest import REPO_ROOT
 
@@ -107,6 +107,16 @@ def test_ask_streams_text_before_the_result_and_a_follow_up_runs_no_vision_pass(
     assert follow["conversation"] == result["conversation"]
     assert follow["answer"]["cache"]["vision_passes"] == 0 and follow["answer"]["cache"]["source"] == "memory"
     assert follow["answer"]["tokens"]["reused"] > 0
+
+
+def test_an_ask_without_sampling_takes_the_planned_frames_and_status_reports_the_plan(worker, opened) -> None:
+    video, info = opened
+    result = worker.call("ask", video=video, question="What?", max_new_tokens=2)
+    plan = worker.call("status")["plan"]
+    assert plan["device"]["kind"] == "cpu" and plan["precision"] == "fp32" and plan["frames"] == 128
+    assert "fp32 LLM with 128 frames" in plan["explanation"] and "\n" not in plan["explanation"]
+    planned = sample_frames(info.frames, Sampling("frames", plan["frames"]))  # as many as the video has
+    assert [f["index"] for f in result["answer"]["frames"]] == planned.indices.tolist()
 
 
 def test_ground_reports_stages_and_curve_pieces_then_spans(worker, opened) -> None:

@@ -15,12 +15,22 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.cli import ask_cmd, export_cmd, ground_cmd, probe_cmd, sample_cmd, track_cmd
+from engine.cli import (
+    ask_cmd,
+    doctor_cmd,
+    export_cmd,
+    ground_cmd,
+    models_cmd,
+    probe_cmd,
+    sample_cmd,
+    track_cmd,
+)
 from engine.cli.arguments import EXIT_BAD_INPUT, LineParser
 from engine.errors import ScenescopeError
 
 COMMANDS = {
-    module.NAME: module for module in (probe_cmd, sample_cmd, ask_cmd, ground_cmd, track_cmd, export_cmd)
+    module.NAME: module
+    for module in (probe_cmd, sample_cmd, ask_cmd, ground_cmd, track_cmd, export_cmd, models_cmd, doctor_cmd)
 }
 
 EXIT_INTERNAL = 1

@@ -40,8 +40,8 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
 
 
 def run(args: argparse.Namespace) -> int:
-    sampling = model_sampling(args)
     check_question(args.question)  # before seconds of model loading
+    sampling = model_sampling(args)
     asked = args.max_new_tokens
     max_new_tokens = check_max_new_tokens(DEFAULT_MAX_NEW_TOKENS if asked is None else asked)
     loaded = load_model_for(args)
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         result = answer.to_dict()
         timings = {k: round(v, 6) for k, v in loaded.timings_s.items()}
         result["timings_s"] = timings | result["timings_s"]
+        result["plan"] = loaded.plan.to_dict()
         print(json.dumps(result, ensure_ascii=False))
     else:
         print(flush=True)

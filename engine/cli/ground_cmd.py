@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         output["timings_s"] = {k: round(v, 6) for k, v in loaded.timings_s.items()} | output["timings_s"]
         if exported is not None:
             output["export"] = exported.to_dict()
+        output["plan"] = loaded.plan.to_dict()
         print(json.dumps(output, ensure_ascii=False))
         return 0
     _print_spans(result)

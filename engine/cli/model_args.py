@@ -19,6 +19,7 @@ from engine.video.sampling import DEFAULT_BUDGET, DEFAULT_FRAMES
 
 if TYPE_CHECKING:
     from engine.assistant import VideoAssistant
+    from engine.planner import Plan
 
 PRECISIONS = {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32", "int8": "int8", "int4": "nf4"}
 
@@ -36,7 +37,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
         "--frames",
         type=int,
         metavar="N",
-        help=f"N frames at segment midpoints, a multiple of 4 (default {DEFAULT_FRAMES})",
+        help=f"N frames at segment midpoints, a multiple of 4 (default: the memory planner's budget, "
+        f"{DEFAULT_FRAMES} on the CPU, up to 512 on a GPU)",
     )
     how.add_argument("--auto", action="store_true", help="frames by duration: dense for short ranges")
     add_range_arguments(p)
@@ -45,16 +47,27 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
         "--precision",
         choices=tuple(PRECISIONS),
         default="auto",
-        help="auto: fp32 on the CPU; on a GPU bf16, else an int8 or 4-bit (NF4) LLM, whichever fits",
+        help="auto: fp32 on the CPU; on a GPU bf16, else an int8 or 4-bit (NF4) LLM, as the memory "
+        "planner picks for the free memory",
     )
     p.set_defaults(fps=None, budget=DEFAULT_BUDGET)  # what sample_cmd.sampling_from_args reads
 
 
 def model_sampling(args: argparse.Namespace) -> Sampling:
-    """The frames the model sees: --frames N (default 128, the model card's) or --auto, within the range."""
+    """The frames the model sees: --frames N or --auto, within the range; neither: the memory planner's
+    frame budget for this device (engine/planner.py; the model card's 128 on the CPU)."""
     if args.frames is None and not args.auto:
-        args.frames = DEFAULT_FRAMES
+        args.frames = device_plan(args).frames
     return sampling_from_args(args)
+
+
+def device_plan(args: argparse.Namespace) -> Plan:
+    """What the planner chooses for --device (computed once per command; imports torch)."""
+    from engine.planner import detect_device, plan_for
+
+    if getattr(args, "plan", None) is None:
+        args.plan = plan_for(detect_device(args.device))
+    return args.plan
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,7 @@ class LoadedModel:
     assistant: VideoAssistant
     info: VideoInfo  # the video, probed before the model was loaded
     timings_s: dict[str, float]  # probe_s, load_model_s
+    plan: Plan  # the memory planner's choice for this device (what "auto" precision and frames follow)
 
 
 def load_model_for(args: argparse.Namespace) -> LoadedModel:
@@ -82,4 +96,4 @@ def load_model_for(args: argparse.Namespace) -> LoadedModel:
     finally:
         end_progress_line()
     timings = {"probe_s": probed - clock, "load_model_s": time.perf_counter() - probed}
-    return LoadedModel(assistant, info, timings)
+    return LoadedModel(assistant, info, timings, device_plan(args))

@@ -16,8 +16,10 @@ huggingface_hub removes its partial file.
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
+import shutil
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -317,6 +319,12 @@ def _download(repo_id: str, commit: str, model: HubModel, job: Job | None) -> Pa
             f"{endpoint} has no model {repo_id} (or it is private or gated: log in with `hf auth login`); "
             "check the id, or pass a folder holding the model's files"
         ) from None
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        raise ModelError(
+            f"the disk holding the Hugging Face cache ({cache}) is full ({first_line(error)}); free space "
+            "or set HF_HOME to a folder on a larger disk, then download again: the files already complete "
+            "are kept, the cut one was removed"
+        ) from None
     if error is not None:
         raise ModelError(
             f"cannot download {repo_id}@{commit[:12]} from {endpoint}: {first_line(error)}; {how}"
@@ -363,6 +371,7 @@ def _fetch(
         missing = [entry for entry in listed if not (folder / entry.path).is_file()]
         transfer.total = sum(entry.size for entry in listed)
         transfer.done = transfer.total - sum(entry.size for entry in missing)
+        _check_free_space(folder, sum(entry.size for entry in missing))
         bar = _byte_counter(transfer, stop)
         for entry in missing:
             if stop.is_set():
@@ -375,6 +384,15 @@ def _fetch(
         pass
     except BaseException as e:  # handed to the caller's thread, which raises it as a ModelError
         transfer.error = e
+
+
+def _check_free_space(folder: Path, needed: int) -> None:
+    """Fail before a byte is fetched when the disk cannot hold the files still missing."""
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise OSError(
+            errno.ENOSPC, f"{needed / 1e9:.2f} GB still to download, {free / 1e9:.2f} GB free on that disk"
+        )
 
 
 def _byte_counter(transfer: _Transfer, stop: threading.Event) -> type:

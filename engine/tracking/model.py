@@ -17,9 +17,9 @@ import torch
 
 from engine.errors import ModelError
 from engine.jobs import Job, job_or_new
+from engine.models.catalog import SAM2_HUB
 from engine.models.hub import (
     DamagedModelFile,
-    HubModel,
     first_line,
     model_folder,
     read_json,
@@ -29,14 +29,8 @@ from engine.models.hub import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SAM_MODEL = "facebook/sam2.1-hiera-tiny"
-HUB = HubModel(
-    name="SAM2",
-    default_id=DEFAULT_SAM_MODEL,
-    # the repo's main branch in February 2026, with the transformers weights (config.json, model.safetensors)
-    pins={DEFAULT_SAM_MODEL: "de431c4043854a71d8101e17995dfe596bf101a5"},
-    files=("*.json", "*.safetensors"),  # configs and weights; never code or pickles
-)
+HUB = SAM2_HUB  # the id, pin and data files: engine/models/catalog.py
+DEFAULT_SAM_MODEL = HUB.default_id
 PREPROCESSOR_FILES = ("video_preprocessor_config.json", "preprocessor_config.json")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the processor's defaults (IMAGENET_DEFAULT_MEAN / _STD)
 IMAGENET_STD = (0.229, 0.224, 0.225)

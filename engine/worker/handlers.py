@@ -66,6 +66,7 @@ def status(ctx: Context) -> dict[str, Any]:
         "models": ctx.state.models.describe(),
         "open": ctx.handles.counts(),
         "jobs": ctx.state.running(),
+        "plan": plan.to_dict() if (plan := ctx.state.models.known_plan()) else None,
     }
 
 
@@ -81,6 +82,13 @@ def configure(ctx: Context) -> dict[str, Any]:
     )
     unloaded = ctx.state.models.configure(settings)
     return {"settings": settings.to_dict(), "unloaded": unloaded}
+
+
+def models_list(ctx: Context) -> dict[str, Any]:
+    """The supported models and their copies here (as `scenescope models list --json`)."""
+    from engine.models import store
+
+    return store.listing()
 
 
 def close(ctx: Context) -> dict[str, Any]:
@@ -114,7 +122,7 @@ def ask(ctx: Context) -> dict[str, Any]:
     conversation = None if name is None else ctx.handles.get("conversation", name)
     video_name = conversation.video if conversation else a.text("video")
     video: OpenVideo = ctx.handles.get("video", video_name)
-    sampling = _sampling(a)
+    sampling = _sampling(a, ctx.state.models)
     with ctx.state.models.using("internvideo", ctx.job) as assistant:
         if conversation is None:
             context = video.context(assistant, sampling, ctx.job)
@@ -138,7 +146,7 @@ def ground(ctx: Context) -> dict[str, Any]:
         refine=choices.flag("refine", True), text_answer=choices.flag("text_answer", True)
     )
     video = ctx.video()
-    sampling = _sampling(a)
+    sampling = _sampling(a, ctx.state.models)
     with ctx.state.models.using("internvideo", ctx.job) as assistant:
         context = video.context(assistant, sampling, ctx.job)
         result = find_moments(assistant, context, query, options=options, job=ctx.job)
@@ -224,6 +232,29 @@ def track_refine(ctx: Context) -> dict[str, Any]:
     return {"tracker": a.text("tracker"), "run": run.to_dict(), "version": tracking.tracker.store.version}
 
 
+def models_download(ctx: Context) -> dict[str, Any]:
+    """Fetch what is missing of a catalog model (a cut download resumes), then verify it."""
+    from engine.models import store
+    from engine.models.catalog import variant
+
+    entry = variant(ctx.args.text("name"))
+    copy = store.download(entry, ctx.args.text("revision", optional=True), job=ctx.job)
+    return {**entry.to_dict(), "copy": copy.to_dict(), "verified": True}
+
+
+def models_verify(ctx: Context) -> dict[str, Any]:
+    """Check a catalog model's copy, or a folder, against the checksums the Hub published."""
+    from engine.errors import ModelError
+    from engine.models import store
+
+    name = ctx.args.text("name")
+    copy = store.find_copy(name)
+    if copy is None:
+        raise ModelError(f"{name} is not on disk; download it, or choose the folder that holds it")
+    store.verify(copy, job=ctx.job)
+    return {"copy": copy.to_dict(), "verified": True}
+
+
 def export_spans(ctx: Context) -> dict[str, Any]:
     """A clip per span (masks burned in when `tracker` is given) and the sidecars listing them."""
     from engine.export import X264_PRESETS, EncodeSettings
@@ -294,6 +325,7 @@ REQUESTS: dict[str, tuple[Callable[[Context], dict[str, Any]], bool]] = {
     "configure": (configure, False),
     "close": (close, False),
     "track_remove": (track_remove, False),
+    "models_list": (models_list, False),
     "open_video": (open_video, True),
     "ask": (ask, True),
     "ground": (ground, True),
@@ -303,18 +335,18 @@ REQUESTS: dict[str, tuple[Callable[[Context], dict[str, Any]], bool]] = {
     "track_refine": (track_refine, True),
     "export_spans": (export_spans, True),
     "export_tracks": (export_tracks, True),
+    "models_download": (models_download, True),
+    "models_verify": (models_verify, True),
 }
 
 
 # ----- helpers ---------------------------------------------------------------------------------------------
 
 
-def _sampling(a: Args) -> Sampling:
-    """The `sampling` object ({"mode", "value", "start_s", "end_s"}), or ask's default."""
-    from engine.assistant import DEFAULT_SAMPLING
-
+def _sampling(a: Args, models: Models) -> Sampling:
+    """The `sampling` object ({"mode", "value", "start_s", "end_s"}), or the memory planner's frame count."""
     if not a.has("sampling"):
-        return DEFAULT_SAMPLING
+        return Sampling("frames", models.plan().frames)
     inner = a.sub("sampling")
     mode = inner.choice("mode", SAMPLING_MODES, "frames")
     highs = {"frames": MAX_FRAMES, "fps": 60.0, "auto": MAX_FRAMES, "duration": 0.0}

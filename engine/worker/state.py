@@ -1,10 +1,12 @@
 """What the worker holds between requests: its settings, loaded models, and open things behind handles.
 
 Models load on first use, one at a time, under a lock per model so that two requests never load the
-same model twice and never run it at once (the engine's model objects are not thread-safe). On a GPU,
-when loading one model runs out of memory while the other is loaded, the other is unloaded (its jobs
-are finished first: its lock is taken), the load is tried again, and a progress message says so; on
-the CPU both stay.
+same model twice and never run it at once (the engine's model objects are not thread-safe). On a GPU
+where the memory planner (engine/planner.py) says the two take turns, loading one unloads the other
+first; and when loading one model runs out of memory while the other is loaded, the other is unloaded
+(its jobs are finished first: its lock is taken), the load is tried again, and a progress message says
+so; on the CPU both stay. The plan is computed by the first model load on "auto" or "cuda" (or the first
+`ask` or `ground` without `sampling`, which needs its frame budget) and reported by `status` from then on.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.errors import ModelError
 from engine.jobs import Job
 from engine.video import Sampling, VideoInfo
 from engine.worker.protocol import UNKNOWN_HANDLE, ProtocolError
@@ -139,6 +142,28 @@ class Models:
         self._loaded: dict[str, Any] = {}
         self._locks = {name: threading.RLock() for name in MODEL_NAMES}
         self._loading = threading.Lock()  # one load at a time: loads are the big allocations
+        self._plan: Any = None  # engine.planner.Plan for the device, once a job asked for it
+        self._planning = threading.Lock()
+
+    def plan(self) -> Any:
+        """The memory planner's choice for the configured device (computed once; imports torch)."""
+        from engine.planner import detect_device, plan_for
+
+        with self._planning:
+            if self._plan is None:
+                self._plan = plan_for(detect_device(self.settings.device))
+            return self._plan
+
+    def _gpu_plan(self) -> Any:
+        """The plan before a load on "auto" or "cuda"; None where CUDA is missing (the load says so)."""
+        try:
+            return self.plan()
+        except ModelError:
+            return None
+
+    def known_plan(self) -> Any:
+        """The plan if a job computed it already, else None (for `status`, which never imports torch)."""
+        return self._plan
 
     @contextlib.contextmanager
     def using(self, name: str, job: Job) -> Iterator[Any]:
@@ -151,6 +176,8 @@ class Models:
     def configure(self, settings: Settings) -> list[str]:
         """New settings; models whose settings changed are unloaded. Returns their names."""
         old, self.settings = self.settings, settings
+        if old.device != settings.device:
+            self._plan = None
         changed = {
             "internvideo": (old.internvideo, old.revision, old.device, old.precision)
             != (settings.internvideo, settings.revision, settings.device, settings.precision),
@@ -189,12 +216,17 @@ class Models:
 
     def _load(self, name: str, job: Job) -> None:
         label = MODEL_NAMES[name]
+        other = "sam2" if name == "internvideo" else "internvideo"
         with self._loading:
+            plan = self._plan if self.settings.device == "cpu" else self._gpu_plan()
+            turns = plan is not None and plan.device.kind == "cuda" and not plan.together
+            if turns and other in self._loaded:
+                job.progress("load", 0, None, f"unloading {MODEL_NAMES[other]}: they take turns on this GPU")
+                self.unload(other)
             job.progress("load", 0, None, f"loading {label}")
             try:
                 self._loaded[name] = LOADERS[name](self.settings, job)
             except Exception as e:
-                other = "sam2" if name == "internvideo" else "internvideo"
                 if not (is_out_of_memory(e) and other in self._loaded):
                     raise
                 job.progress("load", 0, None, f"unloading {MODEL_NAMES[other]} to make room for {label}")

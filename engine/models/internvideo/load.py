@@ -22,36 +22,21 @@ from torch import nn
 from engine.cache import content_digests
 from engine.errors import ModelError
 from engine.jobs import Job, job_or_new
-from engine.models.hub import DamagedModelFile, HubModel, safetensors_keys, safetensors_tensors
+from engine.models.catalog import INTERNVIDEO_HUB
+from engine.models.hub import DamagedModelFile, safetensors_keys, safetensors_tensors
 from engine.models.hub import safetensors_files as shard_files
 
 from .config import InternVideoConfig
 from .convert import SKIPPED_PREFIXES, LlmHeads, convert_tensor, is_skipped
 from .model import InternVideoModel
-from .precision import PRECISIONS, ModelSize, choose_gpu_precision, model_size_from_dims, required_bytes
+from .precision import PRECISIONS, ModelSize, model_size_from_dims
 from .quantize import is_quantized_weight, set_quantized_weight
 
 logger = logging.getLogger("engine.models.internvideo")
 
-DEFAULT_REPO = "OpenGVLab/InternVideo2_5_Chat_8B"
-# Newest commit of the published repo we know of (weights unchanged since the initial upload).
-DEFAULT_REVISION = "6dd8f382d8bc69bd812194b93470754c279b6d3b"
-HUB = HubModel(
-    name="InternVideo2.5",
-    default_id=DEFAULT_REPO,
-    pins={DEFAULT_REPO: DEFAULT_REVISION},
-    files=(  # everything the loader reads (about 17 GB for the 8B); code files are never fetched
-        "config.json",
-        "generation_config.json",
-        "model.safetensors.index.json",
-        "*.safetensors",
-        "tokenizer.model",
-        "tokenizer_config.json",
-        "special_tokens_map.json",
-        "added_tokens.json",
-    ),
-)
-AUTO_FRAMES = 512  # precision="auto" picks the best precision with which this many frames fit
+HUB = INTERNVIDEO_HUB  # the id, pin and data files: engine/models/catalog.py
+DEFAULT_REPO = HUB.default_id
+DEFAULT_REVISION = HUB.pins[DEFAULT_REPO]
 
 
 def model_identity(folder: Path, commit: str | None = None) -> str:
@@ -105,23 +90,18 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device, config: InternVideoConfig) -> str:
-    """ "auto": fp32 on CPU; on CUDA the best of bf16 > int8 > nf4 that fits 512 frames in free memory."""
+    """ "auto": fp32 on CPU; on CUDA what the memory planner (engine/planner.py) picks for the free memory."""
+    from engine.planner import Device, plan_for
+
     if precision != "auto":
         if precision not in PRECISIONS:
             raise ModelError(f"unknown precision {precision!r}; choose auto or one of {PRECISIONS}")
         return precision
     if device.type != "cuda":
         return "fp32"
-    free, _total = torch.cuda.mem_get_info(device)
-    size = model_size(config)
-    chosen = choose_gpu_precision(free, size, AUTO_FRAMES)
-    if chosen is None:
-        need = required_bytes(size, "nf4", AUTO_FRAMES) / 2**30
-        raise ModelError(
-            f"the GPU has {free / 2**30:.1f} GiB free; InternVideo2.5 needs about {need:.1f} GiB even "
-            "with a 4-bit language model. Close other GPU programs or run on the CPU"
-        )
-    return chosen
+    free, total = torch.cuda.mem_get_info(device)
+    card = Device("cuda", torch.cuda.get_device_name(device), int(free), int(total))
+    return plan_for(card, model_size(config)).require_llm()
 
 
 def compute_dtype(precision: str, device: torch.device) -> torch.dtype:

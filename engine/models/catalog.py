@@ -1,0 +1,105 @@
+"""The model variants Scenescope supports: their Hub ids, the commits they are pinned to, their sizes.
+
+Only ids and commits confirmed from the published file listings are pinned:
+- OpenGVLab/InternVideo2_5_Chat_8B at 6dd8f38 (the loader's pin; four bf16 shards of 4.94 + 4.92 +
+  4.92 + 2.03 GB in the Hub's tree listing);
+- facebook/sam2.1-hiera-tiny at de431c4 (the tracker's pin, the repo's main branch in February 2026 with
+  the transformers weights).
+The other SAM 2.1 sizes are published under the ids below, but we could not confirm a commit that holds
+their transformers weights, so they are listed unpinned: `models download` asks for `--revision COMMIT`.
+Their sizes are estimates: parameters (the SAM2 README) x 4 bytes of float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.errors import ModelError
+from engine.models.hub import HubModel
+
+# What each loader takes from the Hub (torch-free here, so `models list` and `doctor` start fast).
+INTERNVIDEO_HUB = HubModel(
+    name="InternVideo2.5",
+    default_id="OpenGVLab/InternVideo2_5_Chat_8B",
+    # newest commit of the published repo we know of (weights unchanged since the initial upload)
+    pins={"OpenGVLab/InternVideo2_5_Chat_8B": "6dd8f382d8bc69bd812194b93470754c279b6d3b"},
+    files=(  # everything the loader reads (about 17 GB for the 8B); code files are never fetched
+        "config.json",
+        "generation_config.json",
+        "model.safetensors.index.json",
+        "*.safetensors",
+        "tokenizer.model",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "added_tokens.json",
+    ),
+)
+SAM2_HUB = HubModel(
+    name="SAM2",
+    default_id="facebook/sam2.1-hiera-tiny",
+    # the repo's main branch in February 2026, with the transformers weights (config.json, model.safetensors)
+    pins={"facebook/sam2.1-hiera-tiny": "de431c4043854a71d8101e17995dfe596bf101a5"},
+    files=("*.json", "*.safetensors"),  # configs and weights; never code or pickles
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One downloadable model: what it is, where it comes from, about how big it is."""
+
+    name: str  # what the commands take: "internvideo2.5-8b", "sam2.1-tiny"
+    family: str  # "internvideo" or "sam2": which loader reads it
+    repo_id: str
+    revision: str | None  # the pinned commit; None where no commit is confirmed
+    size_bytes: int  # the data files the loader reads, about
+    hub: HubModel  # the file patterns fetched
+    summary: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "family": self.family,
+            "repo_id": self.repo_id,
+            "revision": self.revision,
+            "size_bytes": self.size_bytes,
+            "summary": self.summary,
+        }
+
+
+def _sam2(size: str, params_m: float, revision: str | None) -> Variant:
+    return Variant(
+        name=f"sam2.1-{size}",
+        family="sam2",
+        repo_id=f"facebook/sam2.1-hiera-{size}",
+        revision=revision,
+        size_bytes=int(params_m * 1e6 * 4),
+        hub=SAM2_HUB,
+        summary=f"SAM 2.1 Hiera-{size} ({params_m:g} M parameters): tracks objects through the video",
+    )
+
+
+CATALOG: tuple[Variant, ...] = (
+    Variant(
+        name="internvideo2.5-8b",
+        family="internvideo",
+        repo_id="OpenGVLab/InternVideo2_5_Chat_8B",
+        revision=INTERNVIDEO_HUB.pins["OpenGVLab/InternVideo2_5_Chat_8B"],
+        size_bytes=int((4.94 + 4.92 + 4.92 + 2.03) * 1e9),
+        hub=INTERNVIDEO_HUB,
+        summary="InternVideo2.5 Chat 8B: answers questions about the video and finds moments",
+    ),
+    _sam2("tiny", 38.9, SAM2_HUB.pins["facebook/sam2.1-hiera-tiny"]),
+    _sam2("small", 46.0, None),
+    _sam2("base-plus", 80.8, None),
+    _sam2("large", 224.4, None),
+)
+DEFAULTS = {"internvideo": "internvideo2.5-8b", "sam2": "sam2.1-tiny"}  # what ask and track load
+
+
+def variant(name: str) -> Variant:
+    """The catalog entry named `name` (or its Hub id); a `ModelError` listing the names otherwise."""
+    for entry in CATALOG:
+        if name in (entry.name, entry.repo_id):
+            return entry
+    names = ", ".join(entry.name for entry in CATALOG)
+    raise ModelError(f"no model called {name!r}; the models are: {names} (see `scenescope models list`)")

@@ -1,0 +1,198 @@
+"""The GPU memory planner: from the device and its free memory, the video LLM's precision and frame budget,
+the SAM2 size, and whether the two models stay loaded together or take turns, with a one-line reason.
+
+    plan = plan_for(detect_device("auto"))
+    plan.precision, plan.frames, plan.sam2, plan.together   # "int8", 512, "sam2.1-large", True
+    plan.explanation                                        # one line for the status bar, --json, doctor
+
+The rule, in order of what matters most to an answer:
+1. precision: the best of bf16 > int8 > NF4 with which the model card's 128 frames fit in free memory;
+2. together: the LLM (at 128 frames) and the largest SAM2 that fits beside it stay loaded together, so
+   switching from asking to tracking costs no reload; if not even SAM 2.1 tiny fits beside it, they take
+   turns (the worker unloads one to load the other) and SAM2 gets the whole card;
+3. frames: as many as then fit, in whole groups of 4, up to 512 (the adaptive rule's budget).
+On the CPU: fp32 (no fast half precision there), the model card's 128 frames, SAM 2.1 tiny (the 1024 px
+image encoder dominates a CPU's time per frame), together when the RAM available holds both.
+
+Where the numbers come from:
+- LLM weights and runtime: `engine/models/internvideo/precision.py`, from the checkpoint's parameter
+  counts (bf16 15.0 GiB, int8 LLM 8.5 GiB, NF4 LLM 5.4 GiB for the 8B) plus, per frame, 23 prompt tokens
+  of KV cache (128 KiB a token in bf16) and prefill activations (116 KiB a token): 5.5 MiB a frame, and a
+  1 GiB margin for the CUDA context, the allocator and the vision tower's chunk of 32 frames.
+- SAM2: float32 weights (parameters from the SAM2 README x 4 bytes) plus `SAM2_WORKING_BYTES` for the
+  image encoder's activations and features of one 1024 px frame (an estimate: the largest Hiera stage is
+  256x256 tokens x 144 channels, about 36 MiB a tensor in float32, a few dozen alive at once) plus the
+  pruned tracking state, 48 MiB per object at 1024 px (docs/benchmarks.md, "Tracking memory"), for
+  `SAM2_OBJECTS` objects.
+None of this has been measured on a GPU yet (none was available to this work): bench/ask_gpu.py
+measures the LLM's peak memory and is the check to run on the first GPU machine.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+from engine.errors import ModelError
+from engine.models.catalog import CATALOG, DEFAULTS, Variant
+from engine.models.internvideo.precision import (
+    GIB,
+    ModelSize,
+    choose_gpu_precision,
+    model_size_from_dims,
+    required_bytes,
+)
+from engine.video.sampling import DEFAULT_BUDGET, DEFAULT_FRAMES, GROUP
+
+CPU_FRAMES = DEFAULT_FRAMES
+MIN_FRAMES = DEFAULT_FRAMES  # the precision must fit the model card's 128 frames
+MAX_FRAMES = DEFAULT_BUDGET  # 512
+SAM2_WORKING_BYTES = 1 * GIB
+SAM2_OBJECT_BYTES = 48 * 2**20
+SAM2_OBJECTS = 8
+
+# InternVideo2.5-Chat-8B, from its config (shared/docs/internvideo2_5.md section A)
+EIGHT_B = model_size_from_dims(
+    vision_hidden=1024,
+    vision_layers=24,
+    vision_intermediate=4096,
+    image_size=448,
+    patch_size=14,
+    projector_in=4096,
+    hidden=4096,
+    layers=32,
+    heads=32,
+    kv_heads=8,
+    intermediate=14336,
+    vocab=92553,
+    tokens_per_frame=16,
+)
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where the models run, and its memory (RAM on the CPU)."""
+
+    kind: str  # "cuda" or "cpu"
+    name: str
+    free_bytes: int
+    total_bytes: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the planner chose, and why, in one line."""
+
+    device: Device
+    precision: str | None  # None: the LLM does not fit this device at all
+    frames: int
+    sam2: str | None  # a catalog name
+    together: bool
+    llm_bytes: int  # what the LLM needs at `frames`
+    sam2_bytes: int
+    explanation: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def require_llm(self) -> str:
+        """The precision, or the `ModelError` saying the model does not fit and what to do."""
+        if self.precision is None:
+            raise ModelError(f"{self.explanation}; close other GPU programs, or use the CPU (--device cpu)")
+        return self.precision
+
+
+def sam2_bytes(entry: Variant) -> int:
+    """What tracking with a SAM2 variant needs: weights, one frame's working memory, the objects' state."""
+    return entry.size_bytes + SAM2_WORKING_BYTES + SAM2_OBJECTS * SAM2_OBJECT_BYTES
+
+
+def plan_for(
+    device: Device, size: ModelSize = EIGHT_B, sam2_choices: tuple[Variant, ...] | None = None
+) -> Plan:
+    """The plan for `device`. `sam2_choices`: the SAM2 variants that may be picked (default: those with a
+    pinned commit, which can be fetched without asking); the largest that fits wins."""
+    choices = sam2_choices if sam2_choices is not None else _pinned_sam2()
+    by_size = sorted(choices, key=lambda v: v.size_bytes, reverse=True)
+    if device.kind != "cuda":
+        return _cpu_plan(device, size)
+    free = device.free_bytes
+    precision = choose_gpu_precision(free, size, MIN_FRAMES)
+    where = f"{device.name}, {free / GIB:.1f} of {device.total_bytes / GIB:.1f} GiB free"
+    if precision is None:
+        need = required_bytes(size, "nf4", MIN_FRAMES)
+        return Plan(
+            device, None, 0, None, False, need, 0,
+            f"{where}: too little for InternVideo2.5 even with a 4-bit LLM ({need / GIB:.1f} GiB at "
+            f"{MIN_FRAMES} frames)",
+        )  # fmt: skip
+    llm_min = required_bytes(size, precision, MIN_FRAMES)
+    beside = next((v for v in by_size if llm_min + sam2_bytes(v) <= free), None)
+    together = beside is not None
+    alone = next((v for v in by_size if sam2_bytes(v) <= free), None)
+    sam2 = beside if together else alone
+    sam_bytes = sam2_bytes(sam2) if sam2 else 0
+    frames = _most_frames(size, precision, free - (sam_bytes if together else 0))
+    llm = required_bytes(size, precision, frames)
+    how = (
+        f"loaded together ({(llm + sam_bytes) / GIB:.1f} GiB)"
+        if together
+        else "taking turns (both do not fit at once)"
+    )
+    tracker = f"{sam2.name} ({sam_bytes / GIB:.1f} GiB)" if sam2 else "no SAM2"
+    text = f"{where}: {precision} LLM with {frames} frames ({llm / GIB:.1f} GiB), {tracker}, {how}"
+    return Plan(device, precision, frames, sam2.name if sam2 else None, together, llm, sam_bytes, text)
+
+
+def _most_frames(size: ModelSize, precision: str, room: int) -> int:
+    """The most frames, whole groups up to MAX_FRAMES, whose prompt fits `room` (at least MIN_FRAMES)."""
+    frames = MIN_FRAMES
+    while frames + GROUP <= MAX_FRAMES and required_bytes(size, precision, frames + GROUP) <= room:
+        frames += GROUP
+    return frames
+
+
+def _cpu_plan(device: Device, size: ModelSize) -> Plan:
+    llm = required_bytes(size, "fp32", CPU_FRAMES)
+    tiny = next(v for v in CATALOG if v.name == DEFAULTS["sam2"])
+    sam_bytes = sam2_bytes(tiny)
+    together = llm + sam_bytes <= device.free_bytes
+    where = f"CPU, {device.free_bytes / GIB:.1f} of {device.total_bytes / GIB:.1f} GiB RAM available"
+    if llm > device.free_bytes:
+        fit = f"; the LLM needs {llm / GIB:.1f} GiB and will not fit: use a GPU"
+    else:
+        fit = ", loaded together" if together else ", taking turns"
+    text = f"{where}: fp32 LLM with {CPU_FRAMES} frames ({llm / GIB:.1f} GiB), {tiny.name}{fit}"
+    return Plan(device, "fp32", CPU_FRAMES, tiny.name, together, llm, sam_bytes, text)
+
+
+def _pinned_sam2() -> tuple[Variant, ...]:
+    return tuple(v for v in CATALOG if v.family == "sam2" and v.revision is not None)
+
+
+# ----- the device -------------------------------------------------------------------------------------------
+def detect_device(device: str = "auto") -> Device:
+    """The device "auto" / "cuda" / "cpu" means here, with its free memory (imports torch)."""
+    import torch
+
+    if device != "cpu" and torch.cuda.is_available():
+        index = torch.cuda.current_device()
+        free, total = torch.cuda.mem_get_info(index)
+        return Device("cuda", torch.cuda.get_device_name(index), int(free), int(total))
+    if device == "cuda":
+        raise ModelError("CUDA was asked for but no CUDA device is available; use --device cpu")
+    return cpu_device()
+
+
+def cpu_device() -> Device:
+    """The CPU, with the RAM available now (MemAvailable) and in all."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    available = total
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return Device("cpu", "CPU", available, total)
