@@ -56,11 +56,15 @@ KEYMAP: tuple[Binding, ...] = (
     Binding("zoom_in", "Zoom Timeline &In", "View", ("+", "=")),
     Binding("zoom_out", "Zoom Timeline &Out", "View", ("-",)),
     Binding("zoom_fit", "Show &Whole Video", "View", ("Ctrl+0",)),
+    # Chat (the side panel's Chat page)
+    Binding("focus_question", "&Ask a Question", "Ask", ("Ctrl+L",)),
+    Binding("new_conversation", "&New Conversation", "Ask", ("Ctrl+Shift+N",)),
+    Binding("cancel_answer", "&Cancel the Answer", "Ask", ("Esc",)),
     Binding("shortcuts", "&Keyboard Shortcuts", "Help", ("F1",)),
     Binding("about", "&About Scenescope", "Help", ()),
 )
 BY_NAME: Mapping[str, Binding] = {b.name: b for b in KEYMAP}
-MENUS = ("File", "Playback", "View", "Help")
+MENUS = ("File", "Playback", "View", "Ask", "Help")
 
 
 def keys_for(binding: Binding, overrides: Mapping[str, list[str]]) -> list[QKeySequence]:

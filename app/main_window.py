@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 
 from app import keymap
 from app.banner import Banner
+from app.chat_controller import ChatController
+from app.chat_panel import ChatPanel
 from app.engine_status import EngineStatus
 from app.frame_reader import FrameReader
 from app.player import Player
@@ -66,6 +68,7 @@ class MainWindow(QMainWindow):
         self.settings = Settings.load(self.store)
         self.info: VideoInfo | None = None
         self.video_path: Path | None = None
+        self.video_handle: str | None = None  # the worker's name of the open video
 
         running = self.settings.with_overrides(self.overrides)
         self.worker = WorkerClient(running.worker_args(), self, env=running.worker_env())
@@ -77,9 +80,14 @@ class MainWindow(QMainWindow):
         self.side = SidePanel()
         self.banner = Banner()
         self.engine_status = EngineStatus()
+        self.chat = ChatController(
+            self.worker, self.sessions, self.timeline.view_range, self._frame_budget, self
+        )
+        self.chat_panel = ChatPanel(self.chat)
         self._build_layout()
         self._connect()
         self.actions = keymap.build_actions(self, self._handlers(), self.settings.key_overrides())
+        self._connect_chat()
         self._build_menus()
         self.statusBar().addPermanentWidget(self.engine_status)
         self.statusBar().showMessage("Open a video to begin")
@@ -167,7 +175,34 @@ class MainWindow(QMainWindow):
             "zoom_fit": self.timeline.zoom_fit,
             "shortcuts": self._show_shortcuts,
             "about": self._about,
+            "focus_question": lambda: (
+                self.side.setCurrentWidget(self.chat_panel),
+                self.chat_panel.focus_question(),
+            ),
+            "new_conversation": self.chat.new_conversation,
+            "cancel_answer": self.chat.cancel,
         }
+
+    def _connect_chat(self) -> None:
+        """The Chat page: asks through the worker, seeks the player, spans it proposes on a "Chat" lane
+        (until the moments feature takes `moment_proposed`), saved in the session."""
+        self.side.set_page("Chat", self.chat_panel)
+        self.side.setCurrentWidget(self.chat_panel)
+        self.video_opened.connect(lambda info: self.chat.set_video(info, self.video_handle))
+        self.worker.status_changed.connect(self.chat_panel.show_model_status)
+        self.chat.seek_requested.connect(self.player.seek)
+        cancel = self.actions["cancel_answer"]
+        cancel.setEnabled(False)  # Esc is the player's and the dialogs' unless an answer streams
+        self.chat.busy_changed.connect(cancel.setEnabled)
+        proposed: list = []
+
+        def show(span) -> None:
+            proposed.append(span)
+            self.timeline.set_spans(
+                "Chat", [s.start_s for s in proposed], [s.end_s for s in proposed], "#8e6fd8"
+            )
+
+        self.chat.moment_proposed.connect(show)
 
     def _build_menus(self) -> None:
         menus = {name: self.menuBar().addMenu(f"&{name}") for name in keymap.MENUS}
@@ -198,7 +233,7 @@ class MainWindow(QMainWindow):
 
     def _video_opened(self, path: Path, data: dict) -> None:
         info = VideoInfo.from_dict(data["info"])
-        self.info, self.video_path = info, path
+        self.info, self.video_path, self.video_handle = info, path, data["video"]
         session = self.sessions.session
         view = replace(session.view) if session is not None else None  # as saved: set_video changes it
         self.setWindowTitle(f"{path.name} — Scenescope")
@@ -369,7 +404,11 @@ class MainWindow(QMainWindow):
             "Scenescope: ask questions about long videos, find moments, track objects, export clips.",
         )
 
+    def _frame_budget(self) -> int:
+        return self.settings.frame_budget
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.chat_panel.close_frames()
         self.sessions.close()
         self.player.close()
         self.timeline.thumbnails.close()
