@@ -177,7 +177,7 @@ class ChatPanel(QWidget):
         self.transcript.setHtml(transcript_html(chat.turns, self._layout(), chat.progress))
         bar.setValue(place)
         if following:  # once the new text is laid out: the maximum is not known before
-            QTimer.singleShot(0, lambda: bar.setValue(bar.maximum()))
+            QTimer.singleShot(0, bar, lambda: bar.setValue(bar.maximum()))
 
     def _layout(self) -> Layout:
         info = self.chat.info
