@@ -4,7 +4,7 @@ worker client.
 
     chat = ChatController(window.worker, window.sessions)
     chat.set_video(info, "video-1")        # after open_video; restores the session's chat, no model run
-    chat.set_selected_span(12.0, 18.5)     # the timeline/moments selection (None: nothing selected)
+    chat.set_selected_span(12.0, 18.5)     # the timeline/moments selection; set_selected_span(None)
     chat.ask("Who enters?", "span")        # "video", "span" or "view"; a follow-up continues the conversation
     chat.look_closer(12.0, 18.5, turn)     # the same question about one span, its frames denser
     chat.new_conversation()                # the next question starts over (the video stays encoded)
@@ -65,6 +65,7 @@ class ChatController(QObject):
         self.conversation: str | None = None  # the worker's conversation the next follow-up continues
         self._conversation_scope: Scope | None = None
         self.call: Call | None = None  # the ask running now
+        self._session = None  # the session the turns belong to (another one may open before a video shows)
         self.progress = ""  # what the running ask is doing: "Loading the model 3/10", "Encoding frames 8/16"
         self.max_new_tokens: int | None = None  # None: the engine's default answer length
         self.asks = 0  # ask requests sent (tests count them: a restored chat sends none)
@@ -73,19 +74,25 @@ class ChatController(QObject):
     def set_video(self, info: VideoInfo, handle: str) -> None:
         """A video was opened (or opened again after an engine restart): its session's chat is shown as
         saved; the worker's old conversations are gone, so the next question starts a new one."""
+        if self.call is not None:  # an answer about the video before: it belongs to nothing shown now
+            self.worker.cancel(self.call)
+            self.call, self.progress = None, ""
+            self.busy_changed.emit(False)
         self.info, self.video = info, handle
         self.conversation, self._conversation_scope = None, None
         self.selected_span = None
-        session = self.sessions.session if self.sessions is not None else None
-        self.turns = [ChatTurn.from_dict(turn) for turn in session.chat] if session is not None else []
+        self._session = self.sessions.session if self.sessions is not None else None
+        saved = self._session.chat if self._session is not None else []
+        self.turns = [ChatTurn.from_dict(turn) for turn in saved]
         self.changed.emit(-1)
 
-    def set_selected_span(self, start_s: float, end_s: float) -> None:
-        """The span selected on the timeline or in the moments list (the "Selected span" scope)."""
-        self.selected_span = (min(start_s, end_s), max(start_s, end_s))
-
-    def clear_selected_span(self) -> None:
-        self.selected_span = None
+    def set_selected_span(self, start_s: float | None, end_s: float | None = None) -> None:
+        """The span selected on the timeline or in the moments list (the "Selected span" scope);
+        `set_selected_span(None)`: nothing is selected."""
+        if start_s is None or end_s is None or end_s == start_s:
+            self.selected_span = None
+        else:
+            self.selected_span = (min(start_s, end_s), max(start_s, end_s))
 
     @property
     def busy(self) -> bool:
@@ -156,10 +163,11 @@ class ChatController(QObject):
             fields["max_new_tokens"] = self.max_new_tokens
         self.call = call = self.worker.request("ask", question=turn.question, **fields)
         self.asks += 1
-        call.partial.connect(lambda kind, data: self._piece(index, kind, data))
-        call.progress.connect(lambda progress: self._progress(index, progress))
-        call.finished.connect(lambda data: self._answered(index, data))
-        call.failed.connect(lambda error: self._failed(index, error))
+        # Events of a call that is no longer this chat's (another video opened) are dropped.
+        call.partial.connect(lambda kind, data: call is self.call and self._piece(index, kind, data))
+        call.progress.connect(lambda progress: call is self.call and self._progress(index, progress))
+        call.finished.connect(lambda data: call is self.call and self._answered(index, data))
+        call.failed.connect(lambda error: call is self.call and self._failed(index, error))
         self.changed.emit(index)
         self.busy_changed.emit(True)
 
@@ -199,6 +207,6 @@ class ChatController(QObject):
         self.busy_changed.emit(False)
 
     def _save(self) -> None:
-        if self.sessions is not None and self.sessions.session is not None:
-            self.sessions.session.chat = [turn.to_dict() for turn in self.turns]
+        if self._session is not None and self.sessions.session is self._session:
+            self._session.chat = [turn.to_dict() for turn in self.turns]
             self.sessions.keeper.mark_dirty()

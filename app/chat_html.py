@@ -101,8 +101,8 @@ def answer_text_html(text: str, duration_s: float, frame_times_s: Sequence[float
         if mention.end_s > mention.start_s:
             span = f"{mention.start_s:.3f}:{mention.end_s:.3f}:{turn}"
             out.append(
-                f' <a href="moment:{span}" style="{_ACTION}">＋&nbsp;moment</a>'
-                f' <a href="closer:{span}" style="{_ACTION}">look&nbsp;closer</a>'
+                f' <a href="moment:{span}" style="{_ACTION}">[+&nbsp;moment]</a>'
+                f' <a href="closer:{span}" style="{_ACTION}">[look&nbsp;closer]</a>'
             )
         at = mention.end
     out.append(_escape(text[at:]))

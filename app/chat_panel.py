@@ -44,7 +44,7 @@ class QuestionBox(QPlainTextEdit):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setPlaceholderText("Ask about the video…   Enter asks, Shift+Enter adds a line")
+        self.setPlaceholderText("Ask about the video… (Enter asks; Shift+Enter: new line)")
         self.setTabChangesFocus(True)
         self.setFixedHeight(self.fontMetrics().lineSpacing() * 3 + 14)
 
@@ -200,9 +200,9 @@ class ChatPanel(QWidget):
             self.expanded.clear()
         last = self.chat.turns[-1] if self.chat.turns else None
         if last is not None and last.state == "failed" and last.error is not None:
-            hint = last.error.get("hint")
-            self._show_note(f"{last.error.get('message')}{' ' + hint if hint else ''}", warn=True)
-            self.setup_button.setVisible(last.error.get("code") == "model_error")
+            missing = last.error.get("code") == "model_error"  # the transcript shows the message itself
+            self._show_note("The model InternVideo2.5 cannot be used yet." if missing else "")
+            self.setup_button.setVisible(missing)
         elif index != -1 or last is None:
             self._show_note("")
         if index == -1 or not self.chat.busy:

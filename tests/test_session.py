@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import app.session as session_module
-from app.relink_dialog import ask_relink
 from app.chat_turn import ChatTurn
+from app.relink_dialog import ask_relink
 from app.session import (
     FORMAT,
     VERSION,
@@ -134,7 +134,11 @@ BAD = [
     ({"chat": [{"question": "", "state": "done"}]}, "chat turn 1: 'question' must be a non-empty string"),
     ({"chat": [{"question": "Who?", "state": "thinking"}]}, "chat turn 1: 'state' must be one of done"),
     (
-        {"chat": [{"question": "Who?", "state": "done", "scope": {"kind": "span", "start_s": 3, "end_s": 1}}]},
+        {
+            "chat": [
+                {"question": "Who?", "state": "done", "scope": {"kind": "span", "start_s": 3, "end_s": 1}}
+            ]
+        },
         "chat turn 1: 'scope.end_s' must be after 'scope.start_s'",
     ),
     (
@@ -142,7 +146,15 @@ BAD = [
         "chat turn 1: 'answer' is not an answer of the engine",
     ),
     (
-        {"chat": [{"question": "Who?", "state": "done", "answer": {**ANSWER, "frames": [{"index": 2, "time_s": -1}]}}]},
+        {
+            "chat": [
+                {
+                    "question": "Who?",
+                    "state": "done",
+                    "answer": {**ANSWER, "frames": [{"index": 2, "time_s": -1}]},
+                }
+            ]
+        },
         "chat turn 1: 'answer.frames[0].time_s' must be a time in seconds",
     ),
     ({"settings": []}, "'settings' must be an object, not list"),
