@@ -162,7 +162,7 @@ class ChatPanel(QWidget):
                 self._render_timer.start()
 
     def close_frames(self) -> None:
-        self.frames.close()
+        self.frames.shutdown()
 
     # ----- drawing ------------------------------------------------------------------------------------------
     def render(self) -> None:

@@ -14,13 +14,14 @@ import json
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import QSettings, Qt, QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QImage, QTextCursor, QTextDocument
 from PySide6.QtTest import QTest
 
 from app.chat_turn import ChatTurn
 from app.main_window import MainWindow
 from app.session import load_session, open_video_session, save_session
+from tests import test_app
 from tests.fixtures import internvideo_fixture
 from tests.heartbeat import Heartbeat
 from tests.qt_images import barcode_of
@@ -35,20 +36,16 @@ def checkpoint():
     return str(internvideo_fixture() / "checkpoint")
 
 
-@pytest.fixture
-def store(tmp_path) -> QSettings:
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+store, window_env = test_app.store, test_app.window_env  # the window tests' fixtures, shared
 
 
 @pytest.fixture
-def window_env(env, monkeypatch):
-    for name in ("PYTHONPATH", "SCENESCOPE_CACHE_DIR", "HF_HUB_CACHE", "HF_ENDPOINT"):
-        monkeypatch.setenv(name, env[name])
+def chat_env(window_env, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the worker's torch leaves the window a core (as test_worker)
 
 
 @pytest.fixture
-def make_window(qtbot, store, window_env, data_dir, checkpoint):
+def make_window(qtbot, store, chat_env, data_dir, checkpoint):
     made = []
 
     def make(model: str | None = None) -> MainWindow:
