@@ -80,8 +80,8 @@ class MainWindow(QMainWindow):
         self.side = SidePanel()
         self.banner = Banner()
         self.engine_status = EngineStatus()
-        self.chat = ChatController(
-            self.worker, self.sessions, self.timeline.view_range, self._frame_budget, self
+        self.chat = ChatController(  # the frame budget is read at each question: settings change
+            self.worker, self.sessions, self.timeline.view_range, lambda: self.settings.frame_budget, self
         )
         self.chat_panel = ChatPanel(self.chat)
         self._build_layout()
@@ -403,9 +403,6 @@ class MainWindow(QMainWindow):
             "About Scenescope",
             "Scenescope: ask questions about long videos, find moments, track objects, export clips.",
         )
-
-    def _frame_budget(self) -> int:
-        return self.settings.frame_budget
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.chat_panel.close_frames()
