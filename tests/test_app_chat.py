@@ -306,3 +306,32 @@ def test_the_event_loop_never_stalls_while_an_answer_streams_during_playback(
     turn = window.chat.turns[-1]
     assert turn.state == "done" and len(turn.text) > 0 and window.player.index > 30, "it played meanwhile"
     assert len(beat.gaps_ms) > 50 and beat.longest_ms < 50, beat.longest_ms
+
+
+def test_after_an_engine_restart_the_next_question_starts_a_new_conversation(
+    qtbot, make_window, clip
+) -> None:
+    import os
+    import signal
+
+    window = make_window()
+    open_and_wait(qtbot, window, clip)
+    ask(qtbot, window, "Who is there?")
+    sent = requests_of(window, "ask")
+    os.kill(window.worker.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10_000)
+    with qtbot.waitSignal(window.video_opened, timeout=30_000):
+        window.banner.button("Restart engine").click()
+    assert [t.question for t in window.chat.turns] == ["Who is there?"], "the chat is still shown"
+    turn = ask(qtbot, window, "And then?")
+    assert "conversation" not in sent[0] and sent[0]["video"] == window.video_handle
+    assert turn.state == "done" and turn.conversation_start, "the old conversation died with the engine"
+    # the status bar's Cancel stops an answer too
+    window.chat.max_new_tokens = 4000
+    window.chat_panel.question.setPlainText("Describe everything.")
+    window.chat_panel.ask()
+    qtbot.waitUntil(lambda: len(window.chat.turns[-1].text) > 0, timeout=60_000)
+    assert window.engine_status.cancel.isVisible() and "Answering" in window.engine_status.job.text()
+    window.engine_status.cancel.click()
+    qtbot.waitUntil(lambda: not window.chat.busy, timeout=20_000)
+    assert window.chat.turns[-1].state == "cancelled"
