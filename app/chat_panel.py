@@ -102,7 +102,7 @@ class ChatPanel(QWidget):
         self._render_timer.timeout.connect(self.render)
         chat.changed.connect(self._changed)
         chat.busy_changed.connect(self._busy_changed)
-        self.frames.arrived.connect(lambda _index: self._render_timer.start())
+        self.frames.arrived.connect(lambda _index: self._render_soon())
         self.question.submitted.connect(self.ask)
         self.question.cancel_requested.connect(chat.cancel)
         self.ask_button.clicked.connect(lambda: chat.cancel() if chat.busy else self.ask())
@@ -159,7 +159,7 @@ class ChatPanel(QWidget):
         if loaded != self.model_loaded:
             self.model_loaded = loaded
             if not self.chat.turns:
-                self._render_timer.start()
+                self._render_soon()
 
     def close_frames(self) -> None:
         self.frames.shutdown()
@@ -178,6 +178,12 @@ class ChatPanel(QWidget):
         bar.setValue(place)
         if following:  # once the new text is laid out: the maximum is not known before
             QTimer.singleShot(0, bar, lambda: bar.setValue(bar.maximum()))
+
+    def _render_soon(self) -> None:
+        """Render within `RENDER_MS`: a running timer is left to fire (restarting it on every piece
+        would hold the transcript still for as long as pieces come faster than that)."""
+        if not self._render_timer.isActive():
+            self._render_timer.start()
 
     def _layout(self) -> Layout:
         info = self.chat.info
@@ -208,7 +214,7 @@ class ChatPanel(QWidget):
         if index == -1 or not self.chat.busy:
             self.render()  # at once: a new video, a finished answer
         else:
-            self._render_timer.start()
+            self._render_soon()
 
     def _busy_changed(self, busy: bool) -> None:
         self.ask_button.setText("Stop" if busy else "Ask")
@@ -238,4 +244,4 @@ class ChatPanel(QWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        self._render_timer.start()  # the strip's columns follow the width
+        self._render_soon()  # the strip's columns follow the width
