@@ -72,11 +72,15 @@ KEYMAP: tuple[Binding, ...] = (
     Binding("delete_moment", "&Delete Moment", "Moments", ("Delete",)),
     Binding("undo", "&Undo", "Moments", ("Ctrl+Z",)),
     Binding("redo", "Re&do", "Moments", ("Ctrl+Shift+Z",)),
+    # Chat (the side panel's Chat page)
+    Binding("focus_question", "&Ask a Question", "Ask", ("Ctrl+L",)),
+    Binding("new_conversation", "&New Conversation", "Ask", ("Ctrl+Shift+N",)),
+    Binding("cancel_answer", "&Cancel the Answer", "Ask", ("Esc",)),
     Binding("shortcuts", "&Keyboard Shortcuts", "Help", ("F1",)),
     Binding("about", "&About Scenescope", "Help", ()),
 )
 BY_NAME: Mapping[str, Binding] = {b.name: b for b in KEYMAP}
-MENUS = ("File", "Playback", "View", "Moments", "Help")
+MENUS = ("File", "Playback", "View", "Ask", "Moments", "Help")
 
 
 def keys_for(binding: Binding, overrides: Mapping[str, list[str]]) -> list[QKeySequence]:

@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 
 from app import keymap
 from app.banner import Banner
+from app.chat_controller import ChatController
+from app.chat_panel import ChatPanel
 from app.engine_status import EngineStatus
 from app.frame_reader import FrameReader
 from app.model_setup import ModelSetup
@@ -72,6 +74,7 @@ class MainWindow(QMainWindow):
         self.settings = Settings.load(self.store)
         self.info: VideoInfo | None = None
         self.video_path: Path | None = None
+        self.video_handle: str | None = None  # the worker's name of the open video
 
         running = self.settings.with_overrides(self.overrides)
         self.worker = WorkerClient(running.worker_args(), self, env=running.worker_env())
@@ -83,12 +86,16 @@ class MainWindow(QMainWindow):
         self.side = SidePanel()
         self.banner = Banner()
         self.engine_status = EngineStatus()
-        self.video_handle: str | None = None  # the worker's handle of the open video
         self.moments = MomentsController(self.worker, self.player, lambda: self.settings.frame_budget, self)
+        self.chat = ChatController(  # the frame budget is read at each question: settings change
+            self.worker, self.sessions, self.timeline.view_range, lambda: self.settings.frame_budget, self
+        )
+        self.chat_panel = ChatPanel(self.chat)
         self._build_layout()
         self._connect()
         self._connect_moments()
         self.actions = keymap.build_actions(self, self._handlers(), self.settings.key_overrides())
+        self._connect_chat()
         self._build_menus()
         self.statusBar().addPermanentWidget(self.engine_status)
         self.statusBar().showMessage("Open a video to begin")
@@ -178,7 +185,30 @@ class MainWindow(QMainWindow):
             "shortcuts": self._show_shortcuts,
             "about": self._about,
             **self._moments_handlers(),
+            "focus_question": lambda: (
+                self.side.setCurrentWidget(self.chat_panel),
+                self.chat_panel.focus_question(),
+            ),
+            "new_conversation": self.chat.new_conversation,
+            "cancel_answer": self.chat.cancel,
         }
+
+    def _connect_chat(self) -> None:
+        """The Chat page: asks through the worker, seeks the player; a span it proposes becomes a
+        moment, and the selected moment is its "selected span" scope; saved in the session."""
+        self.side.set_page("Chat", self.chat_panel)
+        self.side.setCurrentWidget(self.chat_panel)
+        self.video_opened.connect(lambda info: self.chat.set_video(info, self.video_handle))
+        self.worker.status_changed.connect(self.chat_panel.show_model_status)
+        self.chat.seek_requested.connect(self.player.seek)
+        self.chat.model_setup_requested.connect(self.model_setup_requested)
+        cancel = self.actions["cancel_answer"]
+        cancel.setEnabled(False)  # Esc is the player's and the dialogs' unless an answer streams
+        self.chat.busy_changed.connect(cancel.setEnabled)
+        self.chat.moment_proposed.connect(self.moments.add_moment)
+        self.moments.selection_changed.connect(
+            lambda span: self.chat.set_selected_span(*((span.start_s, span.end_s) if span else (None,)))
+        )
 
     def _build_menus(self) -> None:
         menus = {name: self.menuBar().addMenu(f"&{name}") for name in keymap.MENUS}
@@ -452,6 +482,7 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.chat_panel.close_frames()
         self.sessions.close()
         self.player.close()
         self.timeline.thumbnails.close()

@@ -28,6 +28,7 @@ from typing import Any
 
 import platformdirs
 
+from app.chat_turn import ChatTurn
 from app.moment import Moment
 from engine.atomic import atomic_path, write_text_atomic
 from engine.cache import file_identity
@@ -145,10 +146,7 @@ class Session:
                 zoom=zoom,
                 extra=_unknown(view, ("position_s", "start_s", "end_s", "zoom")),
             ),
-            chat=[
-                _object(turn, f"chat turn {i + 1}")
-                for i, turn in enumerate(_list(data.get("chat", []), "chat"))
-            ],
+            chat=[_chat_turn(turn, i) for i, turn in enumerate(_list(data.get("chat", []), "chat"))],
             moments=moments,
             tracks=_tracks(data.get("tracks", {})),
             settings=_object(data.get("settings", {}), "settings"),
@@ -355,6 +353,14 @@ def _count(value: Any, name: str) -> int:
 def _content_hash(value: Any) -> str:
     if not isinstance(value, str) or not _HASH.fullmatch(value):
         raise ValueError(f"'video.content_hash' must be a hex digest, not {_kind(value)}")
+    return value
+
+
+def _chat_turn(value: Any, i: int) -> dict[str, Any]:
+    try:
+        ChatTurn.from_dict(value)
+    except ValueError as e:
+        raise ValueError(f"chat turn {i + 1}: {e}") from None
     return value
 
 

@@ -50,6 +50,7 @@ class SessionController(QObject):
         """Open the session of a video, or a session file; returns the video to open (None: nothing to open,
         the reason went to `failed`, or the user cancelled the relink)."""
         path = Path(path)
+        self.keeper.flush()  # reopening the same video (an engine restart) must read what was changed
         try:
             if path.suffix == SUFFIX:
                 session, session_path = load_session(path), path

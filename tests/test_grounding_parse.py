@@ -93,3 +93,28 @@ def test_frame_references_need_frame_times():
 def test_spans_beyond_a_short_video_are_clamped_or_dropped():
     assert parse_time_spans("from 8 to 15 seconds", 10.0) == [(8.0, 10.0)]
     assert parse_time_spans("from 12 to 15 seconds", 10.0) == []
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("It starts at 1:23 and again at frame 2.", [("1:23", 83.0, 83.0), ("frame 2", 1.0, 1.0)]),
+        (
+            "Seen from 83 to 91 seconds, then 2:05-2:30.",
+            [("83 to 91 seconds", 83.0, 91.0), ("2:05-2:30", 125.0, 150.0)],
+        ),
+        ("Between 10 and 12 s, a boat.", [("Between 10 and 12 s", 10.0, 12.0)]),
+        (
+            "From the beginning to 4 s, İİ at 5 s.",
+            [("From the beginning to 4 s", 0.0, 4.0), ("5 s", 5.0, 5.0)],
+        ),
+        ("It starts at 12.5 s and ends at 18 s.", [("12.5 s and ends at 18 s", 12.5, 18.0)]),
+        ("From 100 s to the end of the video.", [("100 s to the end of the video", 100.0, DURATION)]),
+    ],
+)  # fmt: skip
+def test_time_mentions_say_where_each_time_is_written(text, expected):
+    """The place of each mention in the original text (the chat panel turns exactly that into a link)."""
+    from engine.grounding import time_mentions
+
+    got = [(text[m.start : m.end], m.start_s, m.end_s) for m in time_mentions(text, DURATION, FRAMES)]
+    assert got == [(t, pytest.approx(a), pytest.approx(b)) for t, a, b in expected]

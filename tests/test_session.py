@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import app.session as session_module
+from app.chat_turn import ChatTurn
 from app.moment import Moment
 from app.relink_dialog import ask_relink
 from app.session import (
@@ -46,11 +47,22 @@ def video(media, tmp_path) -> Path:
     return path
 
 
+ANSWER = {
+    "answer": "A boat, at 0:01.",
+    "frames": [{"index": 3, "time_s": 0.12}, {"index": 9, "time_s": 0.36}],
+    "sampling": {"mode": "frames", "value": 4, "start_s": None, "end_s": None},
+    "cache": {"hit": False, "source": "computed", "vision_passes": 1},
+    "finish_reason": "stop",
+    "tokens": {"prompt": 100, "reused": 0, "generated": 9, "per_s": 16.0},
+    "timings_s": {"first_token_s": 0.5, "generate_s": 1.0},
+}  # an engine Answer.to_dict(), as the worker sends it
+
+
 def full_session(video: Path) -> Session:
     return Session(
         video=VideoRef.of(video),
         view=ViewState(position_s=1.24, start_s=0.5, end_s=1.5, zoom=2.0),
-        chat=[{"role": "user", "text": "Who enters?"}, {"role": "assistant", "text": "A boat, at 0:01."}],
+        chat=[ChatTurn("Who enters?", text="A boat, at 0:01.", state="done", answer=ANSWER).to_dict()],
         moments=[
             Moment(
                 Span(0.2, 0.8, score=0.9, source="curve", label="a boat", query="boat"),
@@ -151,7 +163,33 @@ BAD = [
     ),
     ({"tracks": {"boats": "/etc/passwd"}}, "track 'boats' must name a file inside"),
     ({"chat": {"role": "user"}}, "'chat' must be a list, not dict"),
-    ({"chat": ["hello"]}, "'chat turn 1' must be an object, not 'hello'"),
+    ({"chat": ["hello"]}, "chat turn 1: 'turn' must be an object, not str"),
+    ({"chat": [{"question": "", "state": "done"}]}, "chat turn 1: 'question' must be a non-empty string"),
+    ({"chat": [{"question": "Who?", "state": "thinking"}]}, "chat turn 1: 'state' must be one of done"),
+    (
+        {
+            "chat": [
+                {"question": "Who?", "state": "done", "scope": {"kind": "span", "start_s": 3, "end_s": 1}}
+            ]
+        },
+        "chat turn 1: 'scope.end_s' must be after 'scope.start_s'",
+    ),
+    (
+        {"chat": [{"question": "Who?", "state": "done", "answer": {**ANSWER, "frames": [{"index": -1}]}}]},
+        "chat turn 1: 'answer' is not an answer of the engine",
+    ),
+    (
+        {
+            "chat": [
+                {
+                    "question": "Who?",
+                    "state": "done",
+                    "answer": {**ANSWER, "frames": [{"index": 2, "time_s": -1}]},
+                }
+            ]
+        },
+        "chat turn 1: 'answer.frames[0].time_s' must be a time in seconds",
+    ),
     ({"settings": []}, "'settings' must be an object, not list"),
 ]
 

@@ -13,7 +13,7 @@ combined (`combine_spans`) and sharpened by a dense second look (`refine_spans`)
 
 from typing import TYPE_CHECKING
 
-from engine.grounding.parse import parse_time_spans
+from engine.grounding.parse import TimeMention, parse_time_spans, time_mentions
 from engine.grounding.prompt import check_query, grounding_question, relevance_question
 from engine.grounding.refine import refine_span, refine_spans
 from engine.grounding.result import GroundingOptions, GroundingResult
@@ -43,6 +43,7 @@ __all__ = [
     "GroundingResult",
     "RelevanceCurve",
     "ScoredSpan",
+    "TimeMention",
     "adaptive_threshold",
     "answer_tokens",
     "check_query",
@@ -55,6 +56,7 @@ __all__ = [
     "refine_spans",
     "relevance_curve",
     "relevance_question",
+    "time_mentions",
     "window_starts",
     "window_times",
 ]

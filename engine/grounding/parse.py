@@ -16,7 +16,8 @@ values beyond the video are clamped, and spans wholly outside it dropped. Words 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 _UNIT_SECONDS = {
     "h": 3600.0, "hr": 3600.0, "hrs": 3600.0, "hour": 3600.0, "hours": 3600.0,
@@ -56,6 +57,17 @@ _RANGE_RE = re.compile(
 _COMPOUND_PART = re.compile(rf"({_NUM})\s*({_UNIT})")
 
 
+@dataclass(frozen=True)
+class TimeMention:
+    """A time or span written in a text: where (`text[start:end]`) and what (seconds; a moment has
+    start_s == end_s)."""
+
+    start: int
+    end: int
+    start_s: float
+    end_s: float
+
+
 def parse_time_spans(
     text: str, duration_s: float, frame_times_s: Sequence[float] | None = None
 ) -> list[tuple[float, float]]:
@@ -64,15 +76,32 @@ def parse_time_spans(
     A moment comes back as (t, t). `frame_times_s` maps "frame k" (1-based, as the prompt numbers the
     sampled frames) to seconds; without it frame references are ignored.
     """
-    lowered = _BETWEEN.sub(r"\1 to ", text.lower().replace(",", " "))
-    lowered = _TO_END.sub(f"to {duration_s:.3f}", _FROM_START.sub("from 0", lowered))
     spans: list[tuple[float, float]] = []
+    for mention in time_mentions(text, duration_s, frame_times_s):
+        if (span := (mention.start_s, mention.end_s)) not in spans:
+            spans.append(span)
+    return spans
+
+
+def time_mentions(
+    text: str, duration_s: float, frame_times_s: Sequence[float] | None = None
+) -> list[TimeMention]:
+    """Every time or span written in `text` with its place there (for links), ranges first, then lone
+    times, each in order of appearance; clamped to the video like `parse_time_spans`, not deduplicated."""
+    # Rewrites change lengths, so `origin[i]` remembers which character of `text` made lowered[i].
+    # Lowered one character at a time: a few ("İ") lower to two, which would shift every place after.
+    lowered = "".join(" " if c == "," else c.lower() if len(c.lower()) == 1 else c for c in text)
+    origin = _Origin(list(range(len(text))), list(range(len(text))))
+    lowered, origin = _rewrite(_BETWEEN, lambda m: f"{m.group(1)} to ", lowered, origin)
+    lowered, origin = _rewrite(_FROM_START, lambda m: "from 0", lowered, origin)
+    lowered, origin = _rewrite(_TO_END, lambda m: f"to {duration_s:.3f}", lowered, origin)
+    found: list[tuple[int, int, float, float]] = []  # lowered start, end, start_s, end_s
     taken = [False] * len(lowered)
     for match in _RANGE_RE.finditer(lowered):
         a, b = _range_ends(match, frame_times_s)
         if a is None or b is None:
             continue
-        spans.append((a, b))
+        found.append((match.start(), match.end(), a, b))
         taken[match.start() : match.end()] = [True] * (match.end() - match.start())
     pending_start: float | None = None  # a moment said to be a start, waiting for its end
     for match in _TIME_RE.finditer(lowered):
@@ -83,12 +112,44 @@ def parse_time_spans(
             continue
         before = lowered[: match.start()]
         if pending_start is not None and _END_WORD.search(before):
-            spans[-1] = (pending_start, t)
+            found[-1] = (found[-1][0], match.end(), pending_start, t)
             pending_start = None
             continue
-        spans.append((t, t))
+        found.append((match.start(), match.end(), t, t))
         pending_start = t if _START_WORD.search(before) else None
-    return _clean(spans, duration_s)
+    mentions = []
+    for start, end, a, b in found:
+        a, b = min(a, b), max(a, b)
+        if a > duration_s:
+            continue
+        first, last = origin.firsts[start], origin.lasts[end - 1] + 1
+        mentions.append(TimeMention(first, max(last, first + 1), max(0.0, a), min(duration_s, b)))
+    return mentions
+
+
+def _rewrite(
+    pattern: re.Pattern, replace: Callable[[re.Match], str], text: str, origin: _Origin
+) -> tuple[str, _Origin]:
+    """`pattern.sub(replace, text)`, and where each character of the result came from: a character of a
+    replacement starts where its match started and ends where it ended, so a mention touching it covers
+    the whole phrase rewritten."""
+    parts, firsts, lasts, at = [], [], [], 0
+    for match in pattern.finditer(text):
+        piece = replace(match)
+        parts += [text[at : match.start()], piece]
+        firsts += origin.firsts[at : match.start()] + [origin.firsts[match.start()]] * len(piece)
+        lasts += origin.lasts[at : match.start()] + [origin.lasts[match.end() - 1]] * len(piece)
+        at = match.end()
+    parts.append(text[at:])
+    return "".join(parts), _Origin(firsts + origin.firsts[at:], lasts + origin.lasts[at:])
+
+
+@dataclass
+class _Origin:
+    """For each character of a rewritten text, the first and last character of the original it stands for."""
+
+    firsts: list[int]
+    lasts: list[int]
 
 
 def _range_ends(match: re.Match, frame_times_s) -> tuple[float | None, float | None]:
@@ -132,15 +193,3 @@ def _looks_like_a_time(match: re.Match, text: str) -> bool:
         return True
     before = text[max(0, match.start() - 12) : match.start()]
     return bool(_TIME_CONTEXT.search(before))
-
-
-def _clean(spans: list[tuple[float, float]], duration_s: float) -> list[tuple[float, float]]:
-    cleaned: list[tuple[float, float]] = []
-    for start, end in spans:
-        start, end = min(start, end), max(start, end)
-        if start > duration_s:
-            continue
-        span = (max(0.0, start), min(duration_s, end))
-        if span not in cleaned:
-            cleaned.append(span)
-    return cleaned
