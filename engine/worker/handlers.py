@@ -173,7 +173,7 @@ def refine_span(ctx: Context) -> dict[str, Any]:
             BAD_REQUEST,
             f"'span' ends at {span.end_s:g} s, past the end of the video ({video.info.duration_s:.3f} s)",
         )
-    sampling = _sampling(a)
+    sampling = _sampling(a, ctx.state.models)
     with ctx.state.models.using("internvideo", ctx.job) as assistant:
         context = video.context(assistant, sampling, ctx.job)
         spans, passes = refine_span_once(assistant, context, span, job=ctx.job)
