@@ -99,18 +99,13 @@ def export_spans(
     """
     job = job_or_new(job)
     info = video if isinstance(video, VideoInfo) else probe(video)
-    if not spans:
-        raise ExportError("There are no spans to export. Run grounding first, or check the spans file.")
-    if not (math.isfinite(pad_s) and pad_s >= 0):
-        raise ExportError(f"The padding must be zero or more seconds, not {pad_s}.")
     out_dir = Path(out_dir)
     stem = safe_stem(info.path.stem)
     if tracks is not None:
         check_tracks_fit(info, tracks)
     planned = _plan(info, spans, out_dir, stem, pad_s)
     sidecar_paths = sidecar_paths_for(info.path, out_dir) if sidecars else {}
-    clip_paths = [p.path for p in planned] if clips else []
-    check_outputs(out_dir, clip_paths + list(sidecar_paths.values()), overwrite=overwrite)
+    check_outputs(out_dir, _outputs(planned, sidecar_paths, clips), overwrite=overwrite)
     _make_folder(out_dir)
 
     results = []
@@ -136,6 +131,28 @@ def export_spans(
     return ExportResult(spans=results, sidecars=written_sidecars)
 
 
+def span_outputs(
+    info: VideoInfo,
+    spans: Sequence[Span],
+    out_dir: str | os.PathLike,
+    *,
+    pad_s: float = 0.0,
+    clips: bool = True,
+    sidecars: bool = True,
+) -> list[Path]:
+    """The files `export_spans` with these arguments writes, clips first (to ask before replacing any).
+
+    Raises `ExportError` as `export_spans` does for spans outside the video.
+    """
+    out_dir = Path(out_dir)
+    planned = _plan(info, spans, out_dir, safe_stem(info.path.stem), pad_s)
+    return _outputs(planned, sidecar_paths_for(info.path, out_dir) if sidecars else {}, clips)
+
+
+def _outputs(planned: list[_Planned], sidecar_paths: dict[str, Path], clips: bool) -> list[Path]:
+    return ([p.path for p in planned] if clips else []) + list(sidecar_paths.values())
+
+
 def sidecar_paths_for(video: str | os.PathLike, out_dir: str | os.PathLike) -> dict[str, Path]:
     """Where `export_spans` writes the sidecars of `video` in `out_dir`, by kind ("srt", "vtt", ...)."""
     stem = safe_stem(Path(video).stem)
@@ -143,6 +160,10 @@ def sidecar_paths_for(video: str | os.PathLike, out_dir: str | os.PathLike) -> d
 
 
 def _plan(info: VideoInfo, spans: Sequence[Span], out_dir: Path, stem: str, pad_s: float) -> list[_Planned]:
+    if not spans:
+        raise ExportError("There are no spans to export. Run grounding first, or check the spans file.")
+    if not (math.isfinite(pad_s) and pad_s >= 0):
+        raise ExportError(f"The padding must be zero or more seconds, not {pad_s}.")
     planned = []
     for number, span in enumerate(spans, start=1):
         if span.start_s >= info.duration_s:
