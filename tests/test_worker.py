@@ -411,6 +411,13 @@ def test_export_plans_list_the_outputs_and_those_that_exist_writing_nothing(work
     (out / names[3]).write_text("mine")
     plan = worker.call("export_spans", video=video, spans=spans, out_dir=str(out), plan=True, sidecars=False)
     assert [Path(p).name for p in plan["outputs"]] == names[:2] and plan["existing"] == []
+    plan = worker.call(
+        "export_spans", video=video, spans=spans, out_dir=str(out), plan=True, sidecars=["json"]
+    )
+    assert [Path(p).name for p in plan["outputs"]] == [*names[:2], names[5]]
+    with pytest.raises(WorkerError) as refused:
+        worker.call("export_spans", video=video, spans=spans, out_dir=str(out), plan=True, sidecars=["txt"])
+    assert refused.value.code == "bad_request" and "'sidecars'" in refused.value.message
     plan = worker.call("export_spans", video=video, spans=spans, out_dir=str(out), plan=True)
     assert plan["existing"] == [str(out / names[3])] and (out / names[3]).read_text() == "mine"
 

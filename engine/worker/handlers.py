@@ -202,8 +202,8 @@ def export_spans(ctx: Context) -> dict[str, Any]:
 
     `plan`: write nothing; say which files the export would write and which of them exist.
     """
+    from engine.export import SIDECAR_KINDS, span_outputs
     from engine.export import export_spans as export
-    from engine.export import span_outputs
 
     a = ctx.args
     spans = []
@@ -218,7 +218,7 @@ def export_spans(ctx: Context) -> dict[str, Any]:
     choices = {
         "pad_s": a.number("pad_s", optional=True, low=0, high=3600) or 0.0,
         "clips": a.flag("clips", True),
-        "sidecars": a.flag("sidecars", True),
+        "sidecars": a.some_of("sidecars", SIDECAR_KINDS),
     }
     if a.flag("plan"):
         return _planned(out, span_outputs(info, spans, out, **choices))
