@@ -56,6 +56,7 @@ KEYMAP: tuple[Binding, ...] = (
     Binding("zoom_in", "Zoom Timeline &In", "View", ("+", "=")),
     Binding("zoom_out", "Zoom Timeline &Out", "View", ("-",)),
     Binding("zoom_fit", "Show &Whole Video", "View", ("Ctrl+0",)),
+    Binding("export", "&Export…", "File", ("Ctrl+E",)),
     Binding("shortcuts", "&Keyboard Shortcuts", "Help", ("F1",)),
     Binding("about", "&About Scenescope", "Help", ()),
 )

@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.settings = Settings.load(self.store)
         self.info: VideoInfo | None = None
         self.video_path: Path | None = None
+        self.video_handle: str | None = None  # the worker's name of the open video
 
         running = self.settings.with_overrides(self.overrides)
         self.worker = WorkerClient(running.worker_args(), self, env=running.worker_env())
@@ -81,6 +82,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self.actions = keymap.build_actions(self, self._handlers(), self.settings.key_overrides())
         self._build_menus()
+        self.export_tracking: tuple[str, dict[int, str]] | None = None  # tracker handle, {object id: name}
+        self._connect_export()
         self.statusBar().addPermanentWidget(self.engine_status)
         self.statusBar().showMessage("Open a video to begin")
         self.worker.start()
@@ -165,6 +168,7 @@ class MainWindow(QMainWindow):
             "zoom_in": self.timeline.zoom_in,
             "zoom_out": self.timeline.zoom_out,
             "zoom_fit": self.timeline.zoom_fit,
+            "export": self._open_export,
             "shortcuts": self._show_shortcuts,
             "about": self._about,
         }
@@ -199,6 +203,7 @@ class MainWindow(QMainWindow):
     def _video_opened(self, path: Path, data: dict) -> None:
         info = VideoInfo.from_dict(data["info"])
         self.info, self.video_path = info, path
+        self.video_handle = data["video"]
         session = self.sessions.session
         view = replace(session.view) if session is not None else None  # as saved: set_video changes it
         self.setWindowTitle(f"{path.name} — Scenescope")
@@ -341,6 +346,31 @@ class MainWindow(QMainWindow):
         if (before.worker_args(), before.worker_env()) != (after.worker_args(), after.worker_env()):
             self.statusBar().showMessage("Engine settings changed: restarting the engine…", 5000)
             self._restart_engine(False)
+
+    # ----- export -------------------------------------------------------------------------------------------
+    def _connect_export(self) -> None:
+        """File ▸ Export… sits above Settings (keymap rows are added at the end of the table)."""
+        export = self.actions["export"]
+        file_menu = next(a.menu() for a in self.menuBar().actions() if export in a.menu().actions())
+        file_menu.removeAction(export)
+        entries = file_menu.actions()
+        file_menu.insertAction(entries[entries.index(self.actions["settings"]) - 1], export)
+        self.export_dialog = None
+
+    def _open_export(self) -> None:
+        """The export dialog for the moments (`session.moments`) and the tracked objects, if any."""
+        from app.export_dialog import ExportDialog
+
+        if self.export_dialog is not None and self.export_dialog.controller.busy:
+            self.export_dialog.raise_()
+            return
+        session = self.sessions.session
+        tracker, objects = self.export_tracking or (None, {})
+        spans = session.moments if session is not None and self.info is not None else []
+        self.export_dialog = ExportDialog(
+            self.worker, self.video_handle, self.info, spans, self.store, tracker, objects, self
+        )
+        self.export_dialog.show()
 
     # ----- dialogs ------------------------------------------------------------------------------------------
     def _show_shortcuts(self) -> None:
