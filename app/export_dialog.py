@@ -140,12 +140,12 @@ class ExportDialog(QDialog):
         self.tracks_box.setEnabled(has_tracks)
 
         self.folder = QLineEdit(self._remembered_folder())
-        browse = QPushButton("Choose…")
-        browse.clicked.connect(self._choose_folder)
+        self.browse = QPushButton("Choose…")
+        self.browse.clicked.connect(self._choose_folder)
         destination = QHBoxLayout()
         destination.addWidget(QLabel("Save into"))
         destination.addWidget(self.folder, 1)
-        destination.addWidget(browse)
+        destination.addWidget(self.browse)
 
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -268,6 +268,7 @@ class ExportDialog(QDialog):
         self.clips_box.setEnabled(bool(self.spans) and editable)
         self.tracks_box.setEnabled(bool(self.objects) and editable)
         self.folder.setEnabled(editable)
+        self.browse.setEnabled(editable)
         self.export.setVisible(not busy and not asking)
         self.export.setEnabled(not why)
         self.export.setText("Export again" if state in ("done", "cancelled", "failed") else "Export")
@@ -303,10 +304,10 @@ class ExportDialog(QDialog):
             self._list([_written_line(w) for w in c.written])
         elif state == "cancelled":
             kept = len(c.kept)
+            sidecars = " Sidecars are written last, once every clip exists." if c.choice.sidecars else ""
             self._say(
                 f"Cancelled. {kept} finished output{'s' * (kept != 1)} kept (listed below); the file that "
-                "was being written was removed, so nothing half-written is left. Sidecars are written "
-                "last, once every clip exists.",
+                f"was being written was removed, so nothing half-written is left.{sidecars}",
                 "warning",
             )
             self._list([p.name for p in c.kept] or ["(nothing was finished)"])
