@@ -7,7 +7,8 @@ burned in; checked before anything is written, run by the worker, summed up at t
 
 The dialog draws an `ExportController`'s state (app/export_controller.py) and turns its widgets into an
 `ExportChoice`. Existing files are listed and replaced only after "Replace"; the destination folder is
-remembered in QSettings (`export/folder`).
+remembered in QSettings (`export/folder`). Closing the dialog hides it: a running export goes on (the
+status bar shows it, with its Cancel), and File ▸ Export… shows the dialog again while it runs.
 """
 
 from __future__ import annotations
@@ -336,10 +337,6 @@ class ExportDialog(QDialog):
             [f"… and {len(lines) - SHOWN_EXISTING} more"] if len(lines) > SHOWN_EXISTING else []
         )
         self.files.addItems(shown)
-
-    def closeEvent(self, event) -> None:
-        self.controller.cancel()  # a closed dialog leaves no export running
-        super().closeEvent(event)
 
 
 def _written_line(w) -> str:

@@ -362,6 +362,7 @@ class MainWindow(QMainWindow):
         from app.export_dialog import ExportDialog
 
         if self.export_dialog is not None and self.export_dialog.controller.busy:
+            self.export_dialog.show()  # closed while its export runs: the same one again
             self.export_dialog.raise_()
             return
         session = self.sessions.session

@@ -104,7 +104,7 @@ def test_the_dialog_writes_what_scenescope_export_writes(qtbot, window, video, t
     beat.stop()
     # 100 ms: the 2 shared cores here stall any process for 50 ms at times; waiting on the worker would
     # show as seconds
-    assert len(beat.gaps_ms) > 20 and beat.longest_ms < 100, beat.longest_ms
+    assert len(beat.gaps_ms) > 5 and beat.longest_ms < 100, beat.longest_ms
 
     spans_file = tmp_path / "spans.json"
     save_spans(spans_file, SPANS)
@@ -176,13 +176,20 @@ def test_cancel_keeps_the_finished_clip_and_no_half_written_file(qtbot, window, 
     dialog.folder.setText(str(out))
     dialog.smart_cut.setChecked(False)  # every frame re-encoded: the second clip takes a while
     dialog.preset.setCurrentText("ultrafast")
+    beat = Heartbeat()
+    beat.start()
     dialog.export.click()
     qtbot.waitUntil(
         lambda: (p := dialog.controller.progress) is not None and p.message == "clip 2 of 2" and p.done > 40,
         timeout=120_000,
     )
+    beat.stop()
+    assert len(beat.gaps_ms) > 20 and beat.longest_ms < 100, beat.longest_ms  # as above, over a longer run
     assert "clip 2 of 2" in dialog.status.text() and dialog.bar.isVisible()
     assert window.engine_status.cancel.isVisible()
+    dialog.close()  # the export goes on; File > Export… brings its dialog back
+    window.actions["export"].trigger()
+    assert window.export_dialog is dialog and dialog.isVisible() and dialog.controller.state == "running"
     window.engine_status.cancel.click()  # the status bar's Cancel
     run_to(qtbot, dialog, "cancelled")
     (first,) = [p for p in dialog.controller.kept]
