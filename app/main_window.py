@@ -202,8 +202,7 @@ class MainWindow(QMainWindow):
 
     def _video_opened(self, path: Path, data: dict) -> None:
         info = VideoInfo.from_dict(data["info"])
-        self.info, self.video_path = info, path
-        self.video_handle = data["video"]
+        self.info, self.video_path, self.video_handle = info, path, data["video"]
         session = self.sessions.session
         view = replace(session.view) if session is not None else None  # as saved: set_video changes it
         self.setWindowTitle(f"{path.name} — Scenescope")
