@@ -32,6 +32,7 @@ KEYMAP: tuple[Binding, ...] = (
     Binding("open", "&Open Video…", "File", ("Ctrl+O",)),
     Binding("save_session_as", "Save Session &As…", "File", ("Ctrl+Shift+S",)),
     Binding("relink", "&Relink Video…", "File", ()),
+    Binding("export", "&Export…", "File", ("Ctrl+E",)),
     Binding("settings", "&Settings…", "File", ("Ctrl+,",)),
     Binding("quit", "&Quit", "File", ("Ctrl+Q",)),
     Binding("play_pause", "&Play / Pause", "Playback", ("Space", "K")),

@@ -97,6 +97,8 @@ class MainWindow(QMainWindow):
         self.actions = keymap.build_actions(self, self._handlers(), self.settings.key_overrides())
         self._connect_chat()
         self._build_menus()
+        self.export_tracking: tuple[str, dict[int, str]] | None = None  # tracker handle, {object id: name}
+        self.export_dialog = None
         self.statusBar().addPermanentWidget(self.engine_status)
         self.statusBar().showMessage("Open a video to begin")
         self._connect_model_setup()
@@ -182,6 +184,7 @@ class MainWindow(QMainWindow):
             "zoom_in": self.timeline.zoom_in,
             "zoom_out": self.timeline.zoom_out,
             "zoom_fit": self.timeline.zoom_fit,
+            "export": self._open_export,
             "shortcuts": self._show_shortcuts,
             "about": self._about,
             **self._moments_handlers(),
@@ -432,6 +435,22 @@ class MainWindow(QMainWindow):
         if (before.worker_args(), before.worker_env()) != (after.worker_args(), after.worker_env()):
             self.statusBar().showMessage("Engine settings changed: restarting the engine…", 5000)
             self._restart_engine(False)
+
+    # ----- export -------------------------------------------------------------------------------------------
+    def _open_export(self) -> None:
+        """The export dialog for the accepted moments (or the selected one) and the tracked objects."""
+        from app.export_dialog import ExportDialog
+
+        if self.export_dialog is not None and self.export_dialog.controller.busy:
+            self.export_dialog.show()  # closed while its export runs: the same one again
+            self.export_dialog.raise_()
+            return
+        tracker, objects = self.export_tracking or (None, {})
+        spans = self.moments.accepted_or_selected() if self.info is not None else []
+        self.export_dialog = ExportDialog(
+            self.worker, self.video_handle, self.info, spans, self.store, tracker, objects, self
+        )
+        self.export_dialog.show()
 
     # ----- dialogs ------------------------------------------------------------------------------------------
     def _connect_model_setup(self) -> None:

@@ -15,7 +15,7 @@ import pytest
 import webvtt
 
 from engine.errors import ExportError
-from engine.export import EncodeSettings, clip_name, export_spans, safe_stem
+from engine.export import EncodeSettings, clip_name, export_spans, safe_stem, span_outputs
 from engine.jobs import Cancelled, Job, Progress
 from engine.spans import Span, load_spans
 from engine.video import probe
@@ -116,6 +116,26 @@ def test_sidecars_only(video, tmp_path):
     ]
     document = json.loads((tmp_path / "harbour cam.spans.json").read_text())
     assert document["spans"][0]["clip"] is None
+
+
+def test_sidecars_of_the_kinds_asked_for_and_outputs_listed_before(video, tmp_path):
+    info = probe(video)
+    listed = span_outputs(info, SPANS[:2], tmp_path, sidecars=["json", "srt"])
+    assert [p.name for p in listed] == [
+        clip_name("harbour cam", 1, 2, 1.0, 2.0),
+        clip_name("harbour cam", 2, 2, 0.1, 0.5),
+        "harbour cam.spans.srt",
+        "harbour cam.spans.json",
+    ]
+    assert list(tmp_path.iterdir()) == []  # listing writes nothing
+    result = export_spans(info, SPANS[:2], tmp_path, sidecars=["json", "srt"], settings=FAST)
+    assert (
+        sorted(tmp_path.iterdir())
+        == sorted(listed)
+        == sorted([*(s.clip.path for s in result.spans), *result.sidecars])
+    )
+    with pytest.raises(ExportError, match="Unknown sidecar kind 'txt'"):
+        span_outputs(info, SPANS[:1], tmp_path, sidecars=["txt"])
 
 
 def test_existing_outputs_are_refused_before_anything_is_written(video, tmp_path):

@@ -20,9 +20,11 @@ from engine.export import (
     png_name,
     write_coco_json,
     write_mot_csv,
+    write_palette_pngs,
     write_png_masks,
 )
 from engine.export.burn_in import ALPHA, PALETTE
+from engine.jobs import Cancelled, Job
 from engine.tracking import FrameMask, TrackStore, encode_mask
 from engine.video import decode_frames, probe
 from tests.media import read_barcode
@@ -72,6 +74,41 @@ def test_png_sequences_hold_each_tracked_mask(store, tmp_path):
         write_png_masks(store, tmp_path / "masks")
     write_png_masks(store, tmp_path / "masks", [1], overwrite=True)
     assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == ["object_1", "object_2"]  # no leftovers
+
+
+def test_palette_pngs_hold_every_object_by_id_on_each_tracked_frame(store, tmp_path):
+    seen = []
+    folder = write_palette_pngs(store, tmp_path / "palette", job=Job(on_progress=seen.append))
+    assert sorted(p.name for p in folder.iterdir()) == [png_name(i) for i in range(30)]
+    for i in (5, 12, 20):
+        image = Image.open(folder / png_name(i))
+        assert image.mode == "P" and image.size == (store.width, store.height)
+        expected = np.zeros((store.height, store.width), np.uint8)
+        for obj in (1, 2):  # the higher id is drawn last
+            mask = store.mask(obj, i)
+            if mask is not None:
+                expected[mask] = obj
+        assert np.array_equal(np.asarray(image), expected)
+    palette = Image.open(folder / png_name(12)).getpalette()
+    assert tuple(palette[3:6]) == PALETTE[0] and tuple(palette[6:9]) == PALETTE[1]
+    assert np.asarray(Image.open(folder / png_name(12)))[85, 20] == 2  # object 2's box, over nothing else
+    assert seen[-1].done == seen[-1].total == 30
+    with pytest.raises(FileExistsError):
+        write_palette_pngs(store, folder)
+
+
+def test_palette_pngs_cancelled_leave_no_folder(store, tmp_path):
+    job = Job(on_progress=lambda p: p.done == 3 and job.cancel())
+    with pytest.raises(Cancelled):
+        write_palette_pngs(store, tmp_path / "palette", job=job)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_palette_pngs_refuse_ids_over_255(source, tmp_path):
+    big = boxes_store(source, {256: {0: (0, 0, 4, 4)}})
+    with pytest.raises(ExportError, match="255"):
+        write_palette_pngs(big, tmp_path / "palette")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_coco_json_decodes_with_pycocotools(store, tmp_path):

@@ -426,3 +426,68 @@ def test_tracks_export_and_burned_in_clips_through_the_worker(worker, opened, tm
     result = worker.call("export_spans", video=video, spans=spans, out_dir=str(out), tracker=tracker)
     (clip,) = result["clips"]
     assert clip["video"] == "burn-in" and clip["frames"] == 10
+
+
+def test_export_plans_list_the_outputs_and_those_that_exist_writing_nothing(worker, opened, tmp_path) -> None:
+    video, _ = opened
+    out = tmp_path / "planned"
+    spans = [{"start_s": 0.5, "end_s": 1.0}, {"start_s": 1.5, "end_s": 2.0}]
+    plan = worker.call("export_spans", video=video, spans=spans, out_dir=str(out), plan=True)
+    names = [Path(p).name for p in plan["outputs"]]
+    assert len(names) == 6 and names[0].endswith("_01_00h00m00.500-00h00m01.000.mp4")
+    assert names[2:] == [f"worker clip ü.spans.{kind}" for kind in ("srt", "vtt", "csv", "json")]
+    assert plan["existing"] == [] and not out.exists()
+    out.mkdir()
+    (out / names[3]).write_text("mine")
+    plan = worker.call("export_spans", video=video, spans=spans, out_dir=str(out), plan=True, sidecars=False)
+    assert [Path(p).name for p in plan["outputs"]] == names[:2] and plan["existing"] == []
+    plan = worker.call(
+        "export_spans", video=video, spans=spans, out_dir=str(out), plan=True, sidecars=["json"]
+    )
+    assert [Path(p).name for p in plan["outputs"]] == [*names[:2], names[5]]
+    with pytest.raises(WorkerError) as refused:
+        worker.call("export_spans", video=video, spans=spans, out_dir=str(out), plan=True, sidecars=["txt"])
+    assert refused.value.code == "bad_request" and "'sidecars'" in refused.value.message
+    plan = worker.call("export_spans", video=video, spans=spans, out_dir=str(out), plan=True)
+    assert plan["existing"] == [str(out / names[3])] and (out / names[3]).read_text() == "mine"
+
+    tracker = worker.call("track_prompt", video=video, time_s=0.51, **CLICK)["tracker"]
+    worker.call("track_propagate", tracker=tracker, start_s=0.5, end_s=1.0)
+    everything = ["coco", "mot", "png", "palette", "video"]
+    plan = worker.call("export_tracks", tracker=tracker, out_dir=str(out), formats=everything, plan=True)
+    assert [Path(p).relative_to(out).as_posix() for p in plan["outputs"]] == [
+        "tracks.json", "boxes.csv", "tracked.mp4", "masks/object_1", "masks/palette",
+    ]  # fmt: skip
+    assert plan["existing"] == [] and sorted(p.name for p in out.iterdir()) == [names[3]]
+
+
+def test_tracks_export_palette_pngs_and_a_burned_in_moment_with_audio(worker, opened, tmp_path) -> None:
+    import av
+
+    video, _ = opened
+    tracker = worker.call("track_prompt", video=video, time_s=0.51, **CLICK)["tracker"]
+    worker.call("track_propagate", tracker=tracker, start_s=0.5, end_s=1.0)
+    out = tmp_path / "tracks"
+    formats = ["palette", "video"]
+    events = list(
+        worker.stream(
+            "export_tracks", tracker=tracker, out_dir=str(out), formats=formats, start_s=0.5, end_s=1.0
+        )
+    )
+    written = events[-1]["data"]
+    assert sorted(p.name for p in Path(written["palette"]).iterdir()) == [
+        f"{i:06d}.png" for i in range(10, 20)
+    ]
+    clip = written["video"]
+    assert Path(clip["path"]).name == "tracked_00h00m00.500-00h00m01.000.mp4"
+    assert (clip["video"], clip["frames"], clip["first_frame"]) == ("burn-in", 10, 10)
+    with av.open(clip["path"]) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"
+    progress = by_kind(events, "progress")
+    assert progress[-1]["done"] == progress[-1]["total"] == 20  # 10 palette PNGs + 10 frames
+    assert {p["message"] for p in progress} == {"palette PNGs", "video with masks"}
+    with pytest.raises(WorkerError) as refused:
+        worker.call(
+            "export_tracks", tracker=tracker, out_dir=str(out), formats=["video"], start_s=0.5, end_s=1.0
+        )
+    assert refused.value.code == "export_error"

@@ -80,7 +80,7 @@ def export_spans(
     *,
     pad_s: float = 0.0,
     clips: bool = True,
-    sidecars: bool = True,
+    sidecars: bool | Sequence[str] = True,
     reencode: bool = False,
     overwrite: bool = False,
     settings: EncodeSettings | None = None,
@@ -89,9 +89,10 @@ def export_spans(
 ) -> ExportResult:
     """Cut a clip of each span, `pad_s` seconds wider on both sides, and write the sidecars.
 
-    Clips are `<video stem>_<NN>_<start>-<end>.mp4`, sidecars `<video stem>.spans.{srt,vtt,csv,json}`,
-    all in `out_dir` (created if missing). See `export_clip` for how each clip is cut; with `tracks`,
-    every clip holds the same frames with the tracked masks and ids burned in (a "burn-in" clip).
+    Clips are `<video stem>_<NN>_<start>-<end>.mp4`, sidecars `<video stem>.spans.{srt,vtt,csv,json}`
+    (`sidecars`: all, none, or the kinds named), all in `out_dir` (created if missing). See
+    `export_clip` for how each clip is cut; with `tracks`, every clip holds the same frames with the
+    tracked masks and ids burned in (a "burn-in" clip).
     Raises `ExportError` before writing anything when a span lies outside the video, an output file
     exists (and not `overwrite`), the folder cannot be written or `tracks` are of another video.
     Progress: stage "export", frames written of all clips' frames, message "clip k of n"; a cancelled
@@ -99,18 +100,13 @@ def export_spans(
     """
     job = job_or_new(job)
     info = video if isinstance(video, VideoInfo) else probe(video)
-    if not spans:
-        raise ExportError("There are no spans to export. Run grounding first, or check the spans file.")
-    if not (math.isfinite(pad_s) and pad_s >= 0):
-        raise ExportError(f"The padding must be zero or more seconds, not {pad_s}.")
     out_dir = Path(out_dir)
     stem = safe_stem(info.path.stem)
     if tracks is not None:
         check_tracks_fit(info, tracks)
     planned = _plan(info, spans, out_dir, stem, pad_s)
-    sidecar_paths = sidecar_paths_for(info.path, out_dir) if sidecars else {}
-    clip_paths = [p.path for p in planned] if clips else []
-    check_outputs(out_dir, clip_paths + list(sidecar_paths.values()), overwrite=overwrite)
+    sidecar_paths = sidecar_paths_for(info.path, out_dir, _sidecar_kinds(sidecars))
+    check_outputs(out_dir, _outputs(planned, sidecar_paths, clips), overwrite=overwrite)
     _make_folder(out_dir)
 
     results = []
@@ -136,13 +132,50 @@ def export_spans(
     return ExportResult(spans=results, sidecars=written_sidecars)
 
 
-def sidecar_paths_for(video: str | os.PathLike, out_dir: str | os.PathLike) -> dict[str, Path]:
+def span_outputs(
+    info: VideoInfo,
+    spans: Sequence[Span],
+    out_dir: str | os.PathLike,
+    *,
+    pad_s: float = 0.0,
+    clips: bool = True,
+    sidecars: bool | Sequence[str] = True,
+) -> list[Path]:
+    """The files `export_spans` with these arguments writes, clips first (to ask before replacing any).
+
+    Raises `ExportError` as `export_spans` does for spans outside the video.
+    """
+    out_dir = Path(out_dir)
+    planned = _plan(info, spans, out_dir, safe_stem(info.path.stem), pad_s)
+    return _outputs(planned, sidecar_paths_for(info.path, out_dir, _sidecar_kinds(sidecars)), clips)
+
+
+def _outputs(planned: list[_Planned], sidecar_paths: dict[str, Path], clips: bool) -> list[Path]:
+    return ([p.path for p in planned] if clips else []) + list(sidecar_paths.values())
+
+
+def sidecar_paths_for(
+    video: str | os.PathLike, out_dir: str | os.PathLike, kinds: Sequence[str] = SIDECAR_KINDS
+) -> dict[str, Path]:
     """Where `export_spans` writes the sidecars of `video` in `out_dir`, by kind ("srt", "vtt", ...)."""
     stem = safe_stem(Path(video).stem)
-    return {kind: Path(out_dir) / sidecar_name(stem, kind) for kind in SIDECAR_KINDS}
+    return {kind: Path(out_dir) / sidecar_name(stem, kind) for kind in kinds}
+
+
+def _sidecar_kinds(sidecars: bool | Sequence[str]) -> tuple[str, ...]:
+    if isinstance(sidecars, bool):
+        return SIDECAR_KINDS if sidecars else ()
+    unknown = sorted(set(sidecars) - set(SIDECAR_KINDS))
+    if unknown:
+        raise ExportError(f"Unknown sidecar kind {unknown[0]!r}: choose from {', '.join(SIDECAR_KINDS)}.")
+    return tuple(kind for kind in SIDECAR_KINDS if kind in sidecars)
 
 
 def _plan(info: VideoInfo, spans: Sequence[Span], out_dir: Path, stem: str, pad_s: float) -> list[_Planned]:
+    if not spans:
+        raise ExportError("There are no spans to export. Run grounding first, or check the spans file.")
+    if not (math.isfinite(pad_s) and pad_s >= 0):
+        raise ExportError(f"The padding must be zero or more seconds, not {pad_s}.")
     planned = []
     for number, span in enumerate(spans, start=1):
         if span.start_s >= info.duration_s:

@@ -1,4 +1,5 @@
-"""Tracking results as files: PNG mask sequences, COCO JSON with RLE, MOT-style box CSV.
+"""Tracking results as files: PNG mask sequences (per object, and one indexed PNG per frame with every
+object), COCO JSON with RLE, MOT-style box CSV.
 
 Formats are in docs/formats.md ("Tracks"). Every file or folder appears whole or not at all, through
 `engine.atomic`: a PNG sequence is written into a hidden temporary folder that is renamed into place
@@ -17,6 +18,8 @@ import numpy as np
 from PIL import Image
 
 from engine.atomic import atomic_folder, atomic_open
+from engine.errors import ExportError
+from engine.export.burn_in import PALETTE
 from engine.jobs import Job, job_or_new
 from engine.tracking import TrackStore, decode_mask
 
@@ -59,6 +62,38 @@ def write_png_masks(
                 written += 1
                 job.progress("export", written, total)
     return targets
+
+
+def write_palette_pngs(
+    store: TrackStore, folder: str | os.PathLike, *, overwrite: bool = False, job: Job | None = None
+) -> Path:
+    """One indexed PNG per tracked frame, `<frame index>.png`: pixel value = object id, 0 = no object.
+
+    Where masks overlap the higher id wins (it is drawn last). The palette gives id n the colour burn-in
+    draws it in, so the files also read as pictures. The folder appears whole or not at all. Progress:
+    stage "export", frames written; a cancelled `job` raises `Cancelled` and leaves no folder.
+    """
+    job = job_or_new(job)
+    obj_ids = store.object_ids()
+    if obj_ids and max(obj_ids) > 255:
+        raise ExportError(
+            f"Object {max(obj_ids)} does not fit an 8-bit palette PNG (ids 1-255). "
+            "Export per-object PNG masks instead."
+        )
+    frames = sorted({i for obj_id in obj_ids for i in store.frame_indices(obj_id)})
+    palette = [0, 0, 0] + [c for n in range(1, 256) for c in PALETTE[(n - 1) % len(PALETTE)]]
+    with atomic_folder(folder, overwrite=overwrite) as staging:
+        for written, frame_index in enumerate(frames, start=1):
+            image = np.zeros((store.height, store.width), np.uint8)
+            for obj_id in obj_ids:
+                mask = store.mask(obj_id, frame_index)
+                if mask is not None:
+                    image[mask] = obj_id
+            picture = Image.fromarray(image)
+            picture.putpalette(palette)  # "L" -> "P": the same bytes, indexed
+            picture.save(staging / png_name(frame_index))
+            job.progress("export", written, len(frames))
+    return Path(folder)
 
 
 def write_coco_json(store: TrackStore, path: str | os.PathLike, *, overwrite: bool = False) -> Path:

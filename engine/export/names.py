@@ -44,6 +44,14 @@ def clip_name(stem: str, number: int, count: int, start_s: float, end_s: float) 
     return f"{stem}_{number:0{width}d}_{_time_for_name(start_s)}-{_time_for_name(end_s)}.mp4"
 
 
+def tracked_video_name(start_s: float | None = None, end_s: float | None = None) -> str:
+    """`tracked.mp4` for the whole video (the name `scenescope track` gives it), else
+    `tracked_<start>-<end>.mp4`."""
+    if start_s is None and end_s is None:
+        return "tracked.mp4"
+    return f"tracked_{_time_for_name(start_s or 0.0)}-{_time_for_name(end_s or 0.0)}.mp4"
+
+
 def sidecar_name(stem: str, kind: str) -> str:
     """`<stem>.spans.<kind>`; players that look for subtitles next to a video match the stem."""
     return f"{stem}.spans.{kind}"

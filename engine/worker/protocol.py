@@ -154,6 +154,15 @@ class Args:
             raise self._fail(name, "one of " + ", ".join(options))
         return value
 
+    def some_of(self, name: str, options: Sequence[str]) -> list[str]:
+        """true or absent: all of `options`; false: none; or a list of some of them (in `options`' order)."""
+        value = self._fields.get(name, True)
+        if isinstance(value, bool):
+            return list(options) if value else []
+        if not isinstance(value, list) or not set(value) <= set(options):
+            raise self._fail(name, "true, false or a list of some of " + ", ".join(options))
+        return [option for option in options if option in value]
+
     def obj(self, name: str, *, optional: bool = True) -> dict[str, Any]:
         value = self._fields.get(name)
         if value is None and optional:
