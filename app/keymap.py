@@ -56,11 +56,23 @@ KEYMAP: tuple[Binding, ...] = (
     Binding("zoom_in", "Zoom Timeline &In", "View", ("+", "=")),
     Binding("zoom_out", "Zoom Timeline &Out", "View", ("-",)),
     Binding("zoom_fit", "Show &Whole Video", "View", ("Ctrl+0",)),
+    # Tracking (issue 13): clicks on the picture in tracking mode segment the selected object.
+    Binding("tracking_mode", "&Tracking Mode", "Tracking", ("T",)),
+    Binding("new_object", "&New Object", "Tracking", ("N",)),
+    *(Binding(f"pick_object_{n}", f"Pick Object {n}", "Tracking", (str(n),)) for n in range(1, 10)),
+    Binding("propagate", "&Propagate Over the Moment", "Tracking", ("Ctrl+T",)),
+    Binding("propagate_whole", "Propagate Over the &Whole Video", "Tracking", ()),
+    Binding("cancel_tracking", "&Cancel Tracking", "Tracking", ()),
+    Binding("hide_masks", "&Hide All Masks", "Tracking", ("H",)),
+    Binding("mask_contours", "Mask C&ontours", "Tracking", ("C",)),
+    Binding("mask_boxes", "Mask &Boxes", "Tracking", ("B",)),
+    Binding("mask_fainter", "Masks Fainter", "Tracking", ("Ctrl+[",)),
+    Binding("mask_stronger", "Masks Stronger", "Tracking", ("Ctrl+]",)),
     Binding("shortcuts", "&Keyboard Shortcuts", "Help", ("F1",)),
     Binding("about", "&About Scenescope", "Help", ()),
 )
 BY_NAME: Mapping[str, Binding] = {b.name: b for b in KEYMAP}
-MENUS = ("File", "Playback", "View", "Help")
+MENUS = ("File", "Playback", "View", "Tracking", "Help")
 
 
 def keys_for(binding: Binding, overrides: Mapping[str, list[str]]) -> list[QKeySequence]:

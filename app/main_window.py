@@ -12,8 +12,8 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +33,9 @@ from app import keymap
 from app.banner import Banner
 from app.engine_status import EngineStatus
 from app.frame_reader import FrameReader
+from app.mask_overlay import MaskOverlay
+from app.object_lanes import ObjectLanes
+from app.objects_panel import ObjectsPanel
 from app.player import Player
 from app.session import SUFFIX
 from app.session_controller import SessionController
@@ -39,6 +43,7 @@ from app.settings import Settings
 from app.settings_dialog import SettingsDialog
 from app.side_panel import SidePanel
 from app.timeline import Timeline
+from app.tracking_controller import TrackingController
 from app.transport import Transport
 from app.video_view import VideoView
 from app.worker_client import WORKER_EXITED, Call, WorkerClient
@@ -77,8 +82,10 @@ class MainWindow(QMainWindow):
         self.side = SidePanel()
         self.banner = Banner()
         self.engine_status = EngineStatus()
+        self.tracking = TrackingController(self.worker, self.sessions, self)
         self._build_layout()
         self._connect()
+        self._connect_tracking()
         self.actions = keymap.build_actions(self, self._handlers(), self.settings.key_overrides())
         self._build_menus()
         self.statusBar().addPermanentWidget(self.engine_status)
@@ -133,6 +140,76 @@ class MainWindow(QMainWindow):
         self.timeline.view_changed.connect(self.sessions.view_changed)
         self.sessions.failed.connect(lambda text: self.banner.show_message(text, "warning"))
 
+    def _connect_tracking(self) -> None:
+        """Tracking (issue 13): clicks in tracking mode, masks over the picture, the Objects page, a lane per
+        object, and the keys of the Tracking menu."""
+        t, view, masks = self.tracking, self.view, MaskOverlay()
+        self.masks = masks
+        view.overlays.append(masks.paint)
+        self.objects_panel = ObjectsPanel(t, masks.style)
+        self.side.set_page("Objects", self.objects_panel)
+        self.object_lanes = ObjectLanes(self.timeline, t)
+        self.track_button = QToolButton(text="Track", checkable=True, toolTip="Tracking mode (T)")
+        self.track_button.toggled.connect(t.set_mode)
+        self.transport.add_tool(self.track_button)
+
+        def objects_changed() -> None:
+            masks.store = t.store
+            masks.colors = {o.obj_id: QColor(o.color) for o in t.objects()}
+            masks.names = {o.obj_id: o.name for o in t.objects()}
+            view.update()
+
+        def mode_changed(on: bool) -> None:
+            view.draws_boxes = on
+            view.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+            self.track_button.setChecked(on)
+            if on and self.sessions.session is not None:
+                self.side.setCurrentWidget(self.objects_panel)
+
+        def frame_shown(_image, index: int) -> None:
+            t.frame_index = index
+            QTimer.singleShot(0, lambda: masks.prepare(index + 1))  # playback's next frame, while idle
+
+        def picked(x: float, y: float, button, modifiers) -> None:
+            alt = bool(modifiers & Qt.KeyboardModifier.AltModifier)
+            if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+                t.click(x, y, positive=button == Qt.MouseButton.LeftButton and not alt)
+
+        def restyle(change) -> None:
+            change(masks.style)
+            self.objects_panel.show_style()
+            view.update()
+
+        t.objects_changed.connect(objects_changed)
+        t.masks_changed.connect(
+            lambda frames: view.update() if frames is None or view.frame_index in frames else None
+        )
+        t.mode_changed.connect(mode_changed)
+        t.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        t.failed.connect(lambda text: self.banner.show_message(text, "warning"))
+        self.objects_panel.style_changed.connect(view.update)
+        self.video_opened.connect(t.set_video)
+        self.player.frame_shown.connect(frame_shown)
+        view.picked.connect(picked)
+        view.box_drawn.connect(t.drag_box)
+        self.tracking_handlers = {
+            "tracking_mode": lambda: t.set_mode(not t.mode),
+            "new_object": t.new_object,
+            **{f"pick_object_{n}": (lambda n=n: t.pick(n)) for n in range(1, 10)},
+            "propagate": t.propagate,
+            "propagate_whole": lambda: t.propagate(whole=True),
+            "cancel_tracking": t.cancel,
+            "hide_masks": lambda: restyle(lambda s: setattr(s, "hidden", not s.hidden)),
+            "mask_contours": lambda: restyle(lambda s: setattr(s, "contours", not s.contours)),
+            "mask_boxes": lambda: restyle(lambda s: setattr(s, "boxes", not s.boxes)),
+            "mask_fainter": lambda: restyle(lambda s: setattr(s, "opacity", max(0.0, s.opacity - 0.1))),
+            "mask_stronger": lambda: restyle(lambda s: setattr(s, "opacity", min(1.0, s.opacity + 0.1))),
+        }
+
+    def track_in_moment(self, start_s: float, end_s: float) -> None:
+        """The moments list's "Track in this moment": tracking mode at its start, tracking limited to it."""
+        self.player.seek(self.tracking.track_in_moment(start_s, end_s))
+
     def _handlers(self) -> dict:
         p = self.player
         return {
@@ -167,6 +244,7 @@ class MainWindow(QMainWindow):
             "zoom_fit": self.timeline.zoom_fit,
             "shortcuts": self._show_shortcuts,
             "about": self._about,
+            **self.tracking_handlers,
         }
 
     def _build_menus(self) -> None:

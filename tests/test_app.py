@@ -73,7 +73,7 @@ def _key(text: str):
 
 def test_menus_hold_every_action_of_the_keymap_with_its_keys(window) -> None:
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert menus == ["File", "Playback", "View", "Help"]
+    assert menus == ["File", "Playback", "View", "Tracking", "Help"]
     in_menus = {a.objectName() for m in window.menuBar().actions() for a in m.menu().actions()}
     assert {b.name for b in keymap.KEYMAP} <= in_menus
     assert window.actions["play_pause"].shortcuts()[0].toString() == "Space"
