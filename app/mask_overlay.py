@@ -23,7 +23,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
 from engine.tracking import FrameMask, TrackStore, decode_mask
 
-CACHED_FRAMES = 48  # prepared frames kept: ~8 MiB each at 1080p
+CACHED_FRAMES = 48  # prepared frames kept: at most 8 MiB each at 1080p
 OUTLINE = 128  # ids at and above it are outlines
 POSITIVE, NEGATIVE = QColor("#3ddc84"), QColor("#ff4d4d")
 
@@ -45,7 +45,8 @@ class MaskOverlay:
         self.style = OverlayStyle()
         self.colors: dict[int, QColor] = {}  # the objects drawn, with their colours, in drawing order
         self.names: dict[int, str] = {}
-        self._frames: OrderedDict[int, tuple[tuple, QImage]] = OrderedDict()  # LRU: index -> (key, image)
+        # LRU: frame index -> (key, (top-left, image))
+        self._frames: OrderedDict[int, tuple[tuple, tuple[QPointF, QImage]]] = OrderedDict()
 
     def clear(self) -> None:
         self._frames.clear()
@@ -57,15 +58,17 @@ class MaskOverlay:
             return
         masks = self._masks(frame_index)
         if masks and not self.style.hidden:
-            image = self.prepare(frame_index, masks)
-            if image is not None:
-                painter.drawImage(QPointF(0, 0), image)
+            prepared = self.prepare(frame_index, masks)
+            if prepared is not None:
+                painter.drawImage(*prepared)
             if self.style.boxes or self.style.labels:
                 self._paint_boxes(painter, masks)
         self._paint_clicks(painter, frame_index)
 
-    def prepare(self, frame_index: int, masks: dict[int, FrameMask] | None = None) -> QImage | None:
-        """The frame's mask image (made now if not kept yet); None when no object shows there."""
+    def prepare(
+        self, frame_index: int, masks: dict[int, FrameMask] | None = None
+    ) -> tuple[QPointF, QImage] | None:
+        """The frame's mask image and where it goes (made now if not kept yet); None when nothing shows."""
         if self.store is None:
             return None
         masks = self._masks(frame_index) if masks is None else masks
@@ -92,25 +95,32 @@ class MaskOverlay:
         found = {obj: self.store.get(obj, frame_index) for obj in self.colors}
         return {obj: m for obj, m in found.items() if m is not None and m.area > 0}
 
-    def _render(self, masks: dict[int, FrameMask]) -> QImage:
+    def _render(self, masks: dict[int, FrameMask]) -> tuple[QPointF, QImage]:
+        """The masks as one image over the union of their boxes (a small object costs a small image)."""
         store = self.store
         assert store is not None
-        ids = np.zeros((store.height, store.width), np.uint8)
+        x0 = min(m.bbox[0] for m in masks.values())
+        y0 = min(m.bbox[1] for m in masks.values())
+        x1 = max(m.bbox[0] + m.bbox[2] for m in masks.values())
+        y1 = max(m.bbox[1] + m.bbox[3] for m in masks.values())
+        ids = np.zeros((y1 - y0, x1 - x0), np.uint8)
         table = [0] * 256
         thickness = max(1, round(max(store.width, store.height) / 600))
         for slot, (obj, m) in enumerate(masks.items(), start=1):
             x, y, w, h = m.bbox
             inside = decode_mask(m.rle, store.height, store.width)[y : y + h, x : x + w]
-            ids[y : y + h, x : x + w][inside] = slot
+            region = ids[y - y0 : y - y0 + h, x - x0 : x - x0 + w]
+            region[inside] = slot
             if self.style.contours:
-                ids[y : y + h, x : x + w][_outline(inside, thickness)] = OUTLINE + slot
+                region[_outline(inside, thickness)] = OUTLINE + slot
             color = self.colors[obj]
             fill = QColor(color)
             fill.setAlphaF(max(0.0, min(1.0, self.style.opacity)))
             table[slot], table[OUTLINE + slot] = fill.rgba(), color.rgba()
-        indexed = QImage(ids.data, store.width, store.height, store.width, QImage.Format.Format_Indexed8)
+        indexed = QImage(ids.data, ids.shape[1], ids.shape[0], ids.shape[1], QImage.Format.Format_Indexed8)
         indexed.setColorTable(table)
-        return indexed.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)  # a copy: ids may go
+        # convertToFormat copies, so `ids` may go
+        return QPointF(x0, y0), indexed.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
 
     def _paint_boxes(self, painter: QPainter, masks: dict[int, FrameMask]) -> None:
         painter.save()
