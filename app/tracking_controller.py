@@ -94,6 +94,8 @@ class TrackingController(QObject):
         """The window shows `info`: the session's objects come back (same video: the ones in memory stay);
         the worker's tracker is rebuilt from their clicks when next needed."""
         same = self.info is not None and self.info.identity == info.identity and self.store is not None
+        if self._call is not None:
+            self.worker.cancel(self._call)  # its answers would be about the tracker of before
         self.info, self._video, self._tracker = info, None, None
         self._engine_tracked.clear()
         self._queue.clear()

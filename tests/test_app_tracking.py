@@ -262,7 +262,7 @@ def test_playback_draws_each_frames_own_mask_and_a_reopened_session_tracks_again
 ) -> None:
     from engine.video import probe
 
-    path = media("track playback.mp4", width=320, height=240, frames=150, fps=30)
+    path = media("track playback.mp4", width=320, height=240, frames=900, fps=30)
     info = probe(path)
     session, session_path = open_video_session(path)
     session.tracks[SESSION_KEY] = FILE_NAME
@@ -274,7 +274,7 @@ def test_playback_draws_each_frames_own_mask_and_a_reopened_session_tracks_again
     window = make_window()
     open_and_wait(qtbot, window, path)
     t = window.tracking
-    assert [o.name for o in t.objects()] == ["Staged"] and len(t.store.frame_indices(1)) == 150
+    assert [o.name for o in t.objects()] == ["Staged"] and len(t.store.frame_indices(1)) == 900
     window.masks.style.opacity, window.masks.style.contours, window.masks.style.labels = 1.0, False, False
     magenta = np.array(QColor(MASK_COLOR).getRgb()[:3])
     seen = []
@@ -300,29 +300,32 @@ def test_playback_draws_each_frames_own_mask_and_a_reopened_session_tracks_again
         pass
     assert answer.args[0]["models"]["sam2"] is None and t.tracker_handle() is None
 
-    # propagating again rebuilds the worker's tracker from the stored click, while playback goes on
+    # propagating again rebuilds the worker's tracker from the stored click; the beat is measured while
+    # the masks stream in (after the model loaded) and the 30 s clip plays
     beat = Heartbeat()
     window.player.show_index(0)
     on_screen(qtbot, window, 0)
     window.track_in_moment(0.0, 0.3)  # "Track in this moment": 9 frames, not the whole video
     assert t.mode and t.propagation_range() == (0.0, 0.3)
     t.propagate()
+    qtbot.waitUntil(lambda: t.busy, timeout=120_000)  # the click replayed, propagation started
+    first = t.store.version
+    qtbot.waitUntil(lambda: t.store.version > first, timeout=120_000)  # the first streamed frame
     window.player.play()
     beat.start()
-    qtbot.waitUntil(
-        lambda: not t.busy and t.tracker_handle() is not None and t._call is None, timeout=120_000
-    )
+    qtbot.waitUntil(lambda: not t.busy, timeout=120_000)
     beat.stop()
     window.player.pause()
     assert len(beat.gaps_ms) > 100 and beat.longest_ms < 50, beat.longest_ms
+    assert t.tracker_handle() is not None
     staged = staged_store(info)
-    retracked = [i for i in range(150) if t.store.get(1, i).rle != staged.get(1, i).rle]
+    retracked = [i for i in range(900) if t.store.get(1, i).rle != staged.get(1, i).rle]
     assert retracked == list(range(9))  # SAM2's masks replaced the staged ones in the moment only
 
 
 def stored(mask: FrameMask) -> FrameMask:
-    """A mask as the tracks file keeps it: the score to 6 decimals."""
-    return replace(mask, score=round(mask.score, 6))
+    """A mask as the tracks file keeps it: time and score to 6 decimals."""
+    return replace(mask, time_s=round(mask.time_s, 6), score=round(mask.score, 6))
 
 
 def test_a_reopened_session_shows_the_same_masks(qtbot, make_window, media) -> None:
