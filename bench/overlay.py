@@ -6,11 +6,12 @@
 The real VideoView paints a 1920x1080 frame (RGB888, as the player delivers it) aspect-fit into a
 1280x720 widget, rendered offscreen into a QImage, with app/mask_overlay.py's painter:
 - "frame only": no overlay, the picture's own paint cost;
-- "masks, first paint": every paint a frame never drawn before (cache cleared): RLE decode of each object,
+- "first paint": every paint a frame never drawn before (cache cleared): RLE decode of each object,
   the indexed image, the outline, the conversion to ARGB, then the draw;
-- "masks, prepared": the frame's mask image already made (`prepare` ran while the event loop was idle, as
+- "prepared": the frame's mask image already made (`prepare` ran while the event loop was idle, as
   the window does for the next frame during playback; or a frame shown again): the draw alone.
-Masks are smooth blobs (ellipses of 3-12 % of the frame), as SAM2's are. Medians over --repeat paints.
+Masks are smooth blobs (ellipses of 3-12 % of the frame), as SAM2's are. "overlay" is prepared minus frame
+only: what the masks add to a paint. Medians over --repeat rounds of one paint of each kind.
 """
 
 from __future__ import annotations
@@ -56,17 +57,6 @@ def blob_store(objects: int, rng: np.random.Generator) -> TrackStore:
     return store
 
 
-def median_ms(paint, repeat: int, before=None) -> float:
-    times = []
-    for _ in range(repeat):
-        if before is not None:
-            before()
-        start = time.perf_counter()
-        paint()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=40)
@@ -82,18 +72,24 @@ def main() -> None:
     def paint() -> None:
         view.render(target)
 
-    print(f"{W}x{H} frame into a {VIEW_W}x{VIEW_H} view, median of {args.repeat} paints")
-    print(f"{'':<12}{'frame only':>12}{'first paint':>14}{'prepared':>12}{'rle bytes':>12}")
-    base = median_ms(paint, args.repeat)
+    print(f"{W}x{H} frame into a {VIEW_W}x{VIEW_H} view, median of {args.repeat} paints (ms), interleaved")
+    print(f"{'':<12}{'frame only':>12}{'first paint':>14}{'prepared':>12}{'overlay':>10}{'rle bytes':>12}")
     for objects in (1, 3, 10):
         overlay = MaskOverlay(blob_store(objects, rng))
         overlay.colors = {obj: QColor(COLORS[(obj - 1) % len(COLORS)]) for obj in range(1, objects + 1)}
-        view.overlays = [overlay.paint]
-        cold = median_ms(paint, args.repeat, before=overlay.clear)
-        warm = median_ms(paint, args.repeat)
+        times: dict[str, list[float]] = {"frame": [], "first": [], "prepared": []}
+        for _ in range(args.repeat):  # one of each per round, so a busy moment of the machine hits all three
+            for kind, overlays in (("frame", []), ("first", [overlay.paint]), ("prepared", [overlay.paint])):
+                view.overlays = overlays
+                if kind == "first":
+                    overlay.clear()
+                start = time.perf_counter()
+                view.render(target)
+                times[kind].append((time.perf_counter() - start) * 1000)
+        frame, first, prepared = (statistics.median(times[k]) for k in ("frame", "first", "prepared"))
         rle = sum(len(m.rle) for m in (overlay.store.get(o, 0) for o in overlay.colors))
-        print(f"{objects:>2} objects  {base:>10.2f}ms{cold:>12.2f}ms{warm:>10.2f}ms{rle:>12,}")
-        view.overlays = []
+        row = f"{frame:>10.2f}{first:>14.2f}{prepared:>12.2f}{prepared - frame:>10.2f}"
+        print(f"{objects:>2} objects  {row}{rle:>12,}")
 
 
 if __name__ == "__main__":
