@@ -89,18 +89,19 @@ class ObjectsPanel(QWidget):
         run.addWidget(self.propagate)
         layout.addLayout(run)
 
-        busy = QHBoxLayout()
+        self.busy_row = QWidget()
+        busy = QVBoxLayout(self.busy_row)
+        busy.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
-        self.left = QLabel("")
         self.cancel = QPushButton("Cancel")
         self.cancel.clicked.connect(controller.cancel)
-        busy.addWidget(self.progress, 1)
+        bar.addWidget(self.progress, 1)
+        bar.addWidget(self.cancel)
+        self.left = QLabel("")
+        busy.addLayout(bar)
         busy.addWidget(self.left)
-        busy.addWidget(self.cancel)
-        self.busy_row = QWidget()
-        self.busy_row.setLayout(busy)
-        busy.setContentsMargins(0, 0, 0, 0)
         self.busy_row.hide()
         layout.addWidget(self.busy_row)
 
@@ -183,8 +184,8 @@ class ObjectsPanel(QWidget):
     def _progress(self, done: int, total: int, left_s: float) -> None:
         self.progress.setRange(0, total)
         self.progress.setValue(done)
-        left = "" if math.isnan(left_s) else f", about {format_timecode(left_s).split('.')[0]} left"
-        self.left.setText(f"{done:,}/{total:,} frames{left}")
+        left = "" if math.isnan(left_s) else f", about {_duration(left_s)} left"
+        self.left.setText(f"Tracking: {done:,} of {total:,} frames{left}")
 
     # ----- to the controller --------------------------------------------------------------------------------
     def _chosen(self) -> int | None:
@@ -225,6 +226,16 @@ class ObjectsPanel(QWidget):
     def _toggle(self, name: str, on: bool) -> None:
         setattr(self.style, name, on)
         self.style_changed.emit()
+
+
+def _duration(seconds: float) -> str:
+    """ "8 s", "3 min 05 s", "1 h 02 min": the time left, as precise as it is worth."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def _swatch(color: str) -> QIcon:

@@ -110,8 +110,9 @@ def test_clicks_reach_the_engine_as_video_pixels_and_the_mask_is_painted_where_t
         view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(window, 200, 290)
     )
     settle(qtbot, window)
-    window.resize(900, 640)  # another size, so another scale
-    qtbot.waitUntil(lambda: abs(min(view.width() / 240, view.height() / 320) - scale) > 0.2, timeout=5000)
+    window.splitters[0].setSizes([300, 1140])  # a narrow view: another scale, bars above and below
+    qtbot.waitUntil(lambda: abs(min(view.width() / 240, view.height() / 320) - scale) > 0.1, timeout=5000)
+    assert view.video_rect().y() > 10
     second_scale = min(view.width() / 240, view.height() / 320)
     QTest.mouseClick(
         view, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, widget_point(window, 30, 40)
