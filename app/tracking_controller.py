@@ -9,9 +9,9 @@
 The masks live in `self.store`, an `engine.tracking.TrackStore` filled from the worker's answers (the mask
 of a clicked frame from `track_prompt`, every tracked frame from the "masks" partials), so the overlay
 draws whatever has arrived. Requests to the tracker go one at a time, in order, so a click made while a
-propagation runs follows it. The worker's tracker is a cache of the clicks: when there is none (a session
-reopened, the engine restarted) the stored clicks are sent again as prompts before the next request that
-needs the engine, and the masks stay as stored until something re-tracks them.
+propagation runs follows it. The worker's tracker is rebuilt from the session's file when there is none
+(a session reopened, the engine restarted): `track_restore` before the next request that needs it prompts
+the stored clicks again and keeps the stored masks, so exports and refinements see them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -61,7 +62,7 @@ class TrackingController(QObject):
         self._tracker: str | None = None
         self._engine_tracked: set[int] = set()  # objects the worker's tracker has propagated
         self._queue: deque[tuple[str, dict, Callable[[dict], None]]] = deque()
-        self._replay: deque[tuple[str, dict, Callable[[dict], None]]] = deque()
+        self._restore = False  # the worker needs a tracker rebuilt from the saved objects first
         self._call: Call | None = None
         self._first_progress: tuple[float, int] | None = None  # (when, frames done) of the call's first
         self._lanes = QTimer(self, singleShot=True, interval=LANES_EVERY_MS)
@@ -157,7 +158,6 @@ class TrackingController(QObject):
         del self._objects[obj_id]
         frames = self.store.frame_indices(obj_id)
         self.store.remove_object(obj_id)
-        self._replay = deque(item for item in self._replay if item[1].get("obj_id") != obj_id)
         if self.current == obj_id:
             self.current = None
         if obj_id in self._engine_tracked or self._tracker is not None:
@@ -194,7 +194,7 @@ class TrackingController(QObject):
         time_s = self.info.frames.time_of(index)
         fields = {"obj_id": obj_id, "time_s": time_s, "points": points, "labels": labels, "box": box}
         self._remember_click(obj_id, index, time_s, points, labels, box)
-        if obj_id in self._engine_tracked and index in self.store.frame_indices(obj_id):
+        if self._tracked_in_engine(obj_id) and index in self.store.frame_indices(obj_id):
             self._send("track_refine", fields, lambda data: self._tracked(data, "Re-tracked"))
         else:
             self._send("track_prompt", fields, lambda data: self._prompted(obj_id, data))
@@ -272,17 +272,39 @@ class TrackingController(QObject):
             self._queue.popleft()  # nothing in the engine to remove
             self._pump()
             return
-        source = self._replay if self._replay and self._queue[0][0] != "track_remove" else self._queue
-        kind, fields, done = source.popleft()
-        fields = {k: v for k, v in fields.items() if v is not None}
+        if self._restore and self._tracker is None:
+            self._restore = False
+            path = self._save()
+            if path is not None:
+                self._request("track_restore", {"video": self._video, "path": str(path)}, self._restored)
+                return
+        kind, fields, done = self._queue.popleft()
         target = {"tracker": self._tracker} if self._tracker is not None else {"video": self._video}
-        call = self.worker.request(kind, **target, **fields)
+        self._request(kind, {**target, **{k: v for k, v in fields.items() if v is not None}}, done)
+
+    def _request(self, kind: str, fields: dict, done: Callable[[dict], None]) -> None:
+        call = self.worker.request(kind, **fields)
         call.partial.connect(self._partial)
         call.progress.connect(self._progress)
         call.finished.connect(lambda data: self._finished(call, data, done))
         call.failed.connect(lambda error: self._failed(call, error))
-        self._first_progress: tuple[float, int] | None = None
+        self._first_progress = None
         self._set_call(call)
+
+    def _restored(self, data: dict) -> None:
+        """The worker's tracker holds the saved masks again: a click on a tracked frame refines it."""
+        self._put([(m["obj_id"], FrameMask.from_dict(m)) for m in data["masks"]])
+        self._engine_tracked.update(o for o in self._objects if self._tracked_beyond_clicks(o))
+        self._changed()
+
+    def _tracked_in_engine(self, obj_id: int) -> bool:
+        """Whether the worker's tracker has (or will have, once restored) masks past its clicks."""
+        return obj_id in self._engine_tracked or (self._restore and self._tracked_beyond_clicks(obj_id))
+
+    def _tracked_beyond_clicks(self, obj_id: int) -> bool:
+        assert self.store is not None
+        prompted = {p.frame_index for p in self.store.prompts(obj_id)}
+        return any(f not in prompted for f in self.store.frame_indices(obj_id))
 
     def _finished(self, call: Call, data: dict, done: Callable[[dict], None]) -> None:
         if call is not self._call:
@@ -330,20 +352,8 @@ class TrackingController(QObject):
             self.busy_changed.emit(self.busy)
 
     def _replay_clicks(self) -> None:
-        """The stored clicks, as prompts for a new tracker in the worker (sent before what needs it)."""
-        self._replay.clear()
-        if self.store is None:
-            return
-        for obj_id in sorted(self._objects):
-            for p in self.store.prompts(obj_id):
-                fields = {
-                    "obj_id": obj_id,
-                    "time_s": p.time_s,
-                    "points": [list(xy) for xy in p.points],
-                    "labels": list(p.labels),
-                    "box": None if p.box is None else list(p.box),
-                }
-                self._replay.append(("track_prompt", fields, lambda data, o=obj_id: self._prompted(o, data)))
+        """Have the worker rebuild its tracker from the saved objects before the next request needing it."""
+        self._restore = self.store is not None and any(self.store.prompts(o) for o in self._objects)
 
     # ----- results in, session out --------------------------------------------------------------------------
     def _put(self, masks: list[tuple[int, FrameMask]]) -> None:
@@ -361,18 +371,20 @@ class TrackingController(QObject):
         self.presence_changed.emit()
         self._save()
 
-    def _save(self) -> None:
+    def _save(self) -> Path | None:
+        """Write the objects beside the session; returns the file (None: no session, or it failed)."""
         keeper = getattr(self.sessions, "keeper", None)
         if keeper is None or keeper.session is None or keeper.path is None or self.store is None:
-            return
+            return None
         try:
-            save_objects(data_folder(keeper.path) / FILE_NAME, self.store, self.objects())
+            path = save_objects(data_folder(keeper.path) / FILE_NAME, self.store, self.objects())
         except OSError as e:
             self.failed.emit(f"Cannot save the tracked objects ({e.strerror}): free some disk space.")
-            return
+            return None
         if keeper.session.tracks.get(SESSION_KEY) != FILE_NAME:
             keeper.session.tracks[SESSION_KEY] = FILE_NAME
             keeper.mark_dirty()
+        return path
 
     def _load_session_objects(self) -> None:
         keeper = getattr(self.sessions, "keeper", None)
