@@ -77,11 +77,24 @@ KEYMAP: tuple[Binding, ...] = (
     Binding("focus_question", "&Ask a Question", "Ask", ("Ctrl+L",)),
     Binding("new_conversation", "&New Conversation", "Ask", ("Ctrl+Shift+N",)),
     Binding("cancel_answer", "&Cancel the Answer", "Ask", ("Esc",)),
+    # Tracking (issue 13): clicks on the picture in tracking mode segment the selected object.
+    Binding("tracking_mode", "&Tracking Mode", "Tracking", ("T",)),
+    Binding("new_object", "&New Object", "Tracking", ("N",)),
+    *(Binding(f"pick_object_{n}", f"Pick Object {n}", "Tracking", (str(n),)) for n in range(1, 10)),
+    Binding("propagate", "&Propagate Over the Moment", "Tracking", ("Ctrl+T",)),
+    Binding("propagate_whole", "Propagate Over the &Whole Video", "Tracking", ()),
+    Binding("track_in_moment", "Track in the Selected &Moment", "Tracking", ("Ctrl+Shift+T",)),
+    Binding("cancel_tracking", "&Cancel Tracking", "Tracking", ()),
+    Binding("hide_masks", "&Hide All Masks", "Tracking", ("H",)),
+    Binding("mask_contours", "Mask C&ontours", "Tracking", ("C",)),
+    Binding("mask_boxes", "Mask &Boxes", "Tracking", ("B",)),
+    Binding("mask_fainter", "Masks Fainter", "Tracking", ("Ctrl+[",)),
+    Binding("mask_stronger", "Masks Stronger", "Tracking", ("Ctrl+]",)),
     Binding("shortcuts", "&Keyboard Shortcuts", "Help", ("F1",)),
     Binding("about", "&About Scenescope", "Help", ()),
 )
 BY_NAME: Mapping[str, Binding] = {b.name: b for b in KEYMAP}
-MENUS = ("File", "Playback", "View", "Ask", "Moments", "Help")
+MENUS = ("File", "Playback", "View", "Ask", "Moments", "Tracking", "Help")
 
 
 def keys_for(binding: Binding, overrides: Mapping[str, list[str]]) -> list[QKeySequence]:

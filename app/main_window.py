@@ -12,8 +12,8 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -34,11 +35,14 @@ from app.chat_controller import ChatController
 from app.chat_panel import ChatPanel
 from app.engine_status import EngineStatus
 from app.frame_reader import FrameReader
+from app.mask_overlay import MaskOverlay
 from app.model_setup import ModelSetup
 from app.model_setup_dialog import ModelSetupDialog
 from app.moments import MomentsController
 from app.moments_lane import MomentsLane
 from app.moments_page import MomentsPage
+from app.object_lanes import ObjectLanes
+from app.objects_panel import ObjectsPanel
 from app.player import Player
 from app.session import SUFFIX
 from app.session_controller import SessionController
@@ -46,6 +50,7 @@ from app.settings import Settings
 from app.settings_dialog import SettingsDialog
 from app.side_panel import SidePanel
 from app.timeline import Timeline
+from app.tracking_controller import TrackingController
 from app.transport import Transport
 from app.video_view import VideoView
 from app.worker_client import WORKER_EXITED, Call, WorkerClient
@@ -91,13 +96,14 @@ class MainWindow(QMainWindow):
             self.worker, self.sessions, self.timeline.view_range, lambda: self.settings.frame_budget, self
         )
         self.chat_panel = ChatPanel(self.chat)
+        self.tracking = TrackingController(self.worker, self.sessions, self)
         self._build_layout()
         self._connect()
         self._connect_moments()
+        self._connect_tracking()
         self.actions = keymap.build_actions(self, self._handlers(), self.settings.key_overrides())
         self._connect_chat()
         self._build_menus()
-        self.export_tracking: tuple[str, dict[int, str]] | None = None  # tracker handle, {object id: name}
         self.export_dialog = None
         self.statusBar().addPermanentWidget(self.engine_status)
         self.statusBar().showMessage("Open a video to begin")
@@ -152,6 +158,84 @@ class MainWindow(QMainWindow):
         self.timeline.view_changed.connect(self.sessions.view_changed)
         self.sessions.failed.connect(lambda text: self.banner.show_message(text, "warning"))
 
+    def _connect_tracking(self) -> None:
+        """Tracking (issue 13): clicks in tracking mode, masks over the picture, the Objects page, a lane per
+        object, and the keys of the Tracking menu."""
+        t, view, masks = self.tracking, self.view, MaskOverlay()
+        self.masks = masks
+        view.overlays.append(masks.paint)
+        self.objects_panel = ObjectsPanel(t, masks.style)
+        self.side.set_page("Objects", self.objects_panel)
+        self.object_lanes = ObjectLanes(self.timeline, t)
+        self.track_button = QToolButton(text="Track", checkable=True, toolTip="Tracking mode (T)")
+        self.track_button.toggled.connect(t.set_mode)
+        self.transport.add_tool(self.track_button)
+
+        def objects_changed() -> None:
+            masks.store = t.store
+            masks.colors = {o.obj_id: QColor(o.color) for o in t.objects()}
+            masks.names = {o.obj_id: o.name for o in t.objects()}
+            view.update()
+
+        def mode_changed(on: bool) -> None:
+            view.draws_boxes = on
+            view.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+            self.track_button.setChecked(on)
+            if on and self.sessions.session is not None:
+                self.side.setCurrentWidget(self.objects_panel)
+
+        def frame_shown(_image, index: int) -> None:
+            t.frame_index = index
+            QTimer.singleShot(0, lambda: masks.prepare(index + 1))  # playback's next frame, while idle
+
+        def picked(x: float, y: float, button, modifiers) -> None:
+            alt = bool(modifiers & Qt.KeyboardModifier.AltModifier)
+            if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+                t.click(x, y, positive=button == Qt.MouseButton.LeftButton and not alt)
+
+        def restyle(change) -> None:
+            change(masks.style)
+            self.objects_panel.show_style()
+            view.update()
+
+        t.objects_changed.connect(objects_changed)
+        t.masks_changed.connect(
+            lambda frames: view.update() if frames is None or view.frame_index in frames else None
+        )
+        t.mode_changed.connect(mode_changed)
+        t.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        t.failed.connect(lambda text: self.banner.show_message(text, "warning"))
+        self.objects_panel.style_changed.connect(view.update)
+        self.video_opened.connect(t.set_video)
+        self.player.frame_shown.connect(frame_shown)
+        view.picked.connect(picked)
+        view.box_drawn.connect(t.drag_box)
+        self.tracking_handlers = {
+            "tracking_mode": lambda: t.set_mode(not t.mode),
+            "new_object": t.new_object,
+            **{f"pick_object_{n}": (lambda n=n: t.pick(n)) for n in range(1, 10)},
+            "propagate": t.propagate,
+            "propagate_whole": lambda: t.propagate(whole=True),
+            "cancel_tracking": t.cancel,
+            "hide_masks": lambda: restyle(lambda s: setattr(s, "hidden", not s.hidden)),
+            "mask_contours": lambda: restyle(lambda s: setattr(s, "contours", not s.contours)),
+            "mask_boxes": lambda: restyle(lambda s: setattr(s, "boxes", not s.boxes)),
+            "mask_fainter": lambda: restyle(lambda s: setattr(s, "opacity", max(0.0, s.opacity - 0.1))),
+            "mask_stronger": lambda: restyle(lambda s: setattr(s, "opacity", min(1.0, s.opacity + 0.1))),
+            "track_in_moment": self._track_in_selected_moment,
+        }
+
+    def _track_in_selected_moment(self) -> None:
+        span = self.moments.selected_span()
+        if span is None:
+            self.statusBar().showMessage("Select a moment to track in it.", 5000)
+        else:
+            self.track_in_moment(span.start_s, span.end_s)
+
+    def track_in_moment(self, start_s: float, end_s: float) -> None:
+        """The moments list's "Track in this moment": tracking mode at its start, tracking limited to it."""
+        self.player.seek(self.tracking.track_in_moment(start_s, end_s))
+
     def _handlers(self) -> dict:
         p = self.player
         return {
@@ -194,6 +278,7 @@ class MainWindow(QMainWindow):
             ),
             "new_conversation": self.chat.new_conversation,
             "cancel_answer": self.chat.cancel,
+            **self.tracking_handlers,
         }
 
     def _connect_chat(self) -> None:
@@ -241,6 +326,9 @@ class MainWindow(QMainWindow):
         m.seek_requested.connect(self.player.seek)
         m.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         m.model_setup_requested.connect(self.model_setup_requested)
+        m.selection_changed.connect(
+            lambda span: self.tracking.set_moment_range(*((span.start_s, span.end_s) if span else (None,)))
+        )
 
     def _moments_handlers(self) -> dict:
         m = self.moments
@@ -445,7 +533,8 @@ class MainWindow(QMainWindow):
             self.export_dialog.show()  # closed while its export runs: the same one again
             self.export_dialog.raise_()
             return
-        tracker, objects = self.export_tracking or (None, {})
+        tracker = self.tracking.tracker_handle()
+        objects = {o.obj_id: o.name for o in self.tracking.objects()} if tracker else {}
         spans = self.moments.accepted_or_selected() if self.info is not None else []
         self.export_dialog = ExportDialog(
             self.worker, self.video_handle, self.info, spans, self.store, tracker, objects, self

@@ -47,10 +47,17 @@ class Transport(QWidget):
         self.mute.clicked.connect(self.mute_clicked)
         for widget in (self.play, self.time, self.duration, self.frame):
             layout.addWidget(widget)
+        self._tools = layout.count()  # features' buttons go here, before the stretch
         layout.addStretch(1)
         for widget in (self.state, self.speed, self.mute):
             layout.addWidget(widget)
         self.setEnabled(False)
+
+    def add_tool(self, button: QToolButton) -> None:
+        """A feature's button (tracking mode, ...) after the frame number."""
+        layout = self.layout()
+        layout.insertWidget(self._tools, button)
+        self._tools += 1
 
     def set_video(self, duration_s: float, frame_count: int) -> None:
         self.frame_count = frame_count

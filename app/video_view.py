@@ -10,18 +10,22 @@ picture (loading, an error).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 OverlayPainter = Callable[[QPainter, int, QRectF], None]  # (painter in video pixels, frame index, video rect)
+DRAG_PX = 6  # a press that moves less than this is a click
 EMPTY_TEXT = "Open a video: File ▸ Open Video… (Ctrl+O), or drop a file here"
 
 
 class VideoView(QWidget):
     clicked = Signal(float, float, object)  # x, y in video pixels, the Qt.MouseButton
+    picked = Signal(float, float, object, object)  # a click released without a drag: x, y, button, modifiers
+    box_drawn = Signal(float, float, float, float)  # a left drag while `draws_boxes`: x0, y0, x1, y1
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -33,6 +37,9 @@ class VideoView(QWidget):
         self.video_size: QSize | None = None  # displayed size of the video
         self.message = ""
         self.overlays: list[OverlayPainter] = []
+        self.draws_boxes = False  # left drags draw a box (tracking mode) instead of being a click
+        self._press: QPointF | None = None  # where the left button went down
+        self._drag: QPointF | None = None  # where a box drag is now
 
     def sizeHint(self) -> QSize:
         return QSize(960, 540)
@@ -69,10 +76,9 @@ class VideoView(QWidget):
         if rect.isEmpty() or not rect.contains(pos):
             return None
         assert self.video_size is not None
-        return (
-            (pos.x() - rect.x()) * self.video_size.width() / rect.width(),
-            (pos.y() - rect.y()) * self.video_size.height() / rect.height(),
-        )
+        w, h = self.video_size.width(), self.video_size.height()
+        x, y = (pos.x() - rect.x()) * w / rect.width(), (pos.y() - rect.y()) * h / rect.height()
+        return min(x, math.nextafter(w, 0)), min(y, math.nextafter(h, 0))  # the far edge is outside
 
     # ----- Qt -----------------------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -97,6 +103,10 @@ class VideoView(QWidget):
                         QRectF(0, 0, self.video_size.width(), self.video_size.height()),
                     )
                 painter.restore()
+        if self._press is not None and self._drag is not None:
+            painter.setPen(QPen(QColor(255, 255, 255), 1, Qt.PenStyle.DashLine))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(QRectF(self._press, self._drag).normalized())
         text = self.message or ("" if self.video_size is not None else EMPTY_TEXT)
         if text:
             self._draw_message(painter, text)
@@ -120,4 +130,31 @@ class VideoView(QWidget):
         where = self.to_video(event.position())
         if where is not None:
             self.clicked.emit(where[0], where[1], event.button())
+            self._press = event.position()
         super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pressed = self._press is not None and self.draws_boxes and event.buttons() & Qt.MouseButton.LeftButton
+        if pressed and (
+            self._drag is not None or (event.position() - self._press).manhattanLength() >= DRAG_PX
+        ):
+            self._drag = self._inside(event.position())
+            self.update()
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        press, drag, self._press, self._drag = self._press, self._drag, None, None
+        if press is not None and drag is not None:
+            start, end = self.to_video(press), self.to_video(drag)
+            if start is not None and end is not None and start[0] != end[0] and start[1] != end[1]:
+                self.box_drawn.emit(*start, *end)
+            self.update()
+        elif press is not None and (where := self.to_video(press)) is not None:
+            self.picked.emit(where[0], where[1], event.button(), event.modifiers())
+        super().mouseReleaseEvent(event)
+
+    def _inside(self, pos: QPointF) -> QPointF:
+        rect = self.video_rect()
+        return QPointF(
+            min(max(pos.x(), rect.left()), rect.right()), min(max(pos.y(), rect.top()), rect.bottom())
+        )

@@ -20,6 +20,7 @@ from PySide6.QtCore import QUrl
 
 from app.export_dialog import FOLDER_KEY, ExportDialog
 from app.main_window import MainWindow
+from app.tracks_file import TrackedObject
 from engine.export import draw_masks
 from engine.spans import Span, save_spans
 from engine.tracking import TrackStore
@@ -212,7 +213,9 @@ def test_cancel_keeps_the_finished_clip_and_no_half_written_file(qtbot, window, 
     assert [p.name for p in out.iterdir()] == [first.name] and barcodes(first) == list(range(30))
 
 
-def test_track_exports_match_scenescope_track(qtbot, window, video, sam2_folder, tmp_path) -> None:
+def test_track_exports_match_scenescope_track(
+    qtbot, window, video, sam2_folder, tmp_path, monkeypatch
+) -> None:
     open_and_wait(qtbot, window, video)
     prompt = window.worker.request("track_prompt", video=window.video_handle, time_s=1.0, obj_id=1, **CLICK)
     with qtbot.waitSignal(prompt.finished, timeout=120_000) as made:
@@ -221,7 +224,8 @@ def test_track_exports_match_scenescope_track(qtbot, window, video, sam2_folder,
     propagate = window.worker.request("track_propagate", tracker=tracker, start_s=0.5, end_s=1.5)
     with qtbot.waitSignal(propagate.finished, timeout=120_000):
         pass
-    window.export_tracking = (tracker, {1: "boat"})
+    monkeypatch.setattr(window.tracking, "tracker_handle", lambda: tracker)  # made by hand above
+    monkeypatch.setattr(window.tracking, "objects", lambda: [TrackedObject(1, "boat", "#ff8800")])
     dialog = open_dialog(qtbot, window, [Span(0.5, 1.5)])
     out = tmp_path / "window"
     dialog.folder.setText(str(out))

@@ -193,6 +193,30 @@ def test_click_track_propagate_refine_and_remove(worker, opened) -> None:
     assert e.value.code == "bad_request" and "past the end" in e.value.message
 
 
+def test_restore_rebuilds_a_tracker_from_a_tracks_file_keeping_its_masks(worker, opened, tmp_path) -> None:
+    from engine.tracking import TrackStore
+
+    video, info = opened
+    tracker = worker.call("track_prompt", video=video, time_s=0.51, **CLICK)["tracker"]
+    worker.call("track_propagate", tracker=tracker, start_s=0.5, end_s=0.8)
+    saved = worker.call("export_tracks", tracker=tracker, out_dir=str(tmp_path / "saved"), formats=["coco"])
+    original = TrackStore.load(saved["coco"])
+    restored = worker.call("track_restore", video=video, path=saved["coco"])
+    assert restored["tracker"] != tracker and [m["frame_index"] for m in restored["masks"]] == [10]
+    again = worker.call("export_tracks", tracker=restored["tracker"], out_dir=str(tmp_path / "again"),
+                        formats=["coco"])  # fmt: skip
+    back = TrackStore.load(again["coco"])
+    assert back.frames(1) == original.frames(
+        1
+    )  # the prompt frame recomputed by the same model, the rest kept
+    assert back.prompts(1) == original.prompts(1)  # the clicks once, not twice
+    click = {"obj_id": 1, "time_s": info.frames.time_of(14) + 0.01, "points": [[70.0, 50.0]], "labels": [1]}
+    events = list(worker.stream("track_refine", tracker=restored["tracker"], **click))
+    refined = {m["frame_index"] for e in by_kind(events, "partial") for m in e["data"]["masks"]}
+    last = original.frame_indices(1)[-1]
+    assert last > 14 and refined == set(range(14, last + 1))  # the restored masks count as tracked
+
+
 def test_export_reports_progress_and_writes_clips(worker, opened, tmp_path) -> None:
     video, _ = opened
     spans = [{"start_s": 0.5, "end_s": 1.0}, {"start_s": 1.5, "end_s": 2.0, "label": "second"}]

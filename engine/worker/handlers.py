@@ -255,6 +255,34 @@ def models_verify(ctx: Context) -> dict[str, Any]:
     return {"copy": copy.to_dict(), "verified": True}
 
 
+def track_restore(ctx: Context) -> dict[str, Any]:
+    """A new tracker from a tracks file (the window's session): its clicks prompted again, its masks kept."""
+    from engine.tracking import Tracker, TrackStore
+
+    a = ctx.args
+    video_name = a.text("video")
+    video: OpenVideo = ctx.handles.get("video", video_name)
+    saved = TrackStore.load(Path(a.text("path")))
+    info = video.info
+    if (saved.width, saved.height) != (info.width, info.height):
+        size, wanted = f"{saved.width}x{saved.height}", f"{info.width}x{info.height}"
+        raise ProtocolError(BAD_REQUEST, f"the tracks file's masks are {size}, the video is {wanted}")
+    with ctx.state.models.using("sam2", ctx.job) as sam2:
+        tracker = Tracker(sam2, info)
+        fresh = []
+        for obj_id in saved.object_ids():
+            for p in saved.prompts(obj_id):
+                ctx.job.check()
+                mask = tracker.prompt(p.time_s, points=p.points, labels=p.labels, box=p.box, obj_id=obj_id)
+                fresh.append({"obj_id": obj_id, **mask.to_dict()})
+            prompted = {p.frame_index for p in saved.prompts(obj_id)}
+            for mask in saved.frames(obj_id):
+                if mask.frame_index not in prompted:
+                    tracker.store.put(obj_id, mask)
+    name = ctx.handles.add("tracker", Tracking(video_name, tracker))
+    return {"tracker": name, "masks": fresh, "version": tracker.store.version}
+
+
 def export_spans(ctx: Context) -> dict[str, Any]:
     """A clip per span (masks burned in when `tracker` is given) and the sidecars listing them.
 
@@ -381,6 +409,7 @@ REQUESTS: dict[str, tuple[Callable[[Context], dict[str, Any]], bool]] = {
     "track_prompt": (track_prompt, True),
     "track_propagate": (track_propagate, True),
     "track_refine": (track_refine, True),
+    "track_restore": (track_restore, True),
     "export_spans": (export_spans, True),
     "export_tracks": (export_tracks, True),
     "models_download": (models_download, True),

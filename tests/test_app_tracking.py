@@ -1,0 +1,376 @@
+"""Tracking in the window, with the real worker and the tiny SAM2 (tests/tiny_models.py) on generated clips:
+clicks reach the engine as the video pixels under the mouse (rotated clip, two view sizes), the mask of a
+clicked frame is painted where the engine put it, propagation fills the object's lane, refinement
+re-tracks from the refined frame on only, cancel keeps what was tracked, a reopened session shows the
+same masks without SAM2 and tracks again from its stored clicks, and during playback the mask drawn is
+always the one of the frame on screen while the event loop keeps its beat."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QMouseEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from app.main_window import MainWindow
+from app.session import data_folder, open_video_session, save_session
+from app.tracks_file import FILE_NAME, SESSION_KEY, TrackedObject, save_objects
+from engine.tracking import FrameMask, Prompt, TrackStore, decode_mask, encode_mask
+from tests.heartbeat import Heartbeat
+from tests.media import read_barcode
+from tests.qt_images import to_rgb
+from tests.test_app import on_screen, open_and_wait, press, store, window_env  # noqa: F401 (fixtures)
+
+
+@pytest.fixture(scope="module")
+def sam2_light(tmp_path_factory):
+    """The tiny SAM2 with 3 mask memories: a tracked frame costs half (seconds on a busy 2-core machine)."""
+    from tests.tiny_models import write_sam2
+
+    return write_sam2(tmp_path_factory.mktemp("sam2_light"), num_maskmem=3, max_object_pointers=4)
+
+
+@pytest.fixture
+def make_window(qtbot, store, window_env, data_dir, sam2_light):  # noqa: F811
+    made = []
+
+    def make() -> MainWindow:
+        window = MainWindow(argparse.Namespace(device="cpu", sam_model=str(sam2_light)), store)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: window.worker.state == "ready", timeout=30_000)
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.close()
+
+
+def widget_point(window, x: float, y: float) -> QPoint:
+    """Where video pixel (x, y) lies in the view, from the view's size alone (aspect fit, centred)."""
+    view, info = window.view, window.info
+    scale = min(view.width() / info.width, view.height() / info.height)
+    left, top = (view.width() - info.width * scale) / 2, (view.height() - info.height * scale) / 2
+    return QPoint(round(left + x * scale), round(top + y * scale))
+
+
+def engine_prompts(qtbot, window, tmp_path) -> list[dict]:
+    """The clicks the worker's tracker holds, as it writes them in its own tracks.json."""
+    out = tmp_path / f"engine-{len(list(tmp_path.iterdir()))}"
+    call = window.worker.request("export_tracks", tracker=window.tracking.tracker_handle(), out_dir=str(out),
+                                 formats=["coco"])  # fmt: skip
+    with qtbot.waitSignal(call.finished, timeout=30_000):
+        pass
+    return json.loads((out / "tracks.json").read_text())["tracks"]
+
+
+def settle(qtbot, window, timeout: int = 120_000) -> None:
+    """Wait until the controller has nothing in flight or queued."""
+    t = window.tracking
+    qtbot.waitUntil(lambda: t._call is None and not t._queue, timeout=timeout)
+
+
+def eroded(mask: np.ndarray) -> np.ndarray:
+    """Pixels whose 3x3 neighbourhood is all in `mask`."""
+    padded = np.pad(mask, 1)
+    h, w = mask.shape
+    return np.logical_and.reduce([padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)])
+
+
+def drag(view, start: QPoint, end: QPoint) -> None:
+    QTest.mousePress(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    for k in range(1, 5):
+        pos = QPointF(start + (end - start) * (k / 4))
+        move = QMouseEvent(QEvent.Type.MouseMove, pos, view.mapToGlobal(pos), Qt.MouseButton.NoButton,
+                           Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)  # fmt: skip
+        QApplication.sendEvent(view, move)
+    QTest.mouseRelease(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+
+
+def test_clicks_reach_the_engine_as_video_pixels_and_the_mask_is_painted_where_the_engine_put_it(
+    qtbot, make_window, media, tmp_path
+) -> None:
+    window = make_window()
+    path = media("track rotated.mp4", width=320, height=240, frames=30, fps=25, rotation_ccw=90)
+    open_and_wait(qtbot, window, path)
+    assert (window.info.width, window.info.height) == (240, 320)  # display orientation
+    press(window, "T")
+    assert window.tracking.mode and window.track_button.isChecked()
+    view = window.view
+    scale = min(view.width() / 240, view.height() / 320)
+    # y = 290 exists only in display orientation (the coded picture is 240 high)
+    QTest.mouseClick(
+        view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(window, 200, 290)
+    )
+    settle(qtbot, window)
+    window.splitters[0].setSizes([300, 1140])  # a narrow view: another scale, bars above and below
+    qtbot.waitUntil(lambda: abs(min(view.width() / 240, view.height() / 320) - scale) > 0.1, timeout=5000)
+    assert view.video_rect().y() > 10
+    second_scale = min(view.width() / 240, view.height() / 320)
+    QTest.mouseClick(
+        view, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, widget_point(window, 30, 40)
+    )
+    QTest.mouseClick(
+        view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.AltModifier, widget_point(window, 120, 20)
+    )
+    settle(qtbot, window)
+    (track,) = engine_prompts(qtbot, window, tmp_path)
+    (prompt,) = track["prompts"]
+    assert prompt["frame_index"] == window.view.frame_index == 0
+    assert prompt["labels"] == [1, 0, 0]
+    tolerance = [1 / scale, 1 / second_scale, 1 / second_scale]
+    for (x, y), (ex, ey), tol in zip(
+        prompt["points"], [(200, 290), (30, 40), (120, 20)], tolerance, strict=True
+    ):
+        assert abs(x - ex) <= tol and abs(y - ey) <= tol, (x, y, ex, ey)
+
+    # a drag draws a box, for a second object on the same frame
+    press(window, "N")
+    drag(view, widget_point(window, 40, 100), widget_point(window, 180, 260))
+    settle(qtbot, window)
+    box = engine_prompts(qtbot, window, tmp_path)[1]["prompts"][0]["box"]
+    assert np.allclose(box, [40, 100, 180, 260], atol=1 / second_scale), box
+
+    # the mask of object 1 on this frame, painted where the engine's RLE says: compare with masks hidden
+    t = window.tracking
+    t.remove(2)
+    window.masks.style.labels = False
+    mask = t.store.mask(1, 0)
+    assert 100 < mask.sum() < mask.size - 100, (
+        "the tiny model should give a mask that is neither empty nor full"
+    )
+    press(window, "H")
+    qtbot.wait(50)
+    hidden = to_rgb(view.grab().toImage())
+    press(window, "H")
+    qtbot.wait(50)
+    shown = to_rgb(view.grab().toImage())
+    changed = np.abs(shown.astype(int) - hidden.astype(int)).sum(axis=2) > 12
+    rect = view.video_rect()
+    ys, xs = np.mgrid[0 : view.height(), 0 : view.width()]
+    vx = np.floor((xs + 0.5 - rect.x()) * 240 / rect.width()).astype(int)
+    vy = np.floor((ys + 0.5 - rect.y()) * 320 / rect.height()).astype(int)
+    on_video = (vx >= 1) & (vx < 239) & (vy >= 1) & (vy < 319)
+    core, clear = eroded(mask), eroded(~mask)  # pixels a rounding at the edge cannot move across
+    sample = np.clip(vy, 0, 319), np.clip(vx, 0, 239)
+    inside, outside = on_video & core[sample], on_video & clear[sample]
+    assert changed[inside].mean() > 0.99
+    assert not changed[outside].any()
+    window.grab().save(str(tmp_path / "tracking-rotated.png"))
+
+
+def test_propagate_fills_the_lane_refine_retracks_from_there_on_and_cancel_keeps_what_was_tracked(
+    qtbot, make_window, media
+) -> None:
+    window = make_window()
+    path = media("track propagate.mp4", width=320, height=240, frames=12, fps=25)
+    open_and_wait(qtbot, window, path)
+    t = window.tracking
+    window.player.show_index(3)
+    on_screen(qtbot, window, 3)
+    press(window, "T")
+    QTest.mouseClick(
+        window.view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(window, 150, 120)
+    )
+    settle(qtbot, window)
+    assert t.store.frame_indices(1) == [3]  # the clicked frame's mask, before any propagation
+    progress = []
+    t.progress_changed.connect(lambda done, total, left: progress.append((done, total, left)))
+    press(window, "Ctrl+T")  # no moment: ±10 s around the playhead, the whole 0.48 s clip
+    qtbot.waitUntil(lambda: window.objects_panel.busy_row.isVisible(), timeout=10_000)
+    settle(qtbot, window)
+    assert not window.objects_panel.busy_row.isVisible()
+    assert t.store.frame_indices(1) == list(range(12))
+    assert progress[-1][:2] == (11, 11) and progress[-1][2] == pytest.approx(0.0, abs=1e-6)
+    qtbot.wait(2 * 150)
+    lane = window.timeline._lanes["1 Object 1"]
+    starts, ends = t.presence(1)
+    assert np.allclose(lane.starts, starts) and np.allclose(lane.ends, ends) and len(starts) >= 1
+    shown = [i for i in range(12) if t.store.get(1, i).area > 0]
+    times = window.info.frames.times_s
+    assert pytest.approx(sum(ends - starts)) == sum(
+        (times[i + 1] if i + 1 < 12 else window.info.duration_s) - times[i] for i in shown
+    )
+
+    # refine on frame 8: frames before it keep their masks bit for bit; only 8 onwards are sent again
+    before = {i: t.store.get(1, i) for i in range(12)}
+    version = t.store.version
+    window.player.show_index(8)
+    on_screen(qtbot, window, 8)
+    QTest.mouseClick(
+        window.view,
+        Qt.MouseButton.RightButton,
+        Qt.KeyboardModifier.NoModifier,
+        widget_point(window, 150, 120),
+    )
+    settle(qtbot, window)
+    changes = t.store.changes_since(version)
+    retracked = sorted({m.frame_index for _, m in changes.masks})
+    assert retracked == list(range(8, 12))
+    assert all(t.store.get(1, i) == before[i] for i in range(8))
+    assert [p.frame_index for p in t.store.prompts(1)] == [3, 8]
+
+    # cancel: a longer clip, tracked over the whole video, cancelled once frames arrive
+    longer = media("track cancel.mp4", width=320, height=240, frames=100, fps=25)
+    open_and_wait(qtbot, window, longer)
+    on_screen(qtbot, window, 0)
+    assert t.objects() == []
+    QTest.mouseClick(
+        window.view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(window, 150, 120)
+    )
+    settle(qtbot, window)
+    t.propagate(whole=True)
+    qtbot.waitUntil(lambda: len(t.store.frame_indices(1)) > 2, timeout=60_000)
+    window.objects_panel.cancel.click()
+    settle(qtbot, window)
+    kept = t.store.frame_indices(1)
+    assert 2 < len(kept) < 50
+    assert not t.busy and not window.objects_panel.busy_row.isVisible()
+    assert "cancelled" in window.statusBar().currentMessage()
+    QTest.mouseClick(
+        window.view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(window, 60, 60)
+    )
+    settle(qtbot, window)  # the tracker still answers
+    assert len(t.store.prompts(1)[0].points) == 2
+
+
+BLOCKS = 10  # staged masks: frame i covers column block i % BLOCKS
+MASK_COLOR = "#ff00ff"
+
+
+def staged_store(info) -> TrackStore:
+    """Masks that say which frame they belong to by where they are."""
+    tracks = TrackStore(width=info.width, height=info.height, video={"path": str(info.path)})
+    width = info.width // BLOCKS
+    for i in range(info.frame_count):
+        mask = np.zeros((info.height, info.width), bool)
+        mask[info.height // 2 : info.height - 10, (i % BLOCKS) * width : (i % BLOCKS + 1) * width] = True
+        rle, bbox, area = encode_mask(mask)
+        tracks.put(1, FrameMask(i, info.frames.time_of(i), rle, bbox, area, 1.0))
+    tracks.add_prompt(1, Prompt(info.frames.time_of(0), 0, ((160.0, 180.0),), (1,)))
+    return tracks
+
+
+def test_playback_draws_each_frames_own_mask_and_a_reopened_session_tracks_again_from_its_clicks(
+    qtbot, make_window, media, tmp_path
+) -> None:
+    from engine.video import probe
+
+    path = media("track playback.mp4", width=320, height=240, frames=900, fps=30)
+    info = probe(path)
+    session, session_path = open_video_session(path)
+    session.tracks[SESSION_KEY] = FILE_NAME
+    save_objects(
+        data_folder(session_path) / FILE_NAME, staged_store(info), [TrackedObject(1, "Staged", MASK_COLOR)]
+    )
+    save_session(session, session_path)
+
+    window = make_window()
+    open_and_wait(qtbot, window, path)
+    t = window.tracking
+    assert [o.name for o in t.objects()] == ["Staged"] and len(t.store.frame_indices(1)) == 900
+    window.masks.style.opacity, window.masks.style.contours, window.masks.style.labels = 1.0, False, False
+    magenta = np.array(QColor(MASK_COLOR).getRgb()[:3])
+    seen = []
+
+    def check(_image, index: int) -> None:
+        picture = window.view.grab().toImage().copy(window.view.video_rect().toRect()).scaled(320, 240)
+        rgb = to_rgb(picture)
+        band = np.abs(rgb[130:220].astype(int) - magenta).sum(axis=2) < 30
+        covered = [band[:, b * 32 : (b + 1) * 32].mean() for b in range(BLOCKS)]
+        seen.append((index, read_barcode(rgb), int(np.argmax(covered)), max(covered)))
+
+    window.player.frame_shown.connect(check)
+    window.player.play()
+    qtbot.waitUntil(lambda: len(seen) >= 40, timeout=30_000)
+    window.player.pause()
+    window.player.frame_shown.disconnect(check)
+    assert all(index == barcode for index, barcode, _, _ in seen), seen
+    assert all(block == index % BLOCKS and cover > 0.9 for index, _, block, cover in seen), seen
+
+    # nothing ran SAM2 to show those masks
+    status = window.worker.request("status")
+    with qtbot.waitSignal(status.finished, timeout=10_000) as answer:
+        pass
+    assert answer.args[0]["models"]["sam2"] is None and t.tracker_handle() is None
+
+    # propagating again rebuilds the worker's tracker from the stored click; the beat is measured while
+    # the masks stream in (after the model loaded) and the 30 s clip plays
+    beat = Heartbeat()
+    window.player.show_index(0)
+    on_screen(qtbot, window, 0)
+    window.track_in_moment(0.0, 1.5)  # "Track in this moment": 45 frames, not the whole video
+    assert t.mode and t.propagation_range() == (0.0, 1.5)
+    t.propagate()
+    qtbot.waitUntil(lambda: t.busy, timeout=120_000)  # the click replayed, propagation started
+    first = t.store.version
+    qtbot.waitUntil(lambda: t.store.version > first, timeout=120_000)  # the first streamed frame
+    window.player.play()
+    beat.start()
+    qtbot.waitUntil(lambda: not t.busy, timeout=300_000)
+    beat.stop()
+    window.player.pause()
+    assert len(beat.gaps_ms) > 100 and beat.longest_ms < 50, beat.longest_ms
+    assert t.tracker_handle() is not None
+    staged = staged_store(info)
+    retracked = [i for i in range(900) if t.store.get(1, i).rle != staged.get(1, i).rle]
+    assert retracked == list(range(45))  # SAM2's masks replaced the staged ones in the moment only
+
+
+def stored(mask: FrameMask) -> FrameMask:
+    """A mask as the tracks file keeps it: time and score to 6 decimals."""
+    return replace(mask, time_s=round(mask.time_s, 6), score=round(mask.score, 6))
+
+
+def test_a_reopened_session_shows_the_same_masks(qtbot, make_window, media) -> None:
+    path = media("track reopen.mp4", width=320, height=240, frames=8, fps=25)
+    window = make_window()
+    open_and_wait(qtbot, window, path)
+    press(window, "T")
+    QTest.mouseClick(
+        window.view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(window, 150, 120)
+    )
+    settle(qtbot, window)
+    window.tracking.rename(1, "Boat")
+    window.tracking.propagate()
+    settle(qtbot, window)
+    window.player.show_index(5)
+    on_screen(qtbot, window, 5)
+    before_masks = {i: stored(window.tracking.store.get(1, i)) for i in range(8)}
+    window.view.setFixedSize(640, 480)  # the same picture size in both windows, whatever else they show
+    qtbot.wait(50)
+    before = to_rgb(window.view.grab().toImage())
+    window.close()
+
+    again = make_window()
+    again.view.setFixedSize(640, 480)
+    open_and_wait(qtbot, again, path)
+    again.player.show_index(5)
+    on_screen(qtbot, again, 5)
+    t = again.tracking
+    assert [(o.obj_id, o.name) for o in t.objects()] == [(1, "Boat")]
+    assert {i: stored(t.store.get(1, i)) for i in range(8)} == before_masks
+    assert "1 Boat" in again.timeline.lanes()
+    qtbot.wait(50)
+    after = to_rgb(again.view.grab().toImage())
+    assert after.shape == before.shape and np.array_equal(after, before)
+
+    # a click on a stored frame: the worker's tracker is rebuilt from the file, then refines from there on
+    press(again, "T")
+    version = t.store.version
+    QTest.mouseClick(
+        again.view, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, widget_point(again, 60, 60)
+    )
+    settle(qtbot, again)
+    assert t.tracker_handle() is not None
+    changed = sorted({m.frame_index for _, m in t.store.changes_since(version).masks})
+    assert changed == [0, 5, 6, 7]  # the first click prompted again (same mask), then 5 onwards re-tracked
+    assert all(stored(t.store.get(1, i)) == before_masks[i] for i in range(5))  # bit for bit
+    assert decode_mask(t.store.get(1, 5).rle, 240, 320).sum() == t.store.get(1, 5).area > 0
