@@ -206,7 +206,7 @@ class MainWindow(QMainWindow):
         t.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         t.failed.connect(lambda text: self.banner.show_message(text, "warning"))
         self.objects_panel.style_changed.connect(view.update)
-        self.video_opened.connect(t.set_video)
+        self.video_opened.connect(lambda info: t.set_video(info, self.video_handle))
         self.player.frame_shown.connect(frame_shown)
         view.picked.connect(picked)
         view.box_drawn.connect(t.drag_box)

@@ -91,13 +91,14 @@ class TrackingController(QObject):
         return self.moment[0]
 
     # ----- the video ----------------------------------------------------------------------------------------
-    def set_video(self, info: VideoInfo) -> None:
-        """The window shows `info`: the session's objects come back (same video: the ones in memory stay);
-        the worker's tracker is rebuilt from their clicks when next needed."""
+    def set_video(self, info: VideoInfo, handle: str) -> None:
+        """The window shows `info`, opened in the worker as `handle`: the session's objects come back
+        (same video: the ones in memory stay); the worker's tracker is rebuilt from their clicks when
+        next needed."""
         same = self.info is not None and self.info.identity == info.identity and self.store is not None
         if self._call is not None:
             self.worker.cancel(self._call)  # its answers would be about the tracker of before
-        self.info, self._video, self._tracker = info, None, None
+        self.info, self._video, self._tracker = info, handle, None
         self._engine_tracked.clear()
         self._queue.clear()
         self._set_call(None)
@@ -106,17 +107,10 @@ class TrackingController(QObject):
             self.store = TrackStore(width=info.width, height=info.height, video={"path": str(info.path)})
             self._load_session_objects()
         self._replay_clicks()
-        call = self.worker.request("open_video", path=str(info.path))
-        call.finished.connect(lambda data: self._video_ready(info, data["video"]))
-        call.failed.connect(lambda error: self.failed.emit(f"Tracking: {error.get('message')}"))
+        self._pump()
         self.objects_changed.emit()
         self.masks_changed.emit(None)
         self.presence_changed.emit()
-
-    def _video_ready(self, info: VideoInfo, handle: str) -> None:
-        if info is self.info:
-            self._video = handle
-            self._pump()
 
     # ----- objects ------------------------------------------------------------------------------------------
     def set_mode(self, on: bool) -> None:
