@@ -37,12 +37,17 @@ def window_env(env, monkeypatch):
         monkeypatch.setenv(name, env[name])
 
 
-@pytest.fixture
-def window(qtbot, store, window_env, data_dir):
-    window = MainWindow(argparse.Namespace(device="cpu"), store)
+def shown_ready(qtbot, window: MainWindow) -> MainWindow:
+    """The window on screen, closed after the test, once its engine answers."""
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.worker.state == "ready", timeout=30_000)
+    return window
+
+
+@pytest.fixture
+def window(qtbot, store, window_env, data_dir):
+    window = shown_ready(qtbot, MainWindow(argparse.Namespace(device="cpu"), store))
     yield window
     window.close()
 

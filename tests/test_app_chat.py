@@ -25,7 +25,7 @@ from tests import test_app
 from tests.fixtures import internvideo_fixture
 from tests.heartbeat import Heartbeat
 from tests.qt_images import barcode_of
-from tests.test_app import on_screen, open_and_wait
+from tests.test_app import on_screen, open_and_wait, shown_ready
 
 FRAMES = 8  # the frame budget of these tests: two HiCo groups, fast on the CPU
 WIDTH, HEIGHT = 320, 240  # barcode blocks of 16 px: still readable once a thumbnail is scaled back up
@@ -53,9 +53,7 @@ def make_window(qtbot, store, chat_env, data_dir, checkpoint):
         window = MainWindow(overrides, store)
         window.settings = replace(window.settings, frame_budget=FRAMES)
         window.chat.max_new_tokens = 24
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitUntil(lambda: window.worker.state == "ready", timeout=30_000)
+        shown_ready(qtbot, window)
         made.append(window)
         return window
 

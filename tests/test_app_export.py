@@ -28,7 +28,7 @@ from engine.video import decode_frames, probe
 from tests.conftest import checkout_env
 from tests.heartbeat import Heartbeat
 from tests.media import read_barcode
-from tests.test_app import open_and_wait, press, store, window_env  # noqa: F401 (fixtures)
+from tests.test_app import open_and_wait, press, shown_ready, store, window_env  # noqa: F401 (fixtures)
 
 SCENESCOPE = shutil.which("scenescope", path=str(Path(sys.executable).parent)) or "scenescope"
 SPANS = [
@@ -42,9 +42,7 @@ CLICK = {"points": [[80.0, 60.0], [10.0, 10.0]], "labels": [1, 0]}  # = --point 
 def window(qtbot, store, window_env, data_dir, sam2_folder, monkeypatch):  # noqa: F811
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as the CLI runs below: the same masks to the bit
     window = MainWindow(argparse.Namespace(device="cpu", sam_model=str(sam2_folder)), store)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.worker.state == "ready", timeout=30_000)
+    shown_ready(qtbot, window)
     yield window
     window.close()
 

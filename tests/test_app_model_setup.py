@@ -16,6 +16,7 @@ from app.model_setup_dialog import ModelSetupDialog
 from engine.models import store
 from engine.models.catalog import variant
 from tests.fake_hub import FakeHub, point_at
+from tests.test_app import shown_ready
 
 SAM2 = variant("sam2.1-tiny")
 
@@ -42,9 +43,7 @@ def make_window(qtbot, tmp_path: Path, env: dict[str, str], data_dir, monkeypatc
         window = MainWindow(
             argparse.Namespace(device="cpu"), QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
         )
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitUntil(lambda: window.worker.state == "ready", timeout=30_000)
+        shown_ready(qtbot, window)
         made.append(window)
         return window
 

@@ -24,7 +24,7 @@ from app.moments_table import STATE_COLORS
 from app.session import open_video_session, save_session
 from engine.spans import Span
 from tests.heartbeat import Heartbeat
-from tests.test_app import VFR_DURATIONS, open_and_wait, press
+from tests.test_app import VFR_DURATIONS, open_and_wait, press, shown_ready
 
 FRAMES = 64  # the scan's frames: 16 groups, 15 windows, two batches of curve on the CPU (8 windows each)
 
@@ -45,9 +45,7 @@ def window_env(env, monkeypatch):
 
 def make_window(qtbot, store, model) -> MainWindow:
     window = MainWindow(argparse.Namespace(device="cpu", precision="fp32", model=str(model)), store)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.worker.state == "ready", timeout=30_000)
+    shown_ready(qtbot, window)
     return window
 
 

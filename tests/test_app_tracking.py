@@ -25,7 +25,7 @@ from engine.tracking import FrameMask, Prompt, TrackStore, decode_mask, encode_m
 from tests.heartbeat import Heartbeat
 from tests.media import read_barcode
 from tests.qt_images import to_rgb
-from tests.test_app import on_screen, open_and_wait, press, store, window_env  # noqa: F401 (fixtures)
+from tests.test_app import on_screen, open_and_wait, press, shown_ready, store, window_env  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +42,7 @@ def make_window(qtbot, store, window_env, data_dir, sam2_light):  # noqa: F811
 
     def make() -> MainWindow:
         window = MainWindow(argparse.Namespace(device="cpu", sam_model=str(sam2_light)), store)
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitUntil(lambda: window.worker.state == "ready", timeout=30_000)
+        shown_ready(qtbot, window)
         made.append(window)
         return window
 
