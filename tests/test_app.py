@@ -234,7 +234,7 @@ def test_the_event_loop_never_stalls_while_the_engine_works_and_the_video_plays(
     qtbot.waitUntil(lambda: call.done or len(beat.gaps_ms) > 300, timeout=60_000)
     beat.stop()
     window.player.pause()
-    assert len(beat.gaps_ms) > 100 and beat.longest_ms < 50, beat.longest_ms
+    assert beat.held(100), beat.report()
 
 
 def test_building_the_window_and_opening_a_video_never_imports_torch(media, env) -> None:

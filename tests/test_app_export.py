@@ -107,9 +107,7 @@ def test_the_dialog_writes_what_scenescope_export_writes(qtbot, window, video, t
     dialog.export.click()
     run_to(qtbot, dialog, "done")
     beat.stop()
-    # 100 ms: the 2 shared cores here stall any process for 50 ms at times; waiting on the worker would
-    # show as seconds
-    assert len(beat.gaps_ms) > 5 and beat.longest_ms < 100, beat.longest_ms
+    assert beat.held(5), beat.report()
 
     spans_file = tmp_path / "spans.json"
     save_spans(spans_file, SPANS)
@@ -189,7 +187,7 @@ def test_cancel_keeps_the_finished_clip_and_no_half_written_file(qtbot, window, 
         timeout=120_000,
     )
     beat.stop()
-    assert len(beat.gaps_ms) > 20 and beat.longest_ms < 100, beat.longest_ms  # as above, over a longer run
+    assert beat.held(20), beat.report()  # as above, over a longer run
     assert "clip 2 of 2" in dialog.status.text() and dialog.bar.isVisible()
     assert window.engine_status.cancel.isVisible()
     dialog.close()  # the export goes on; File > Export… brings its dialog back

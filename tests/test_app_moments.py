@@ -8,7 +8,6 @@ model-missing error offers its setup."""
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import pytest
@@ -341,8 +340,7 @@ def test_the_session_reopens_with_moments_states_and_provenance_without_the_mode
 
 def test_cancel_during_find_and_the_event_loop_keeps_running(qtbot, window, clip) -> None:
     open_and_wait(qtbot, window, clip)
-    beat, cpu = Heartbeat(), []
-    beat._timer.timeout.connect(lambda: cpu.append(time.thread_time()))
+    beat = Heartbeat()
     beat.start()
     window.moments_page.query.setText("a dog")
     press(window, "Ctrl+F")
@@ -357,12 +355,7 @@ def test_cancel_during_find_and_the_event_loop_keeps_running(qtbot, window, clip
     beat.stop()
     assert window.moments.scan == Scan("idle", "Cancelled.") and window.moments.moments == []
     assert window.worker.running() == [] and not window.engine_status.cancel.isVisibleTo(window)
-    # The window's thread never works 25 ms on end between two 10 ms ticks (measured: about 11 ms at
-    # most; an 80 ms busy loop planted in the curve's slot shows as 40 ms on a loaded machine). The
-    # scheduler alone holds the thread back for 100-200 ms there (2 cores, many processes), so the
-    # wall-clock gaps get a looser bound, which still catches a wait on the worker.
-    busiest_ms = max(np.diff(cpu)) * 1000
-    assert len(beat.gaps_ms) > 50 and busiest_ms < 25 and beat.longest_ms < 500, (busiest_ms, beat.longest_ms)
+    assert beat.held(50), beat.report()
 
 
 def test_refine_shows_the_moment_before_and_after_and_the_analyst_keeps_or_reverts(

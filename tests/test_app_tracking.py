@@ -315,7 +315,7 @@ def test_playback_draws_each_frames_own_mask_and_a_reopened_session_tracks_again
     qtbot.waitUntil(lambda: not t.busy, timeout=300_000)
     beat.stop()
     window.player.pause()
-    assert len(beat.gaps_ms) > 100 and beat.longest_ms < 50, beat.longest_ms
+    assert beat.held(100), beat.report()
     assert t.tracker_handle() is not None
     staged = staged_store(info)
     retracked = [i for i in range(900) if t.store.get(1, i).rle != staged.get(1, i).rle]

@@ -39,7 +39,7 @@ def test_a_call_reports_its_result_without_blocking_the_event_loop(qtbot, client
     ok, data = results(qtbot, client.request("open_video", path=str(video)))
     heartbeat.stop()
     assert ok and data["info"]["frame_count"] == 40 and data["video"].startswith("video-")
-    assert heartbeat.longest_ms < 50  # the window never waited on the worker
+    assert heartbeat.held(0), heartbeat.report()  # the window never waited on the worker
     ok, error = results(qtbot, client.request("open_video", path="/no/such.mp4"))
     assert not ok and error["code"] == "video_error" and "No such video file" in error["message"]
 
