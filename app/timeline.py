@@ -33,21 +33,19 @@ from app.timeline_lanes import HeatLane, SpanLane
 from app.timeline_paint import (
     BOTTOM_PAD,
     HEADER_W,
-    LANE_COLORS,
     PLAYHEAD_HEAD_W,
-    ROW,
     RULER_H,
     STRIP_H,
     Layout,
     Painted,
     StaticPainter,
     hover_badge,
-    lane_height,
     paint_hover,
     paint_playhead,
     slot_px,
     timeline_font,
 )
+from app.timeline_stack import LaneStack
 from engine.timecode import format_timecode
 
 ZOOM_STEP = 1.5  # zoom_in / zoom_out
@@ -84,15 +82,13 @@ class Timeline(QWidget):
         self._frame_times: np.ndarray | None = None
         self._start = self._span = 0.0
         self._position = 0.0
-        self._lanes: dict[str, SpanLane | HeatLane] = {}
-        self._colors_used = 0
+        self._stack = LaneStack()
         self._version = 0
         self._static: QPixmap | None = None
         self._static_key: tuple | None = None
         self._scrub: float | None = None  # last time sent while the left button is down
         self._pan: tuple[float, float] | None = None  # (mouse x, view start) while the middle button is down
         self._hover_x: float | None = None
-        self._editable: set[str] = set()
         self._edge_drag: tuple[str, int, str] | None = None  # (lane, index, edge) while an edge is dragged
         self._font = timeline_font(self.font())
         self._metrics = QFontMetricsF(self._font)
@@ -130,9 +126,7 @@ class Timeline(QWidget):
         seconds = max(0.0, float(seconds))
         if seconds != self._duration:
             self._duration = seconds
-            for lane in self._lanes.values():
-                if isinstance(lane, HeatLane):
-                    lane.build(seconds)
+            self._stack.rebuild_heat(seconds)
             self._position = min(self._position, seconds)
             self._set_view(0.0, seconds)
             self._content_changed()
@@ -226,13 +220,8 @@ class Timeline(QWidget):
     ) -> None:
         """Show spans in `lane` (added at the bottom if new). `colors`: one for all or one per span (the
         lane's own colour by default); `scores` in [0, 1] shade them; `labels` show on hover."""
-        old = self._lanes.get(lane)
-        if isinstance(old, SpanLane):
-            default = old.color
-        else:
-            default = QColor(LANE_COLORS[self._colors_used % len(LANE_COLORS)])
-            self._colors_used += 1
-        self._put_lane(lane, SpanLane(lane, starts, ends, colors, scores, labels, default, ROW))
+        self._stack.put_spans(lane, starts, ends, colors, scores, labels)
+        self._relayout()
 
     def set_heat(
         self,
@@ -242,57 +231,39 @@ class Timeline(QWidget):
         values: Sequence[float] | np.ndarray,
     ) -> None:
         """Show a relevance curve in `lane` as a heat strip: value in [0, 1] of each bin [start, end)."""
-        heat = HeatLane(lane, starts, ends, values)
-        heat.build(self._duration)
-        self._put_lane(lane, heat)
+        self._stack.put_heat(HeatLane(lane, starts, ends, values), self._duration)
+        self._relayout()
 
     def set_editable(self, lane: str, editable: bool = True) -> None:
         """Clicks on `lane`'s spans select them (`span_clicked`) and their edges can be dragged."""
-        (self._editable.add if editable else self._editable.discard)(lane)
+        (self._stack.editable.add if editable else self._stack.editable.discard)(lane)
 
     def span_hit(self, x: float, y: float) -> tuple[str, int, str | None] | None:
         """What a press at (x, y) grabs in an editable lane: (lane, span index, "start"/"end" for an edge
         within EDGE_GRAB_PX, None for the span's body), or None."""
-        if x < HEADER_W or self._duration <= 0:
+        name = self._stack.at(y, RULER_H + self._strip_h)
+        if x < HEADER_W or self._duration <= 0 or name is None:
             return None
-        t, slack = self.time_at(x), EDGE_GRAB_PX / self.layout().px_per_s
-        for name in self._editable:
-            lane = self._lanes.get(name)
-            if not isinstance(lane, SpanLane) or not self.lane_rect(name).contains(round(x), round(y)):
-                continue
-            edge = lane.edge_at(t, slack)
-            if edge is not None:
-                return name, int(lane.order[edge[0]]), edge[1]
-            found = lane.span_at(t, 0.0)
-            if found is not None:
-                return name, int(lane.order[found]), None
-        return None
+        found = self._stack.span_at(name, self.time_at(x), EDGE_GRAB_PX / self.layout().px_per_s)
+        return None if found is None else (name, *found)
 
     def remove_lane(self, lane: str) -> None:
-        if self._lanes.pop(lane, None) is not None:
+        if self._stack.remove(lane):
             self._relayout()
 
     def lanes(self) -> list[str]:
-        return list(self._lanes)
+        return list(self._stack.lanes)
+
+    def lane(self, name: str) -> SpanLane | HeatLane:
+        """What lane `name` shows (KeyError if there is none)."""
+        return self._stack.lanes[name]
 
     def lane_rect(self, lane: str) -> QRect:
         """Where a lane is drawn (header included)."""
-        y = RULER_H + self._strip_h
-        for name, item in self._lanes.items():
-            height = lane_height(item)
-            if name == lane:
-                return QRect(0, y, self.width(), height)
-            y += height
-        raise KeyError(lane)
-
-    def _put_lane(self, lane: str, item: SpanLane | HeatLane) -> None:
-        self._lanes[lane] = item
-        self._relayout()
+        return self._stack.rect(lane, RULER_H + self._strip_h, self.width())
 
     def _relayout(self) -> None:
-        self.setFixedHeight(
-            RULER_H + self._strip_h + sum(map(lane_height, self._lanes.values())) + BOTTOM_PAD
-        )
+        self.setFixedHeight(RULER_H + self._strip_h + self._stack.height() + BOTTOM_PAD)
         self._content_changed()
 
     def _content_changed(self) -> None:
@@ -306,7 +277,7 @@ class Timeline(QWidget):
         if key != self._static_key:
             self.static_builds += 1
             self._static, self.painted = self._painter.paint(
-                layout, ratio, self._lanes, self.thumbnails, self._frame_times
+                layout, ratio, self._stack.lanes, self.thumbnails, self._frame_times
             )
             self._static_key = key
         painter = QPainter(self)
@@ -453,18 +424,9 @@ class Timeline(QWidget):
         if x < HEADER_W or self._duration <= 0:
             return ""
         t = min(max(self.time_at(x), 0.0), self._duration)
-        lines = [format_timecode(self.frame_time_at(t))]  # where a click here would seek to
-        for name, lane in self._lanes.items():
-            if isinstance(lane, SpanLane) and self.lane_rect(name).contains(round(x), round(y)):
-                found = lane.span_at(t, 3 / self.layout().px_per_s)
-                if found is not None:
-                    label = lane.labels[found] if lane.labels is not None else name
-                    score = f"  score {lane.scores[found]:.2f}" if lane.scores is not None else ""
-                    lines.append(f"{label}{score}")
-                    lines.append(
-                        f"{format_timecode(lane.starts[found])} – {format_timecode(lane.ends[found])}"
-                    )
-        return "\n".join(lines)
+        lane = self._stack.at(y, RULER_H + self._strip_h)
+        over = self._stack.describe(lane, t, 3 / self.layout().px_per_s)
+        return "\n".join([format_timecode(self.frame_time_at(t)), *over])  # the time a click here seeks to
 
     def leaveEvent(self, event) -> None:
         self._update_hover(self._hover_x)

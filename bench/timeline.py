@@ -92,7 +92,7 @@ def paint_bench(repeat: int) -> None:
     print(f"{'spans':>8} {'view':>6}" + "".join(f"{c:>9}" if c else "  " for c in columns) + "  ratio")
     for count in (1_000, 10_000, 100_000):
         widget = timeline_with(count, rng)
-        lane = widget._lanes["moments"]
+        lane = widget.lane("moments")
         for label, view in (("2 h", (0.0, HOURS_2)), ("60 s", (3000.0, 3060.0))):
             widget.set_view_range(*view)
 

@@ -117,7 +117,7 @@ def test_find_moments_fills_the_curve_then_the_lane_and_the_list(qtbot, window, 
     starts, _, scores = window.moments.curve
     assert len(scores) == FRAMES // 4 - 1
     np.testing.assert_allclose(snapshots[pieces], scores, atol=1e-6)  # the pieces made the whole curve
-    heat = window.timeline._lanes[HEAT_LANE]
+    heat = window.timeline.lane(HEAT_LANE)
     np.testing.assert_array_equal(heat.values, scores)
     np.testing.assert_array_equal(heat.starts, starts)
 
@@ -126,7 +126,7 @@ def test_find_moments_fills_the_curve_then_the_lane_and_the_list(qtbot, window, 
     assert moments, "the leaning model finds something"
     assert all(m.provenance["query"] == "a red boat" and m.provenance["model"] for m in moments)
     assert all(m.provenance["sampling"]["value"] == FRAMES and m.state == "undecided" for m in moments)
-    lane = window.timeline._lanes[MOMENTS_LANE]
+    lane = window.timeline.lane(MOMENTS_LANE)
     assert [(m.span.start_s, m.span.end_s) for m in moments] == list(zip(lane.starts, lane.ends, strict=True))
     page = window.moments_page
     table = page.proxy
@@ -333,7 +333,7 @@ def test_the_session_reopens_with_moments_states_and_provenance_without_the_mode
     assert [x.state for x in again.moments.moments] == ["accepted", "rejected", "undecided"]
     assert again.moments.moments[0].provenance == PROVENANCE
     assert kinds == ["open_video"] and again.moments.undo.count() == 0
-    assert again.timeline._lanes[MOMENTS_LANE].starts.tolist() == [0.5, 2.0, 4.0]
+    assert again.timeline.lane(MOMENTS_LANE).starts.tolist() == [0.5, 2.0, 4.0]
     assert again.moments_page.proxy.rowCount() == 3
     again.close()
 
@@ -373,7 +373,7 @@ def test_refine_shows_the_moment_before_and_after_and_the_analyst_keeps_or_rever
     assert m.refine_before.span == Span(1.0, 2.0, 0.5, "curve", None, "a red boat")
     assert refined.provenance == {**PROVENANCE, "refined": True} and refined.id == "a"
     # Before and after: the old extent in a lane of its own and in the list row.
-    assert window.timeline._lanes[BEFORE_LANE].starts.tolist() == [1.0]
+    assert window.timeline.lane(BEFORE_LANE).starts.tolist() == [1.0]
     assert lane_pixel(window, 1.0, BEFORE_LANE) == QColor(BEFORE_COLOR)
     row = page.row_of("a")
     assert page.proxy.index(row, 1).data() == f"{_clock(refined.span.start_s)}  (was {_clock(1.0)})"

@@ -188,7 +188,7 @@ def test_propagate_fills_the_lane_refine_retracks_from_there_on_and_cancel_keeps
     assert t.store.frame_indices(1) == list(range(12))
     assert progress[-1][:2] == (11, 11) and progress[-1][2] == pytest.approx(0.0, abs=1e-6)
     qtbot.wait(2 * 150)
-    lane = window.timeline._lanes["1 Object 1"]
+    lane = window.timeline.lane("1 Object 1")
     starts, ends = t.presence(1)
     assert np.allclose(lane.starts, starts) and np.allclose(lane.ends, ends) and len(starts) >= 1
     shown = [i for i in range(12) if t.store.get(1, i).area > 0]

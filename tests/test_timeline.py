@@ -383,7 +383,7 @@ def test_merged_columns_show_the_highest_scoring_span_over_them(qtbot):
     image = pixels(widget)
     assert widget.painted.runs["m"] <= 3
     y = lane_row(widget, "m")
-    lane = widget._lanes["m"]
+    lane = widget.lane("m")
     weak, strong = rgb(lane.style_colors[0]), (255, 255, 255)
     assert [tuple(image[y, int(expected_x(widget, t))]) for t in (10.3, 24.1, 26.3, 49.1, 60.7)] == [
         weak,
@@ -410,7 +410,7 @@ def test_heat_strip_shows_each_bin_in_its_colour_at_every_zoom(qtbot):
     edges = np.arange(0, 101, 5.0)
     values = np.linspace(0, 1, len(edges) - 1)
     widget.set_heat("relevance", edges[:-1], edges[1:], values)
-    heat = widget._lanes["relevance"]
+    heat = widget.lane("relevance")
     y = lane_row(widget, "relevance")
     for view in ((0, 100), (33, 47), (64.2, 65.9)):
         widget.set_view_range(*view)
