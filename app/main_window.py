@@ -240,11 +240,9 @@ class MainWindow(QMainWindow):
         p = self.player
         return {
             "open": self._choose_video,
-            "save_session_as": lambda: self.statusBar().showMessage(
-                "Sessions are saved automatically.", 4000
-            ),
-            "relink": self._choose_video,
-            "settings": lambda: self.statusBar().showMessage("Settings: see File ▸ Settings (coming).", 4000),
+            "save_session_as": self._save_session_as,
+            "relink": self._relink,
+            "settings": self._edit_settings,
             "quit": self.close,
             "play_pause": p.toggle,
             "shuttle_forward": lambda: p.shuttle(1),
@@ -421,7 +419,9 @@ class MainWindow(QMainWindow):
         from app.relink_dialog import ask_relink
 
         session = self.sessions.session
-        if session is not None and (relinked := ask_relink(self, session)) is not None:
+        if session is None:
+            self.statusBar().showMessage("Open a video first: relinking points its session at a copy.", 5000)
+        elif (relinked := ask_relink(self, session)) is not None:
             self.sessions.keeper.session = relinked
             self.sessions.keeper.mark_dirty()
             self.open_video(relinked.video.path)
@@ -510,11 +510,16 @@ class MainWindow(QMainWindow):
         if self.video_path is not None:
             self.open_video(self.video_path)  # the new worker holds nothing yet
 
-    def _edit_settings(self) -> None:
+    def _edit_settings(self) -> SettingsDialog:
+        """File ▸ Settings (window-modal, never blocking): OK saves and applies them."""
         rows = [(b.name, b.label, list(b.keys)) for b in keymap.KEYMAP]
         dialog = SettingsDialog(self.settings, rows, self)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._apply_settings(dialog))
+        dialog.open()
+        return dialog
+
+    def _apply_settings(self, dialog: SettingsDialog) -> None:
         before = self.settings.with_overrides(self.overrides)
         self.settings = dialog.chosen()
         self.settings.save(self.store)
