@@ -11,6 +11,8 @@ takes the window down.
     for event in worker.stream("ask", video=video, question="What happens?"):
         ...                                                           # progress, partial text, result
 
-server.py reads and dispatches, handlers.py has one function per request type, state.py holds the
-models and handles, protocol.py the wire format, client.py a small Python client (tests, scripts).
+server.py reads and dispatches; handlers.py holds the table of request types and the handlers of the
+worker itself (hello, status, configure, open_video, models_*), handlers_ask.py, handlers_track.py and
+handlers_export.py those of the LLM, SAM2 and the exports, each given a context.py `Context`; state.py
+holds the models and handles, protocol.py the wire format, client.py a small Python client (tests, scripts).
 """

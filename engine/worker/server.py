@@ -22,7 +22,8 @@ from typing import Any, BinaryIO
 from engine.errors import ExportError, ModelError, ScenescopeError, VideoError
 from engine.jobs import Cancelled, Job, Progress
 from engine.worker import protocol as p
-from engine.worker.handlers import REQUESTS, Context, State
+from engine.worker.context import Context, State
+from engine.worker.handlers import REQUESTS
 from engine.worker.state import Handles, Models, Settings, is_out_of_memory
 
 log = logging.getLogger(__name__)
