@@ -15,15 +15,11 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
-    QDialog,
     QFileDialog,
-    QHeaderView,
     QInputDialog,
     QMainWindow,
     QMessageBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -48,6 +44,7 @@ from app.session import SUFFIX
 from app.session_controller import SessionController
 from app.settings import Settings
 from app.settings_dialog import SettingsDialog
+from app.shortcuts_dialog import ShortcutsDialog
 from app.side_panel import SidePanel
 from app.timeline import Timeline
 from app.tracking_controller import TrackingController
@@ -569,23 +566,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Using the model in {folder}", 5000)
 
     def _show_shortcuts(self) -> None:
-        rows = keymap.shortcut_rows(self.actions)
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Keyboard shortcuts")
-        table = QTableWidget(len(rows), 3, dialog)
-        table.setHorizontalHeaderLabels(["Menu", "Action", "Keys"])
-        for r, row in enumerate(rows):
-            for c, text in enumerate(row):
-                table.setItem(r, c, QTableWidgetItem(text))
-        table.verticalHeader().hide()
-        table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        layout = QVBoxLayout(dialog)
-        layout.addWidget(table)
-        dialog.resize(560, 640)
-        dialog.setModal(False)
-        dialog.show()
-        self.shortcuts_dialog = dialog
+        self.shortcuts_dialog = ShortcutsDialog(self.actions, self)  # non-modal: keys can be tried beside it
+        self.shortcuts_dialog.show()
 
     def _about(self) -> None:
         QMessageBox.about(

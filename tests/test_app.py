@@ -15,7 +15,7 @@ import sys
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QLabel, QTableWidget
+from PySide6.QtWidgets import QLabel
 
 from app import keymap
 from app.main_window import MainWindow
@@ -83,8 +83,8 @@ def test_menus_hold_every_action_of_the_keymap_with_its_keys(window) -> None:
     assert {b.name for b in keymap.KEYMAP} <= in_menus
     assert window.actions["play_pause"].shortcuts()[0].toString() == "Space"
     assert [s.toString() for s in window.actions["next_frame"].shortcuts()] == [".", "Right"]
-    window._show_shortcuts()
-    table = window.shortcuts_dialog.findChild(QTableWidget)
+    window.actions["shortcuts"].trigger()
+    table = window.shortcuts_dialog.table
     assert table.rowCount() == len(keymap.KEYMAP)
     assert [table.item(r, 2).text() for r in range(3)][:1] == ["Ctrl+O"]
 
