@@ -71,10 +71,12 @@ class EngineStatus(QWidget):
             parts.append(f"{device.get('name', 'GPU')} · {used:.1f} / {total:.0f} GB")
         elif device.get("kind") == "cpu":
             parts.append("CPU")
+        plan = status.get("plan")  # the memory planner's choice, once a job of the worker made it
+        if plan:
+            parts.append(f"{plan['precision']} · {plan['frames']} frames")
         if rss:
             parts.append(f"RAM {rss / 2**30:.1f} GB")
         self.device.setText("  ·  ".join(parts))
-        plan = status.get("plan")  # the memory planner's choice, once the worker made it
         self.device.setToolTip(plan["explanation"] if plan else "")
 
     def show_job(self, kind: str | None, progress: Progress | None) -> None:
