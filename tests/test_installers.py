@@ -1,6 +1,7 @@
 """The Linux installers' desktop parts: the menu entry (checked by desktop-file-validate, Debian package
 desktop-file-utils, which .ci/run installs) and uninstall.sh, which keeps models and sessions unless asked.
-install.ps1 (Windows) cannot run here; README says what was and was not tested."""
+install.ps1 (Windows) cannot run here: its syntax is checked with tree-sitter's PowerShell grammar, and its
+switches against the README; README says what was and was not tested."""
 
 from __future__ import annotations
 
@@ -108,3 +109,28 @@ def test_uninstall_asks_first(tmp_path: Path) -> None:
     )  # fmt: skip
     assert answered.returncode == 0 and "nothing removed" in answered.stdout
     assert (root / ".venv" / "bin" / "python").exists()
+
+
+def test_the_windows_installer_parses_as_powershell_and_has_the_switches_the_readme_names() -> None:
+    import re
+
+    import tree_sitter
+    import tree_sitter_powershell
+
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+    script = (REPO_ROOT / "installers" / "windows" / "install.ps1").read_bytes()
+    tree = parser.parse(script)
+    broken = []
+    nodes = [tree.root_node]
+    while nodes:
+        node = nodes.pop()
+        if node.type == "ERROR" or node.is_missing:
+            broken.append(f"line {node.start_point[0] + 1}: {script[node.start_byte : node.end_byte][:60]!r}")
+        nodes.extend(node.children)
+    assert not tree.root_node.has_error and broken == [], broken
+    # (checked: an unmatched brace, a doubled parenthesis and an unclosed `if (` each fail this)
+    params = set(re.findall(r"\[(?:switch|string)\]\$(\w+)", script.decode()))
+    readme = (REPO_ROOT / "README.md").read_text()
+    windows = readme[readme.index("Windows: `powershell") :].split("\n\n")[0]
+    named = set(re.findall(r"(?<![\w-])-([A-Z]\w+)", windows)) - {"ExecutionPolicy", "File"}  # powershell's
+    assert {"Uninstall", "Models", "Sessions", "Cache", "CudaIndex"} <= named <= params, named - params
