@@ -34,7 +34,7 @@ import os
 from dataclasses import asdict, dataclass
 
 from engine.errors import ModelError
-from engine.models.catalog import CATALOG, DEFAULTS, Variant
+from engine.models.catalog import DEFAULTS, Variant, variant
 from engine.models.internvideo.precision import (
     GIB,
     ModelSize,
@@ -58,7 +58,6 @@ SAM2_FRAME_BYTES = {
 }
 SAM2_OBJECT_BYTES = 50_626_688
 SAM2_OBJECTS = 8
-SAM2_VARIANTS = tuple(v for v in CATALOG if v.family == "sam2")
 
 # InternVideo2.5-Chat-8B, from its config (shared/docs/internvideo2_5.md section A), one row per part
 EIGHT_B = model_size_from_dims(
@@ -109,9 +108,10 @@ def sam2_bytes(entry: Variant) -> int:
 def plan_for(
     device: Device, size: ModelSize = EIGHT_B, sam2_choices: tuple[Variant, ...] | None = None
 ) -> Plan:
-    """The plan for `device`. `sam2_choices`: the SAM2 variants that may be picked (default: all of the
-    catalog's, each pinned to a commit); the largest that fits wins."""
-    choices = sam2_choices if sam2_choices is not None else SAM2_VARIANTS
+    """The plan for `device`. `sam2_choices`: the SAM2 variants that may be picked (default: the one the
+    tracker loads when no SAM model is named, so that the plan describes what runs); the largest that fits
+    wins."""
+    choices = sam2_choices if sam2_choices is not None else (variant(DEFAULTS["sam2"]),)
     by_size = sorted(choices, key=lambda v: v.size_bytes, reverse=True)
     if device.kind != "cuda":
         return _cpu_plan(device, size)
@@ -153,7 +153,7 @@ def _most_frames(size: ModelSize, precision: str, room: int) -> int:
 
 def _cpu_plan(device: Device, size: ModelSize) -> Plan:
     llm = required_bytes(size, "fp32", CPU_FRAMES)
-    tiny = next(v for v in CATALOG if v.name == DEFAULTS["sam2"])
+    tiny = variant(DEFAULTS["sam2"])
     sam_bytes = sam2_bytes(tiny)
     together = llm + sam_bytes <= device.free_bytes
     where = f"CPU, {device.free_bytes / GIB:.1f} of {device.total_bytes / GIB:.1f} GiB RAM available"

@@ -55,8 +55,8 @@ def test_the_plan_for_each_card(gb: int, precision: str, frames: int, sam2: str,
     assert json.loads(json.dumps(plan.to_dict()))["device"]["name"] == f"GPU {gb} GB"
 
 
-def test_sam2_is_the_largest_that_fits() -> None:
-    assert plan_for(card(80)).sam2 == "sam2.1-large"  # every SAM 2.1 size is pinned
+def test_sam2_is_the_largest_that_fits_and_by_default_the_one_the_tracker_loads() -> None:
+    assert plan_for(card(80)).sam2 == "sam2.1-tiny"  # what the tracker loads when no SAM model is named
     small = next(v for v in ALL_SAM2 if v.name == "sam2.1-small")
     tiny = next(v for v in ALL_SAM2 if v.name == "sam2.1-tiny")
     assert sam2_bytes(tiny) < sam2_bytes(small)

@@ -1,6 +1,6 @@
 """The model variants Scenescope supports: their Hub ids, the commits they are pinned to, their sizes.
 
-Every variant is pinned to a commit, confirmed from the published file listings:
+Every variant is pinned to a commit:
 - OpenGVLab/InternVideo2_5_Chat_8B at 6dd8f38 (the loader's pin; four bf16 shards of 4.94 + 4.92 +
   4.92 + 2.03 GB in the Hub's tree listing);
 - facebook/sam2.1-hiera-tiny at de431c4 (the tracker's pin, the repo's main branch in February 2026 with
