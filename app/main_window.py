@@ -510,7 +510,7 @@ class MainWindow(QMainWindow):
     def _edit_settings(self) -> SettingsDialog:
         """File ▸ Settings (window-modal, never blocking): OK saves and applies them."""
         rows = [(b.name, b.label, list(b.keys)) for b in keymap.KEYMAP]
-        dialog = SettingsDialog(self.settings, rows, self)
+        dialog = SettingsDialog(self.settings, rows, self, model_setup=self.show_model_setup)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._apply_settings(dialog))
         dialog.open()
@@ -547,11 +547,12 @@ class MainWindow(QMainWindow):
     def _connect_model_setup(self) -> None:
         self.model_setup_requested.connect(self.show_model_setup)
 
-    def show_model_setup(self, which: str) -> ModelSetupDialog:
-        """Open the model setup dialog for "internvideo" or "sam2" (window-modal, never blocking)."""
+    def show_model_setup(self, which: str, parent: QWidget | None = None) -> ModelSetupDialog:
+        """Open the model setup dialog for "internvideo" or "sam2" (window-modal, never blocking), over
+        `parent` (the settings dialog) or the window."""
         setup = ModelSetup(self.worker, which, self)
         setup.folder_chosen.connect(self._use_model_folder)
-        dialog = ModelSetupDialog(setup, self)
+        dialog = ModelSetupDialog(setup, parent or self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # the setup stays: calls may be in flight
         setup.refresh()
         dialog.open()

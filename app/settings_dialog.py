@@ -67,6 +67,9 @@ QKeySequenceEdit[invalid="true"] QLineEdit { border: 1px solid #d0342c; border-r
 """
 # (parent, caption, start folder) -> the folder chosen, or "" when cancelled
 FolderChooser = Callable[[QWidget, str, str], str]
+# (which model: "internvideo" | "sam2", parent) -> the opened setup dialog (MainWindow.show_model_setup)
+ModelSetupOpener = Callable[[str, QWidget], QDialog]
+SETUP_FIELDS = {"internvideo": "model", "sam2": "sam_model"}  # which model -> the field naming its folder
 
 
 def choose_folder(parent: QWidget, caption: str, start: str) -> str:
@@ -80,13 +83,17 @@ class SettingsDialog(QDialog):
         actions: Sequence[Action],
         parent: QWidget | None = None,
         folder_chooser: FolderChooser = choose_folder,
+        model_setup: ModelSetupOpener | None = None,
     ) -> None:
+        """`model_setup`: opens a model's setup dialog (the worker's models_list, download, a folder
+        verified) from the Models… buttons; without it, they are not shown."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setStyleSheet(STYLE)
         self._initial = settings
         self._choose = folder_chooser
         self._chosen: Settings | None = None
+        self._model_setup = model_setup
 
         self.model = self._path_edit(settings.model, f"{DEFAULT_MODELS['model']} (default)")
         self.sam_model = self._path_edit(settings.sam_model, f"{DEFAULT_MODELS['sam_model']} (default)")
@@ -114,6 +121,7 @@ class SettingsDialog(QDialog):
             "keys": self.keys.table,
         }
         self.browse_buttons: dict[str, QPushButton] = {}
+        self.setup_buttons: dict[str, QPushButton] = {}  # which model -> its Models… button
         self.tabs = QTabWidget()
         self.tabs.addTab(self._engine_page(), "Engine")
         self.tabs.addTab(self._cache_page(), "Cache")
@@ -190,9 +198,14 @@ class SettingsDialog(QDialog):
         low, high = FRAME_BUDGET_RANGE
         page, form = _form_page()
         _heading(form, "Models", first=True)
-        form.addRow("InternVideo2.5:", self._with_browse("model", "Choose the InternVideo2.5 model folder"))
-        form.addRow("SAM 2.1:", self._with_browse("sam_model", "Choose the SAM 2.1 model folder"))
-        form.addRow("", _hint("A model folder, or a Hugging Face id (downloaded once, then used offline)."))
+        internvideo = self._with_browse("model", "Choose the InternVideo2.5 model folder")
+        sam2 = self._with_browse("sam_model", "Choose the SAM 2.1 model folder")
+        form.addRow("InternVideo2.5:", self._with_setup(internvideo, "internvideo"))
+        form.addRow("SAM 2.1:", self._with_setup(sam2, "sam2"))
+        where = "A model folder, or a Hugging Face id (downloaded once, then used offline)."
+        if self._model_setup is not None:
+            where += " Models…: what is on this computer; download it, or verify a folder copied by hand."
+        form.addRow("", _hint(where))
         _heading(form, "Compute")
         form.addRow("Device:", self.device)
         form.addRow("Precision:", self.precision)
@@ -236,6 +249,23 @@ class SettingsDialog(QDialog):
         row.addWidget(edit, 1)
         row.addWidget(button)
         return row
+
+    def _with_setup(self, row: QHBoxLayout, which: str) -> QHBoxLayout:
+        """A model's row with its Models… button, whose setup dialog writes a chosen folder into the row."""
+        if self._model_setup is None:
+            return row
+        button = QPushButton("Models…")
+        self.setup_buttons[which] = button
+        # a bound slot: disconnected when this dialog goes, though the setup (the window's) may still finish
+        button.clicked.connect(
+            lambda: self._model_setup(which, self).setup.folder_chosen.connect(self._use_folder)
+        )
+        row.addWidget(button)
+        return row
+
+    def _use_folder(self, which: str, folder: str) -> None:
+        """A folder the setup verified becomes the model's field (the window has saved it already)."""
+        self._fields[SETUP_FIELDS[which]].setText(folder)
 
 
 def _combo(names: dict[str, str], values: Sequence[str], current: str) -> QComboBox:

@@ -14,18 +14,18 @@ The rule, in order of what matters most to an answer:
 On the CPU: fp32 (no fast half precision there), the model card's 128 frames, SAM 2.1 tiny (the 1024 px
 image encoder dominates a CPU's time per frame), together when the RAM available holds both.
 
-Where the numbers come from:
+Where the numbers come from (measured at the real dimensions on the CPU by bench/planner_costs.py on
+2026-12-02, docs/benchmarks.md "Planner costs"):
 - LLM weights and runtime: `engine/models/internvideo/precision.py`, from the checkpoint's parameter
-  counts (bf16 15.0 GiB, int8 LLM 8.5 GiB, NF4 LLM 5.4 GiB for the 8B) plus, per frame, 23 prompt tokens
-  of KV cache (128 KiB a token in bf16) and prefill activations (116 KiB a token): 5.5 MiB a frame, and a
-  1 GiB margin for the CUDA context, the allocator and the vision tower's chunk of 32 frames.
-- SAM2: float32 weights (parameters from the SAM2 README x 4 bytes) plus `SAM2_WORKING_BYTES` for the
-  image encoder's activations and features of one 1024 px frame (an estimate: the largest Hiera stage is
-  256x256 tokens x 144 channels, about 36 MiB a tensor in float32, a few dozen alive at once) plus the
-  pruned tracking state, 48 MiB per object at 1024 px (docs/benchmarks.md, "Tracking memory"), for
-  `SAM2_OBJECTS` objects.
-None of this has been measured on a GPU yet (none was available to this work): bench/ask_gpu.py
-measures the LLM's peak memory and is the check to run on the first GPU machine.
+  counts (bf16 15.0 GiB, int8 LLM 8.5 GiB, NF4 LLM 5.4 GiB for the 8B) plus the larger of the prefill's
+  peak (per frame 23 prompt tokens of KV cache, 128 KiB a token in bf16, and one layer's activations,
+  122 KiB a token: 5.6 MiB a frame) and the vision tower's pass of 32 frames (0.92 GiB, with the visual
+  tokens of every frame), and a 1 GiB margin for what a CPU cannot measure (cuBLAS and flash-attn
+  workspaces, the caching allocator's fragmentation).
+- SAM2: the weights (model.safetensors, float32) plus `SAM2_FRAME_BYTES`, one 1024 px frame's peak per
+  size, plus the pruned tracking state per object for `SAM2_OBJECTS` objects.
+Nothing of this has been measured on a GPU yet (none was available to this work): bench/ask_gpu.py
+measures the LLM's peak memory there and is the check to run on the first GPU machine.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import os
 from dataclasses import asdict, dataclass
 
 from engine.errors import ModelError
-from engine.models.catalog import CATALOG, DEFAULTS, Variant
+from engine.models.catalog import DEFAULTS, Variant, variant
 from engine.models.internvideo.precision import (
     GIB,
     ModelSize,
@@ -47,26 +47,24 @@ from engine.video.sampling import DEFAULT_BUDGET, DEFAULT_FRAMES, GROUP
 CPU_FRAMES = DEFAULT_FRAMES
 MIN_FRAMES = DEFAULT_FRAMES  # the precision must fit the model card's 128 frames
 MAX_FRAMES = DEFAULT_BUDGET  # 512
-SAM2_WORKING_BYTES = 1 * GIB
-SAM2_OBJECT_BYTES = 48 * 2**20
+# Measured with bench/planner_costs.py on 2026-12-02 (docs/benchmarks.md, "Planner costs"), float32 at
+# 1024 px: the peak beyond the weights of one frame (the image encoder, or its features kept while an
+# object's step runs), and one object's pruned tracking state (32 frames held).
+SAM2_FRAME_BYTES = {
+    "sam2.1-tiny": 369_311_744,  # features kept (100 MiB) + a step (252 MiB) > the encoder's peak (300 MiB)
+    "sam2.1-small": 369_311_744,  # the same: its encoder peaks at 300 MiB too
+    "sam2.1-base-plus": 369_311_744,  # encoder 348 MiB
+    "sam2.1-large": 465_567_744,  # the encoder's peak
+}
+SAM2_OBJECT_BYTES = 50_626_688
 SAM2_OBJECTS = 8
 
-# InternVideo2.5-Chat-8B, from its config (shared/docs/internvideo2_5.md section A)
+# InternVideo2.5-Chat-8B, from its config (shared/docs/internvideo2_5.md section A), one row per part
 EIGHT_B = model_size_from_dims(
-    vision_hidden=1024,
-    vision_layers=24,
-    vision_intermediate=4096,
-    image_size=448,
-    patch_size=14,
-    projector_in=4096,
-    hidden=4096,
-    layers=32,
-    heads=32,
-    kv_heads=8,
-    intermediate=14336,
-    vocab=92553,
-    tokens_per_frame=16,
-)
+    vision_hidden=1024, vision_layers=24, vision_intermediate=4096, image_size=448, patch_size=14,
+    projector_in=4096, tokens_per_frame=16,
+    hidden=4096, layers=32, heads=32, kv_heads=8, intermediate=14336, vocab=92553,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,15 +102,16 @@ class Plan:
 
 def sam2_bytes(entry: Variant) -> int:
     """What tracking with a SAM2 variant needs: weights, one frame's working memory, the objects' state."""
-    return entry.size_bytes + SAM2_WORKING_BYTES + SAM2_OBJECTS * SAM2_OBJECT_BYTES
+    return entry.size_bytes + SAM2_FRAME_BYTES[entry.name] + SAM2_OBJECTS * SAM2_OBJECT_BYTES
 
 
 def plan_for(
     device: Device, size: ModelSize = EIGHT_B, sam2_choices: tuple[Variant, ...] | None = None
 ) -> Plan:
-    """The plan for `device`. `sam2_choices`: the SAM2 variants that may be picked (default: those with a
-    pinned commit, which can be fetched without asking); the largest that fits wins."""
-    choices = sam2_choices if sam2_choices is not None else _pinned_sam2()
+    """The plan for `device`. `sam2_choices`: the SAM2 variants that may be picked (default: the one the
+    tracker loads when no SAM model is named, so that the plan describes what runs); the largest that fits
+    wins."""
+    choices = sam2_choices if sam2_choices is not None else (variant(DEFAULTS["sam2"]),)
     by_size = sorted(choices, key=lambda v: v.size_bytes, reverse=True)
     if device.kind != "cuda":
         return _cpu_plan(device, size)
@@ -154,7 +153,7 @@ def _most_frames(size: ModelSize, precision: str, room: int) -> int:
 
 def _cpu_plan(device: Device, size: ModelSize) -> Plan:
     llm = required_bytes(size, "fp32", CPU_FRAMES)
-    tiny = next(v for v in CATALOG if v.name == DEFAULTS["sam2"])
+    tiny = variant(DEFAULTS["sam2"])
     sam_bytes = sam2_bytes(tiny)
     together = llm + sam_bytes <= device.free_bytes
     where = f"CPU, {device.free_bytes / GIB:.1f} of {device.total_bytes / GIB:.1f} GiB RAM available"
@@ -164,10 +163,6 @@ def _cpu_plan(device: Device, size: ModelSize) -> Plan:
         fit = ", loaded together" if together else ", taking turns"
     text = f"{where}: fp32 LLM with {CPU_FRAMES} frames ({llm / GIB:.1f} GiB), {tiny.name}{fit}"
     return Plan(device, "fp32", CPU_FRAMES, tiny.name, together, llm, sam_bytes, text)
-
-
-def _pinned_sam2() -> tuple[Variant, ...]:
-    return tuple(v for v in CATALOG if v.family == "sam2" and v.revision is not None)
 
 
 # ----- the device -------------------------------------------------------------------------------------------

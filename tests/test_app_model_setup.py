@@ -151,3 +151,40 @@ def test_a_folder_copied_by_hand_is_verified_and_becomes_the_model(
     with qtbot.waitSignal(again.setup.folder_chosen, timeout=5_000):
         again.unverified_button.click()
     assert window.settings.sam_model == str(bare)
+
+
+def test_settings_open_each_models_setup_with_what_the_worker_finds_on_disk(
+    qtbot, make_window, hub, tmp_path: Path, monkeypatch
+) -> None:
+    from app import keymap
+    from app.settings_dialog import SettingsDialog
+
+    point_at(hub.url, tmp_path / "hf", monkeypatch)
+    store.download(SAM2)  # SAM2 is in the window's Hub cache; InternVideo2.5 is not
+    window = make_window(HF_ENDPOINT=hub.url)
+    rows = [(b.name, b.label, list(b.keys)) for b in keymap.KEYMAP]
+    settings = SettingsDialog(window.settings, rows, window, model_setup=window.show_model_setup)
+    qtbot.addWidget(settings)
+    settings.show()
+    assert set(settings.setup_buttons) == {"internvideo", "sam2"}
+
+    settings.setup_buttons["internvideo"].click()
+    internvideo = settings.findChild(ModelSetupDialog)
+    assert internvideo is not None and internvideo.isVisible() and internvideo.parent() is settings
+    qtbot.waitUntil(lambda: internvideo.setup.step.state != "loading", timeout=20_000)
+    assert internvideo.title.text() == "InternVideo2.5 Chat 8B"
+    assert internvideo.state.text() == "Not on this computer yet."
+    internvideo.close()
+    qtbot.waitUntil(lambda: settings.findChild(ModelSetupDialog) is None, timeout=5_000)
+
+    settings.setup_buttons["sam2"].click()
+    sam2 = settings.findChild(ModelSetupDialog)
+    qtbot.waitUntil(lambda: sam2.setup.step.state != "loading", timeout=20_000)
+    snapshot = tmp_path / "hf" / "models--facebook--sam2.1-hiera-tiny" / "snapshots" / SAM2.revision
+    assert sam2.state.text() == f"On this computer, verified: {snapshot}"
+    sam2._choose = lambda parent, caption, start: str(snapshot)
+    with qtbot.waitSignal(sam2.setup.folder_chosen, timeout=30_000):
+        sam2.folder_button.click()
+    assert settings.sam_model.text() == str(snapshot)  # the open settings show it, so OK keeps it
+    settings.accept()
+    assert settings.chosen().sam_model == str(snapshot) == window.settings.sam_model

@@ -72,4 +72,4 @@ def test_models_list_runs_here(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == f"cache  {tmp_path / 'hf'}"
     assert any(line.startswith("internvideo2.5-8b") and "16.81 GB" in line for line in lines)
-    assert any(line.startswith("sam2.1-large") and "unpinned" in line for line in lines)
+    assert any(line.startswith("sam2.1-large") and "665f8e2ad61c" in line for line in lines)

@@ -54,7 +54,7 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     print(f"cache  {data['cache']}{'  (offline: HF_HUB_OFFLINE is set)' if data['offline'] else ''}")
     for model in data["models"]:
-        pin = (model["revision"] or "unpinned")[:12]
+        pin = model["revision"][:12]
         print(f"{model['name']:<18} {_gb(model['size_bytes']):>8}  {pin:<16} {copy_state(model['copy'])}")
         print(f"{'':<18} {model['summary']}")
     return 0

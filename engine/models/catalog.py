@@ -1,13 +1,15 @@
 """The model variants Scenescope supports: their Hub ids, the commits they are pinned to, their sizes.
 
-Only ids and commits confirmed from the published file listings are pinned:
+Every variant is pinned to a commit:
 - OpenGVLab/InternVideo2_5_Chat_8B at 6dd8f38 (the loader's pin; four bf16 shards of 4.94 + 4.92 +
   4.92 + 2.03 GB in the Hub's tree listing);
 - facebook/sam2.1-hiera-tiny at de431c4 (the tracker's pin, the repo's main branch in February 2026 with
-  the transformers weights).
-The other SAM 2.1 sizes are published under the ids below, but we could not confirm a commit that holds
-their transformers weights, so they are listed unpinned: `models download` asks for `--revision COMMIT`.
-Their sizes are estimates: parameters (the SAM2 README) x 4 bytes of float32.
+  the transformers weights); its size is an estimate: parameters (the SAM2 README) x 4 bytes of float32;
+- facebook/sam2.1-hiera-small at ee5bba1, -base-plus at b732075 and -large at 665f8e2: the commits that
+  public projects load with transformers (`from_pretrained(..., revision=...)`) and whose file lists they
+  pin with byte counts and SHA-256s: model.safetensors 184,305,280, 323,476,296 and 897,897,416 bytes
+  (the sizes below). The same four commits are listed together, with de431c4 for tiny, in one public
+  model catalog; small's weights are also published, byte-identical, at e07df6a.
 """
 
 from __future__ import annotations
@@ -38,7 +40,12 @@ SAM2_HUB = HubModel(
     name="SAM2",
     default_id="facebook/sam2.1-hiera-tiny",
     # the repo's main branch in February 2026, with the transformers weights (config.json, model.safetensors)
-    pins={"facebook/sam2.1-hiera-tiny": "de431c4043854a71d8101e17995dfe596bf101a5"},
+    pins={
+        "facebook/sam2.1-hiera-tiny": "de431c4043854a71d8101e17995dfe596bf101a5",
+        "facebook/sam2.1-hiera-small": "ee5bba1d82bb8749febdf90f45e84b687142ba03",
+        "facebook/sam2.1-hiera-base-plus": "b7320756a13354e7530a63935656d35b2f91a290",
+        "facebook/sam2.1-hiera-large": "665f8e2ad61cf5f53d65644ff27c8ee525124610",
+    },
     files=("*.json", "*.safetensors"),  # configs and weights; never code or pickles
 )
 
@@ -50,7 +57,7 @@ class Variant:
     name: str  # what the commands take: "internvideo2.5-8b", "sam2.1-tiny"
     family: str  # "internvideo" or "sam2": which loader reads it
     repo_id: str
-    revision: str | None  # the pinned commit; None where no commit is confirmed
+    revision: str  # the pinned commit
     size_bytes: int  # the data files the loader reads, about
     hub: HubModel  # the file patterns fetched
     summary: str
@@ -66,13 +73,16 @@ class Variant:
         }
 
 
-def _sam2(size: str, params_m: float, revision: str | None) -> Variant:
+def _sam2(size: str, params_m: float, weights_bytes: int | None = None) -> Variant:
+    """A SAM 2.1 size at its pinned commit; `weights_bytes`: its model.safetensors, where published
+    (else parameters x 4 bytes)."""
+    repo_id = f"facebook/sam2.1-hiera-{size}"
     return Variant(
         name=f"sam2.1-{size}",
         family="sam2",
-        repo_id=f"facebook/sam2.1-hiera-{size}",
-        revision=revision,
-        size_bytes=int(params_m * 1e6 * 4),
+        repo_id=repo_id,
+        revision=SAM2_HUB.pins[repo_id],
+        size_bytes=weights_bytes or int(params_m * 1e6 * 4),
         hub=SAM2_HUB,
         summary=f"SAM 2.1 Hiera-{size} ({params_m:g} M parameters): tracks objects through the video",
     )
@@ -88,10 +98,10 @@ CATALOG: tuple[Variant, ...] = (
         hub=INTERNVIDEO_HUB,
         summary="InternVideo2.5 Chat 8B: answers questions about the video and finds moments",
     ),
-    _sam2("tiny", 38.9, SAM2_HUB.pins["facebook/sam2.1-hiera-tiny"]),
-    _sam2("small", 46.0, None),
-    _sam2("base-plus", 80.8, None),
-    _sam2("large", 224.4, None),
+    _sam2("tiny", 38.9),
+    _sam2("small", 46.0, 184_305_280),
+    _sam2("base-plus", 80.8, 323_476_296),
+    _sam2("large", 224.4, 897_897_416),
 )
 DEFAULTS = {"internvideo": "internvideo2.5-8b", "sam2": "sam2.1-tiny"}  # what ask and track load
 

@@ -263,11 +263,6 @@ def download(entry: Variant, revision: str | None = None, job: Job | None = None
     """
     job = job_or_new(job)
     commit = revision or entry.revision
-    if commit is None:
-        raise ModelError(
-            f"{entry.name} has no pinned commit (none confirmed yet); give --revision COMMIT, the "
-            f"40-character commit of {entry.repo_id} that holds the transformers weights"
-        )
     found = cache_copy(entry, commit)
     try:
         hub.model_folder(f"{entry.repo_id}@{commit}", entry.hub, job=job)

@@ -21,7 +21,7 @@ from engine.jobs import Job
 from .config import InternVideoConfig
 from .generate import CancelCheck, ChatSession, Generation, TokenCallback
 from .model import InternVideoModel
-from .precision import max_frames
+from .precision import VISION_CHUNK_FRAMES, max_frames
 from .prompt import ChatTemplate, build_prompt, get_template
 from .token_cache import TokenLayout
 from .tokenizer import InternLM2Tokenizer
@@ -121,9 +121,9 @@ class InternVideo:
 
     @property
     def encode_chunk_frames(self) -> int:
-        """Frames per vision-tower pass by default: 32 on a GPU (≈0.6 GiB of activations for the 8B with
-        SDPA or flash attention), 8 on the CPU (large passes gain nothing there)."""
-        return 32 if self.device.type == "cuda" else 8
+        """Frames per vision-tower pass by default: 32 on a GPU (0.92 GiB of activations for the 8B in
+        bf16, bench/planner_costs.py), 8 on the CPU (large passes gain nothing there)."""
+        return VISION_CHUNK_FRAMES if self.device.type == "cuda" else 8
 
     @property
     def visual_token_layout(self) -> TokenLayout:

@@ -27,7 +27,18 @@ _BYTES_PER_PARAM = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 2.0, "nf4": 2
 
 TEXT_TOKENS_PER_FRAME = 7  # "FrameK: <img>...</img>\n" costs ~6-7 text tokens around the 16 visual ones
 PROMPT_OVERHEAD_TOKENS = 256  # system message, question, answer
-RUNTIME_MARGIN_BYTES = 1 * GIB  # CUDA context, allocator slack, vision-tower chunk activations
+VISION_CHUNK_FRAMES = 32  # frames per vision-tower pass on a GPU (InternVideo.encode_chunk_frames)
+
+# Measured with bench/planner_costs.py on 2026-12-02 (docs/benchmarks.md, "Planner costs"): the peak of
+# live tensors at the 8B's dimensions in bf16, as values per token per (hidden + intermediate) width.
+# Prefill: one decoder layer's activations beyond the KV cache (they are freed before the next layer),
+# the visual tokens and the prompt embeddings included: 122 KiB a token (the rule on paper before,
+# 4 hidden + 3 intermediate values a token, gave 3.22 widths, 116 KiB). Vision: one InternViT layer's
+# pass with pixel shuffle, HiCo and the projector, 1025 tokens a frame: 29.5 MiB a frame.
+PREFILL_ACTIVATION_WIDTHS = 3.39
+VISION_ACTIVATION_WIDTHS = 2.94
+# What a CPU cannot measure: cuBLAS and flash-attn workspaces, the caching allocator's fragmentation.
+RUNTIME_MARGIN_BYTES = 1 * GIB
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,9 @@ class ModelSize:
     hidden_size: int
     intermediate_size: int
     tokens_per_frame: int
+    vision_tokens: int  # per frame: patches + CLS
+    vision_hidden: int
+    vision_intermediate: int
 
     def kv_bytes_per_token(self, bytes_per_value: int = 2) -> int:
         """K and V of every layer for one token."""
@@ -90,6 +104,9 @@ def model_size_from_dims(
         hidden_size=hidden,
         intermediate_size=intermediate,
         tokens_per_frame=tokens_per_frame,
+        vision_tokens=patches + 1,
+        vision_hidden=vision_hidden,
+        vision_intermediate=vision_intermediate,
     )
 
 
@@ -119,16 +136,33 @@ def max_frames(context_window: int, tokens_per_frame: int, group: int) -> int:
     return max(0, (context_window - PROMPT_OVERHEAD_TOKENS) // per_frame // group * group)
 
 
-def runtime_bytes(size: ModelSize, num_frames: int, bytes_per_value: int = 2) -> int:
-    """Memory beyond the weights to answer about `num_frames` frames: KV cache, prefill activations, margin.
+def kv_bytes(size: ModelSize, num_frames: int, bytes_per_value: int = 2) -> int:
+    """The KV cache of a video prompt with `num_frames` frames, all layers."""
+    return context_tokens(size, num_frames) * size.kv_bytes_per_token(bytes_per_value)
 
-    Prefill activations: a few hidden-size tensors and three intermediate-size tensors (gate, up, product)
-    per token live at once; logits are computed for the last position only.
-    """
-    tokens = context_tokens(size, num_frames)
-    kv = tokens * size.kv_bytes_per_token(bytes_per_value)
-    activations = tokens * (4 * size.hidden_size + 3 * size.intermediate_size) * bytes_per_value
-    return kv + activations + RUNTIME_MARGIN_BYTES
+
+def prefill_bytes(size: ModelSize, num_frames: int, bytes_per_value: int = 2) -> int:
+    """The peak of a prefill beyond the weights: the KV cache of every layer plus one layer's activations
+    (logits are computed for the last position only)."""
+    widths = PREFILL_ACTIVATION_WIDTHS * (size.hidden_size + size.intermediate_size)
+    activations = int(context_tokens(size, num_frames) * widths * bytes_per_value)
+    return kv_bytes(size, num_frames, bytes_per_value) + activations
+
+
+def vision_chunk_bytes(size: ModelSize, num_frames: int, bytes_per_value: int = 2) -> int:
+    """The peak of one vision-tower pass beyond the weights, plus the visual tokens of all `num_frames`
+    (those of earlier passes stay while the next is encoded)."""
+    frames = min(num_frames, VISION_CHUNK_FRAMES)
+    widths = VISION_ACTIVATION_WIDTHS * (size.vision_hidden + size.vision_intermediate)
+    chunk = int(frames * size.vision_tokens * widths * bytes_per_value)
+    return chunk + num_frames * size.tokens_per_frame * size.hidden_size * bytes_per_value
+
+
+def runtime_bytes(size: ModelSize, num_frames: int, bytes_per_value: int = 2) -> int:
+    """Memory beyond the weights to answer about `num_frames` frames: the larger of the vision tower's and
+    the prefill's peaks (one runs after the other), and a margin."""
+    vision = vision_chunk_bytes(size, num_frames, bytes_per_value)
+    return max(vision, prefill_bytes(size, num_frames, bytes_per_value)) + RUNTIME_MARGIN_BYTES
 
 
 def required_bytes(size: ModelSize, precision: str, num_frames: int) -> int:
@@ -139,8 +173,8 @@ def required_bytes(size: ModelSize, precision: str, num_frames: int) -> int:
 def choose_gpu_precision(free_bytes: int, size: ModelSize, num_frames: int = 512) -> str | None:
     """The best GPU precision ("bf16" > "int8" > "nf4") whose weights and runtime fit in `free_bytes`.
 
-    None if even NF4 does not fit. With the 8B and 512 frames: bf16 needs ≈ 18.8 GiB, int8 ≈ 12.3 GiB and
-    NF4 ≈ 9.2 GiB, so a 24 GB card runs bf16, a 16 GB card int8 and a 12 GB card NF4.
+    None if even NF4 does not fit. With the 8B and 512 frames: bf16 needs ≈ 18.9 GiB, int8 ≈ 12.4 GiB and
+    NF4 ≈ 9.3 GiB, so a 24 GB card runs bf16, a 16 GB card int8 and a 12 GB card NF4.
     """
     for precision in GPU_PREFERENCE:
         if required_bytes(size, precision, num_frames) <= free_bytes:
