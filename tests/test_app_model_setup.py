@@ -156,16 +156,13 @@ def test_a_folder_copied_by_hand_is_verified_and_becomes_the_model(
 def test_settings_open_each_models_setup_with_what_the_worker_finds_on_disk(
     qtbot, make_window, hub, tmp_path: Path, monkeypatch
 ) -> None:
-    from app import keymap
-    from app.settings_dialog import SettingsDialog
+    from tests.test_app_file_menu import settings_dialog
 
     point_at(hub.url, tmp_path / "hf", monkeypatch)
     store.download(SAM2)  # SAM2 is in the window's Hub cache; InternVideo2.5 is not
     window = make_window(HF_ENDPOINT=hub.url)
-    rows = [(b.name, b.label, list(b.keys)) for b in keymap.KEYMAP]
-    settings = SettingsDialog(window.settings, rows, window, model_setup=window.show_model_setup)
-    qtbot.addWidget(settings)
-    settings.show()
+    window.actions["settings"].trigger()  # File ▸ Settings…
+    settings = settings_dialog(qtbot, window)
     assert set(settings.setup_buttons) == {"internvideo", "sam2"}
 
     settings.setup_buttons["internvideo"].click()
