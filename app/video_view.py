@@ -83,6 +83,12 @@ class VideoView(QWidget):
     # ----- Qt -----------------------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
+        try:
+            self._paint(painter)
+        finally:  # a painter left active by a failing overlay crashes the process
+            painter.end()
+
+    def _paint(self, painter: QPainter) -> None:
         painter.fillRect(self.rect(), QColor(0, 0, 0))
         rect = self.video_rect()
         if self.image is not None and not rect.isEmpty():
@@ -110,7 +116,6 @@ class VideoView(QWidget):
         text = self.message or ("" if self.video_size is not None else EMPTY_TEXT)
         if text:
             self._draw_message(painter, text)
-        painter.end()
 
     def _draw_message(self, painter: QPainter, text: str) -> None:
         font = QFont(self.font())
