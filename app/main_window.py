@@ -186,7 +186,12 @@ class MainWindow(QMainWindow):
 
         def frame_shown(_image, index: int) -> None:
             t.frame_index = index
-            QTimer.singleShot(0, lambda: masks.prepare(index + 1))  # playback's next frame, while idle
+
+        def painted(index: int) -> None:
+            # the frame playback shows next, made once this one is on screen: a prepare queued when the
+            # frame arrived ran before its paint and delayed it by as much as it saved the next one
+            step = -1 if self.player.state == "reverse" else 1
+            QTimer.singleShot(0, lambda: masks.prepare(index + step))
 
         def picked(x: float, y: float, button, modifiers) -> None:
             alt = bool(modifiers & Qt.KeyboardModifier.AltModifier)
@@ -208,6 +213,7 @@ class MainWindow(QMainWindow):
         self.objects_panel.style_changed.connect(view.update)
         self.video_opened.connect(lambda info: t.set_video(info, self.video_handle))
         self.player.frame_shown.connect(frame_shown)
+        view.painted.connect(painted)
         view.picked.connect(picked)
         view.box_drawn.connect(t.drag_box)
         self.tracking_handlers = {

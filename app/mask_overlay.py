@@ -10,8 +10,8 @@ clear, object slot k its fill, 128 + k its outline) turned into a premultiplied 
 kept per frame, keyed by the masks themselves and the look: painting a frame seen before is one
 drawImage. A frame's first paint decodes only each mask's box of its RLE (`decode_box`) and outlines it
 with one erosion, a few milliseconds for 3 objects at 1080p, so a seek's first picture keeps up too;
-`prepare` does that ahead for the frames playback reaches next (the view's owner calls it when the event
-loop is idle).
+`prepare` does that ahead for the frame playback reaches next (the window calls it once the view has
+painted the frame before, so it never delays a frame already waiting to be painted).
 """
 
 from __future__ import annotations

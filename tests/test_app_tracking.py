@@ -441,3 +441,55 @@ def test_masks_touching_the_borders_and_thick_contours_are_painted_on_exactly_th
     wrong = np.argwhere(got != want)
     assert len(wrong) == 0, f"{len(wrong)} pixels wrong, first (y, x): {wrong[:5].tolist()}"
     assert distance.min(axis=0).max() <= 6  # and each is its colour, not merely the nearest one
+
+
+def test_the_next_frames_masks_are_made_once_this_frame_is_painted_so_its_paint_finds_them(
+    qtbot, make_window, media
+) -> None:
+    """The look-ahead `prepare` of the frame that comes next (the next one forwards, the one before in
+    reverse) runs after the frame on screen was painted, never between its arrival and its paint, where
+    it would delay the frame waiting; and that next frame's paint then finds its mask image made."""
+    from engine.video import probe
+
+    path = media("track prefetch.mp4", width=320, height=240, frames=30, fps=30)
+    info = probe(path)
+    session, session_path = open_video_session(path)
+    session.tracks[SESSION_KEY] = FILE_NAME
+    save_objects(
+        data_folder(session_path) / FILE_NAME, staged_store(info), [TrackedObject(1, "Staged", MASK_COLOR)]
+    )
+    save_session(session, session_path)
+    window = make_window()
+    open_and_wait(qtbot, window, path)
+    masks, events = window.masks, []
+    prepare = masks.prepare
+
+    def recording(index: int, frame_masks=None):
+        # the look-ahead passes the index alone; a paint passes the masks it is about to draw
+        events.append(("ahead", index) if frame_masks is None else ("paint", index, index in masks._frames))
+        return prepare(index, frame_masks)
+
+    masks.prepare = recording
+    window.view.painted.connect(lambda index: events.append(("painted", index)))
+    masks.clear()
+    for index in (5, 6, 7):
+        window.player.show_index(index)
+        qtbot.waitUntil(lambda index=index: ("ahead", index + 1) in events, timeout=10_000)
+    window.player.shuttle(-1)  # reverse, by stepping
+    qtbot.waitUntil(lambda: ("painted", 4) in events, timeout=10_000)
+    window.player.pause()
+    qtbot.wait(100)
+
+    painted_last = None
+    for event in events:
+        if event[0] == "painted":
+            painted_last = event[1]
+        elif event[0] == "ahead" and painted_last is not None:
+            assert abs(event[1] - painted_last) == 1, (event, painted_last, events)
+    first_ahead = {e[1]: i for i, e in reversed(list(enumerate(events))) if e[0] == "ahead"}
+    first_painted = {e[1]: i for i, e in reversed(list(enumerate(events))) if e[0] == "painted"}
+    for index in (5, 6, 7):
+        assert first_painted[index] < first_ahead[index + 1], events  # made once `index` is on screen
+    made = {e[1]: e[2] for e in reversed(events) if e[0] == "paint"}  # at each frame's first paint
+    assert made[5] is False, events  # came by a seek: nothing showed the frame before it
+    assert all(made[i] for i in (6, 7, 4)), events  # made ahead: forwards, then in reverse
