@@ -187,11 +187,19 @@ class MainWindow(QMainWindow):
         def frame_shown(_image, index: int) -> None:
             t.frame_index = index
 
+        # The frame playback shows next is made once this one is on screen: a prepare queued when the
+        # frame arrived ran before its paint and delayed it by as much as it saved the next one. One timer,
+        # so the paints of one frame (and a burst of them) ask once.
+        ahead, painted_index = QTimer(self, singleShot=True, interval=0), -1
+
         def painted(index: int) -> None:
-            # the frame playback shows next, made once this one is on screen: a prepare queued when the
-            # frame arrived ran before its paint and delayed it by as much as it saved the next one
-            step = -1 if self.player.state == "reverse" else 1
-            QTimer.singleShot(0, lambda: masks.prepare(index + step))
+            nonlocal painted_index
+            painted_index = index
+            ahead.start()
+
+        ahead.timeout.connect(
+            lambda: masks.prepare(painted_index + (-1 if self.player.state == "reverse" else 1))
+        )
 
         def picked(x: float, y: float, button, modifiers) -> None:
             alt = bool(modifiers & Qt.KeyboardModifier.AltModifier)
