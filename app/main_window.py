@@ -183,7 +183,20 @@ class MainWindow(QMainWindow):
 
         def frame_shown(_image, index: int) -> None:
             t.frame_index = index
-            QTimer.singleShot(0, lambda: masks.prepare(index + 1))  # playback's next frame, while idle
+
+        # The frame playback shows next is made once this one is on screen: a prepare queued when the
+        # frame arrived ran before its paint and delayed it by as much as it saved the next one. One timer,
+        # so the paints of one frame (and a burst of them) ask once.
+        ahead, painted_index = QTimer(self, singleShot=True, interval=0), -1
+
+        def painted(index: int) -> None:
+            nonlocal painted_index
+            painted_index = index
+            ahead.start()
+
+        ahead.timeout.connect(
+            lambda: masks.prepare(painted_index + (-1 if self.player.state == "reverse" else 1))
+        )
 
         def picked(x: float, y: float, button, modifiers) -> None:
             alt = bool(modifiers & Qt.KeyboardModifier.AltModifier)
@@ -205,6 +218,7 @@ class MainWindow(QMainWindow):
         self.objects_panel.style_changed.connect(view.update)
         self.video_opened.connect(lambda info: t.set_video(info, self.video_handle))
         self.player.frame_shown.connect(frame_shown)
+        view.painted.connect(painted)
         view.picked.connect(picked)
         view.box_drawn.connect(t.drag_box)
         self.tracking_handlers = {

@@ -8,8 +8,10 @@ The frame is the one VideoView was handed with its picture (`show_frame(image, i
 so a mask can only be drawn over its own frame. All objects of a frame become one indexed image (0 is
 clear, object slot k its fill, 128 + k its outline) turned into a premultiplied ARGB image once and
 kept per frame, keyed by the masks themselves and the look: painting a frame seen before is one
-drawImage. Decoding RLE happens on the first paint of a frame, and `prepare` does it ahead for the frames
-playback reaches next (the view's owner calls it when the event loop is idle).
+drawImage. A frame's first paint decodes only each mask's box of its RLE (`decode_box`) and outlines it
+with one erosion, a few milliseconds for 3 objects at 1080p, so a seek's first picture keeps up too;
+`prepare` does that ahead for the frame playback reaches next (the window calls it once the view has
+painted the frame before, so it never delays a frame already waiting to be painted).
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
-from engine.tracking import FrameMask, TrackStore, decode_mask
+from engine.tracking import FrameMask, TrackStore, decode_box
 
 CACHED_FRAMES = 48  # prepared frames kept: at most 8 MiB each at 1080p
 OUTLINE = 128  # ids at and above it are outlines
 POSITIVE, NEGATIVE = QColor("#3ddc84"), QColor("#ff4d4d")
+STEP = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))  # one erosion step: the 4 neighbours
 
 
 @dataclass
@@ -108,7 +112,7 @@ class MaskOverlay:
         thickness = max(1, round(max(store.width, store.height) / 600))
         for slot, (obj, m) in enumerate(masks.items(), start=1):
             x, y, w, h = m.bbox
-            inside = decode_mask(m.rle, store.height, store.width)[y : y + h, x : x + w]
+            inside = decode_box(m.rle, store.height, m.bbox)
             region = ids[y - y0 : y - y0 + h, x - x0 : x - x0 + w]
             region[inside] = slot
             if self.style.contours:
@@ -179,8 +183,7 @@ class MaskOverlay:
 
 
 def _outline(inside: np.ndarray, thickness: int) -> np.ndarray:
-    """The mask's pixels within `thickness` of its edge (its border counts as an edge)."""
-    core = np.pad(inside, 1)
-    for _ in range(thickness):
-        core[1:-1, 1:-1] &= core[:-2, 1:-1] & core[2:, 1:-1] & core[1:-1, :-2] & core[1:-1, 2:]
-    return inside & ~core[1:-1, 1:-1]
+    """The mask's pixels at most `thickness` 4-neighbour steps from a pixel outside it; beyond the box
+    (so beyond the frame) counts as outside."""
+    core = cv2.erode(inside.view(np.uint8), STEP, iterations=thickness, borderValue=0)
+    return inside & ~core.view(bool)

@@ -26,6 +26,7 @@ class VideoView(QWidget):
     clicked = Signal(float, float, object)  # x, y in video pixels, the Qt.MouseButton
     picked = Signal(float, float, object, object)  # a click released without a drag: x, y, button, modifiers
     box_drawn = Signal(float, float, float, float)  # a left drag while `draws_boxes`: x0, y0, x1, y1
+    painted = Signal(int)  # the index of the frame just painted (its overlays included)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,6 +84,13 @@ class VideoView(QWidget):
     # ----- Qt -----------------------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
+        try:
+            self._paint(painter)
+        finally:  # a painter left active by a failing overlay crashes the process
+            painter.end()
+        self.painted.emit(self.frame_index)
+
+    def _paint(self, painter: QPainter) -> None:
         painter.fillRect(self.rect(), QColor(0, 0, 0))
         rect = self.video_rect()
         if self.image is not None and not rect.isEmpty():
@@ -110,7 +118,6 @@ class VideoView(QWidget):
         text = self.message or ("" if self.video_size is not None else EMPTY_TEXT)
         if text:
             self._draw_message(painter, text)
-        painter.end()
 
     def _draw_message(self, painter: QPainter, text: str) -> None:
         font = QFont(self.font())

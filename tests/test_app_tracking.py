@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QColor, QMouseEvent
+from PySide6.QtGui import QColor, QImage, QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -372,3 +372,124 @@ def test_a_reopened_session_shows_the_same_masks(qtbot, make_window, media) -> N
     assert changed == [0, 5, 6, 7]  # the first click prompted again (same mask), then 5 onwards re-tracked
     assert all(stored(t.store.get(1, i)) == before_masks[i] for i in range(5))  # bit for bit
     assert decode_mask(t.store.get(1, 5).rle, 240, 320).sum() == t.store.get(1, 5).area > 0
+
+
+def slow_outline(mask: np.ndarray, thickness: int) -> np.ndarray:
+    """The contour by its definition, pixel offset by offset: mask pixels at most `thickness` 4-neighbour
+    steps (a diamond) from a pixel outside the mask, beyond the frame counting as outside."""
+    h, w = mask.shape
+    padded = np.pad(mask, thickness)
+    near_outside = np.zeros_like(mask)
+    for dy in range(-thickness, thickness + 1):
+        for dx in range(-thickness, thickness + 1):
+            if abs(dy) + abs(dx) <= thickness:
+                near_outside |= ~padded[
+                    thickness + dy : thickness + dy + h, thickness + dx : thickness + dx + w
+                ]
+    return mask & near_outside
+
+
+@pytest.mark.parametrize("zoom", [1, 2])
+def test_masks_touching_the_borders_and_thick_contours_are_painted_on_exactly_their_pixels(
+    qtbot, zoom
+) -> None:
+    """Two overlapping objects on a 960x540 frame (contours 2 pixels thick at that size), cut by all four
+    borders, with a hole and a ragged edge, drawn 1:1 and at 2x (no smoothing either way): every pixel
+    of the view is the frame, a fill or a contour exactly where the masks and the slow reference say."""
+    from app.mask_overlay import MaskOverlay
+    from app.video_view import VideoView
+
+    w, h, thickness = 960, 540, 2
+    rng = np.random.default_rng(4)
+    ys, xs = np.mgrid[0:h, 0:w]
+    first = (((xs - 90) / 240) ** 2 + ((ys - 40) / 160) ** 2 < 1) | (xs >= w - 3)  # top-left, right edge
+    second = (xs > 520) & (ys > 300) & ~(((xs - 800) / 60) ** 2 + ((ys - 450) / 40) ** 2 < 1)  # with a hole
+    second |= (xs < 230) & (ys > 470) & (rng.random((h, w)) > 0.45)  # ragged, on the bottom border
+    second[200:203, 400] = True  # a sliver thinner than the contour
+    store_ = TrackStore(width=w, height=h)
+    colors = {1: QColor("#ff2020"), 2: QColor("#20a0ff")}
+    expected = np.zeros((h, w), int)  # 0: the frame; slot k: its fill; 128 + k: its contour
+    for slot, (obj, mask) in enumerate([(1, first), (2, second)], start=1):  # later objects on top
+        rle, bbox, area = encode_mask(mask)
+        store_.put(obj, FrameMask(0, 0.0, rle, bbox, area, 1.0))
+        expected[mask] = slot
+        expected[slow_outline(mask, thickness)] = 128 + slot
+    assert (expected > 128).sum() > 0 and (expected[0] > 0).any() and (expected[-1] > 0).any()
+    assert (expected[:, 0] > 0).any() and (expected[:, -1] > 0).any()
+
+    overlay = MaskOverlay(store_)
+    overlay.colors, overlay.style.labels = colors, False
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.resize(w * zoom, h * zoom)
+    view.set_video_size(w, h)
+    gray = np.full((h, w, 3), 70, np.uint8)
+    view.show_frame(QImage(gray.data, w, h, w * 3, QImage.Format.Format_RGB888).copy(), 0)
+    view.overlays.append(overlay.paint)
+    painted = to_rgb(view.grab().toImage()).astype(int)
+    assert painted.shape == (h * zoom, w * zoom, 3)
+
+    alpha = QColor(colors[1]).alpha() * overlay.style.opacity / 255
+    palette = {0: np.array([70, 70, 70])}
+    for slot, obj in enumerate(colors, start=1):
+        rgb = np.array(colors[obj].getRgb()[:3])
+        palette[slot], palette[128 + slot] = alpha * rgb + (1 - alpha) * 70, rgb
+    classes = np.array(list(palette))
+    distance = np.stack([np.abs(painted - palette[c]).sum(axis=2) for c in classes])
+    got = classes[distance.argmin(axis=0)]
+    want = np.repeat(np.repeat(expected, zoom, axis=0), zoom, axis=1)
+    wrong = np.argwhere(got != want)
+    assert len(wrong) == 0, f"{len(wrong)} pixels wrong, first (y, x): {wrong[:5].tolist()}"
+    assert distance.min(axis=0).max() <= 6  # and each is its colour, not merely the nearest one
+
+
+def test_the_next_frames_masks_are_made_once_this_frame_is_painted_so_its_paint_finds_them(
+    qtbot, make_window, media
+) -> None:
+    """The look-ahead `prepare` of the frame that comes next (the next one forwards, the one before in
+    reverse) runs after the frame on screen was painted, never between its arrival and its paint, where
+    it would delay the frame waiting; and that next frame's paint then finds its mask image made."""
+    from engine.video import probe
+
+    path = media("track prefetch.mp4", width=320, height=240, frames=30, fps=30)
+    info = probe(path)
+    session, session_path = open_video_session(path)
+    session.tracks[SESSION_KEY] = FILE_NAME
+    save_objects(
+        data_folder(session_path) / FILE_NAME, staged_store(info), [TrackedObject(1, "Staged", MASK_COLOR)]
+    )
+    save_session(session, session_path)
+    window = make_window()
+    open_and_wait(qtbot, window, path)
+    masks, events = window.masks, []
+    prepare = masks.prepare
+
+    def recording(index: int, frame_masks=None):
+        # the look-ahead passes the index alone; a paint passes the masks it is about to draw
+        events.append(("ahead", index) if frame_masks is None else ("paint", index, index in masks._frames))
+        return prepare(index, frame_masks)
+
+    masks.prepare = recording
+    window.view.painted.connect(lambda index: events.append(("painted", index)))
+    masks.clear()
+    for index in (5, 6, 7):
+        window.player.show_index(index)
+        qtbot.waitUntil(lambda index=index: ("ahead", index + 1) in events, timeout=10_000)
+    window.player.shuttle(-1)  # reverse, by stepping
+    qtbot.waitUntil(lambda: ("painted", 4) in events, timeout=10_000)
+    window.player.pause()
+    qtbot.wait(100)
+
+    painted_last = None
+    for event in events:
+        if event[0] == "painted":
+            painted_last = event[1]
+        elif event[0] == "ahead" and painted_last is not None:
+            assert abs(event[1] - painted_last) == 1, (event, painted_last, events)
+    first_ahead = {e[1]: i for i, e in reversed(list(enumerate(events))) if e[0] == "ahead"}
+    first_painted = {e[1]: i for i, e in reversed(list(enumerate(events))) if e[0] == "painted"}
+    for index in (5, 6, 7):
+        assert first_painted[index] < first_ahead[index + 1], events  # made once `index` is on screen
+    made = {e[1]: e[2] for e in reversed(events) if e[0] == "paint"}  # at each frame's first paint
+    assert made[5] is False, events  # came by a seek: nothing showed the frame before it
+    assert all(made[i] for i in (6, 7, 4)), events  # made ahead: forwards, then in reverse

@@ -1,4 +1,5 @@
-"""Tracking results: RLE that COCO tools read back exactly, a JSON round trip, reads during writes."""
+"""Tracking results: RLE that COCO tools read back exactly, a box of it decoded alone, a JSON round trip,
+reads during writes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from engine.errors import ScenescopeError
-from engine.tracking import FrameMask, Prompt, TrackStore, decode_mask, encode_mask
+from engine.tracking import FrameMask, Prompt, TrackStore, decode_box, decode_mask, encode_mask
+from engine.tracking.store import _rle_counts
 
 
 def _masks() -> list[np.ndarray]:
@@ -51,6 +53,47 @@ def test_rle_is_coco_column_major():
     rle, _, _ = encode_mask(mask)
     counts = mask_utils.frPyObjects([{"size": [3, 4], "counts": [3, 1, 8]}], 3, 4)[0]["counts"]
     assert rle == counts
+
+
+def _edge_masks() -> list[np.ndarray]:
+    """Masks whose boxes touch the frame's borders, a 1080p blob (counts of several characters, differences
+    of both signs), one pixel at each corner, a full frame."""
+    rng = np.random.default_rng(5)
+    ys, xs = np.mgrid[0:1080, 0:1920]
+    blob = ((xs - 700) / 300) ** 2 + ((ys - 500) / 180) ** 2 < 1
+    edges = (xs < 40) | (ys > 1070) | ((xs > 1900) & (ys < 300)) | (ys == 0)
+    corners = [np.zeros((37, 53), bool) for _ in range(4)]
+    for mask, (y, x) in zip(corners, [(0, 0), (0, 52), (36, 0), (36, 52)], strict=True):
+        mask[y, x] = True
+    ragged = rng.random((90, 70)) > 0.6
+    ragged[:, [0, -1]] = True
+    return [blob, edges, *corners, np.ones((41, 29), bool), ragged, *_masks()]
+
+
+@pytest.mark.parametrize("mask", _edge_masks(), ids=lambda m: f"{m.shape[0]}x{m.shape[1]}:{int(m.sum())}")
+def test_a_box_decodes_alone_exactly_as_its_part_of_the_whole_mask(mask):
+    """decode_box is decode_mask cut to the box, for the mask's own box and for any other window."""
+    rle, bbox, area = encode_mask(mask)
+    h, w = mask.shape
+    whole = decode_mask(rle, h, w)
+    rng = np.random.default_rng(area)
+    windows = [bbox, (0, 0, w, h), (0, 0, 0, 0), (w - 1, h - 1, 1, 1), (0, h - 1, w, 1), (w - 1, 0, 1, h)]
+    for _ in range(20):
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        windows.append((x, y, int(rng.integers(0, w - x + 1)), int(rng.integers(0, h - y + 1))))
+    for x, y, bw, bh in windows:
+        part = decode_box(rle, h, (x, y, bw, bh))
+        assert part.dtype == bool and part.flags.c_contiguous
+        assert np.array_equal(part, whole[y : y + bh, x : x + bw]), (x, y, bw, bh)
+
+
+def test_rle_counts_are_read_as_pycocotools_writes_them():
+    """Counts of every size (one to five characters) that grow and shrink, through pycocotools' encoder."""
+    rng = np.random.default_rng(9)
+    counts = np.concatenate(([0], rng.integers(1, 2**22, 300) >> rng.integers(0, 22, 300)))
+    size = int(counts.sum())
+    rle = mask_utils.frPyObjects([{"size": [size, 1], "counts": counts.tolist()}], size, 1)[0]["counts"]
+    assert np.array_equal(_rle_counts(rle), counts)
 
 
 def _store() -> TrackStore:

@@ -106,6 +106,39 @@ def decode_mask(rle: bytes, height: int, width: int) -> np.ndarray:
     return mask_utils.decode({"size": [height, width], "counts": rle}).astype(bool)
 
 
+def decode_box(rle: bytes, height: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The [h, w] bool window at box (x, y, w, h) of the mask that `rle` (compressed COCO RLE counts of a
+    mask `height` rows high) encodes: `decode_mask(rle, height, width)[y : y + h, x : x + w]`, made
+    without the whole mask. Counts run down columns, so only the runs crossing columns x .. x + w - 1
+    are expanded: the cost follows the box's columns (w * height pixels), not the frame (0.2 ms for a
+    1080p object's box where the whole decode takes 3.7, docs/benchmarks.md "Mask overlay").
+    """
+    x, y, w, h = box
+    counts = _rle_counts(rle)
+    ends = np.cumsum(counts)
+    first, last = x * height, (x + w) * height  # the box's columns, as positions in the column-major mask
+    inside = np.clip(ends, first, last) - np.clip(ends - counts, first, last)
+    is_set = np.arange(len(counts)) % 2 == 1  # runs alternate: unset first (maybe empty), then set
+    columns = np.repeat(is_set, inside).reshape(w, height)
+    return np.ascontiguousarray(columns[:, y : y + h].T)
+
+
+def _rle_counts(rle: bytes) -> np.ndarray:
+    """Compressed COCO RLE -> run lengths (int64), as pycocotools' rleFrString reads them: each count is 5
+    bits a character (offset 48, 0x20 means more follow, 0x10 in the last one is the sign), and from the
+    fourth on a count is stored as its difference to the count two before."""
+    c = np.frombuffer(rle, np.uint8).astype(np.int64) - 48
+    ends = np.flatnonzero((c & 0x20) == 0)  # the last character of each count
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    digit = np.arange(len(c)) - np.repeat(starts, ends - starts + 1)  # 5-bit digit of its count, low first
+    counts = np.add.reduceat((c & 0x1F) << (5 * digit), starts)
+    negative = (c[ends] & 0x10) != 0
+    counts[negative] -= np.left_shift(1, 5 * (digit[ends][negative] + 1))
+    counts[1::2] = np.cumsum(counts[1::2])  # undo the differences: odd counts chain from counts[1],
+    counts[2::2] = np.cumsum(counts[2::2])  # even ones from counts[2]; counts[0] stands alone
+    return counts
+
+
 @dataclass(frozen=True)
 class TrackingRun:
     """What one propagation or refinement did."""
