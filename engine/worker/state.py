@@ -225,17 +225,18 @@ class Models:
                 self.unload(other)
             job.progress("load", 0, None, f"loading {label}")
             try:
-                self._loaded[name] = LOADERS[name](self.settings, job)
+                self._loaded[name] = LOADERS[name](self.settings, plan, job)
             except Exception as e:
                 if not (is_out_of_memory(e) and other in self._loaded):
                     raise
                 job.progress("load", 0, None, f"unloading {MODEL_NAMES[other]} to make room for {label}")
                 self.unload(other)
-                self._loaded[name] = LOADERS[name](self.settings, job)
+                self._loaded[name] = LOADERS[name](self.settings, plan, job)
             job.progress("load", 1, 1, f"{label} loaded")
 
 
-def _load_internvideo(settings: Settings, job: Job):
+def _load_internvideo(settings: Settings, plan: Any, job: Job):
+    """The VideoAssistant, its vision tower encoding the plan's chunk (None: no plan, the model's default)."""
     from engine.assistant import VideoAssistant
     from engine.models.internvideo import DEFAULT_REPO
 
@@ -245,16 +246,20 @@ def _load_internvideo(settings: Settings, job: Job):
         precision=settings.precision,
         revision=settings.revision,
         job=job,
+        chunk_frames=plan.vision_chunk if plan is not None else None,
     )
 
 
-def _load_sam2(settings: Settings, job: Job):
+def _load_sam2(settings: Settings, plan: Any, job: Job):
     from engine.tracking import DEFAULT_SAM_MODEL, load_sam2
 
     return load_sam2(settings.sam2 or DEFAULT_SAM_MODEL, device=settings.device, job=job)
 
 
-LOADERS: dict[str, Callable[[Settings, Job], Any]] = {"internvideo": _load_internvideo, "sam2": _load_sam2}
+LOADERS: dict[str, Callable[[Settings, Any, Job], Any]] = {  # (settings, the plan or None, job) -> model
+    "internvideo": _load_internvideo,
+    "sam2": _load_sam2,
+}
 
 
 def is_out_of_memory(error: BaseException) -> bool:
