@@ -9,8 +9,10 @@ the SAM2 size, and whether the two models stay loaded together or take turns, wi
 The rule, in order of what matters most to an answer:
 1. precision: the best of bf16 > int8 > NF4 with which the model card's 128 frames fit in free memory;
 2. together: the LLM (at 128 frames) and the largest SAM2 that fits beside it stay loaded together, so
-   switching from asking to tracking costs no reload; if not even SAM 2.1 tiny fits beside it, they take
-   turns (the worker unloads one to load the other) and SAM2 gets the whole card;
+   switching from asking to tracking costs no reload; if not even the smallest fits beside it, they take
+   turns (the worker unloads one to load the other) and SAM2 gets the whole card. The SAM2 sizes it picks
+   from (`sam2_choices`): the one the user named, else those on disk (tiny when none is), and the worker
+   and `scenescope track` load the one it picked (`sam2_source`);
 3. frames: as many as then fit, in whole groups of 4, up to 512 (the adaptive rule's budget);
 4. vision_chunk: the frames the vision tower encodes per pass, the largest of 32, 16 and 8 with which
    that all still fits (fewer passes are a little faster; the visual tokens do not depend on it). Steps
@@ -40,7 +42,7 @@ import os
 from dataclasses import asdict, dataclass
 
 from engine.errors import ModelError
-from engine.models.catalog import DEFAULTS, Variant, variant
+from engine.models.catalog import CATALOG, DEFAULTS, Variant, variant
 from engine.models.internvideo.precision import (
     GIB,
     VISION_CHUNK_FRAMES,
@@ -118,9 +120,8 @@ def sam2_bytes(entry: Variant) -> int:
 def plan_for(
     device: Device, size: ModelSize = EIGHT_B, sam2_choices: tuple[Variant, ...] | None = None
 ) -> Plan:
-    """The plan for `device`. `sam2_choices`: the SAM2 variants that may be picked (default: the one the
-    tracker loads when no SAM model is named, so that the plan describes what runs); the largest that fits
-    wins."""
+    """The plan for `device`. `sam2_choices`: the SAM2 variants that may be picked (default: SAM 2.1 tiny;
+    `sam2_choices(named)` gives what is on disk); the largest that fits wins."""
     choices = sam2_choices if sam2_choices is not None else (variant(DEFAULTS["sam2"]),)
     by_size = sorted(choices, key=lambda v: v.size_bytes, reverse=True)
     if device.kind != "cuda":
@@ -156,6 +157,33 @@ def plan_for(
     text = f"{where}: {precision} LLM with {frames} frames ({llm / GIB:.1f} GiB{passes}), {tracker}, {how}"
     name = sam2.name if sam2 else None
     return Plan(device, precision, frames, chunk, name, together, llm, sam_bytes, text)
+
+
+def sam2_choices(named: str | None) -> tuple[Variant, ...]:
+    """The SAM2 variants a plan may pick. Named (a catalog name, Hub id or folder): that one alone, as the
+    catalog knows it (an unrecognised folder is counted as tiny, the smallest); not named: those with a
+    complete copy in the model store, tiny when none has."""
+    from pathlib import Path
+
+    from engine.models import store
+
+    tiny = variant(DEFAULTS["sam2"])
+    if not named:
+        return tuple(store.on_disk("sam2")) or (tiny,)
+    entry = next(
+        (v for v in CATALOG if v.family == "sam2" and named.split("@")[0] in (v.name, v.repo_id)), None
+    )
+    if entry is None and Path(named).expanduser().is_dir():
+        entry = store.folder_copy(named).variant
+    return (entry or tiny,)
+
+
+def sam2_source(named: str | None, plan: Plan | None) -> str:
+    """What to load as SAM2: the named model always; else the plan's choice (its Hub id: the store's copy
+    at the pin); without a plan, SAM 2.1 tiny."""
+    if named:
+        return named
+    return variant(plan.sam2 if plan is not None and plan.sam2 else DEFAULTS["sam2"]).repo_id
 
 
 def _most_frames(size: ModelSize, precision: str, room: int, chunk: int) -> int:

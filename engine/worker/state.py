@@ -146,12 +146,14 @@ class Models:
         self._planning = threading.Lock()
 
     def plan(self) -> Any:
-        """The memory planner's choice for the configured device (computed once; imports torch)."""
-        from engine.planner import detect_device, plan_for
+        """The memory planner's choice for the configured device and SAM2 setting: its SAM2 is the one
+        named, else the largest on disk that fits (computed once; imports torch)."""
+        from engine.planner import detect_device, plan_for, sam2_choices
 
         with self._planning:
             if self._plan is None:
-                self._plan = plan_for(detect_device(self.settings.device))
+                device = detect_device(self.settings.device)
+                self._plan = plan_for(device, sam2_choices=sam2_choices(self.settings.sam2))
             return self._plan
 
     def _gpu_plan(self) -> Any:
@@ -160,6 +162,11 @@ class Models:
             return self.plan()
         except ModelError:
             return None
+
+    def replan(self) -> None:
+        """Forget the plan: the models on disk changed (a download), so the next job plans again."""
+        with self._planning:
+            self._plan = None
 
     def known_plan(self) -> Any:
         """The plan if a job computed it already, else None (for `status`, which never imports torch)."""
@@ -176,7 +183,7 @@ class Models:
     def configure(self, settings: Settings) -> list[str]:
         """New settings; models whose settings changed are unloaded. Returns their names."""
         old, self.settings = self.settings, settings
-        if old.device != settings.device:
+        if (old.device, old.sam2) != (settings.device, settings.sam2):
             self._plan = None
         changed = {
             "internvideo": (old.internvideo, old.revision, old.device, old.precision)
@@ -251,9 +258,11 @@ def _load_internvideo(settings: Settings, plan: Any, job: Job):
 
 
 def _load_sam2(settings: Settings, plan: Any, job: Job):
-    from engine.tracking import DEFAULT_SAM_MODEL, load_sam2
+    """The SAM2 named in the settings, else the plan's (None: no plan, SAM 2.1 tiny)."""
+    from engine.planner import sam2_source
+    from engine.tracking import load_sam2
 
-    return load_sam2(settings.sam2 or DEFAULT_SAM_MODEL, device=settings.device, job=job)
+    return load_sam2(sam2_source(settings.sam2, plan), device=settings.device, job=job)
 
 
 LOADERS: dict[str, Callable[[Settings, Any, Job], Any]] = {  # (settings, the plan or None, job) -> model
