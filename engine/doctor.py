@@ -33,7 +33,7 @@ NVIDIA_DRIVER = Path("/proc/driver/nvidia/version")
 
 def report() -> dict[str, Any]:
     """Everything doctor prints, as plain data."""
-    from engine.planner import Device, cpu_device, plan_for
+    from engine.planner import Device, cpu_device, plan_for, sam2_choices
 
     torch_part = torch_report()
     gpus = torch_part.get("gpus") or []
@@ -41,7 +41,7 @@ def report() -> dict[str, Any]:
     device = (
         Device("cuda", first["name"], first["free_bytes"], first["total_bytes"]) if first else cpu_device()
     )
-    plan = plan_for(device)
+    plan = plan_for(device, sam2_choices=sam2_choices(None))  # what track and the window load by default
     return {
         "os": platform.platform(),
         "python": platform.python_version(),

@@ -188,6 +188,17 @@ def test_the_pipeline_answers_like_the_model_on_independently_decoded_frames(
     assert answer.prompt_tokens == direct.prompt_tokens
 
 
+def test_the_vision_chunk_changes_the_passes_not_the_visual_tokens(model, video, tmp_path: Path) -> None:
+    sampling = Sampling("frames", 40)  # the planner's chunks: 32 (2 passes) where memory allows, 8 (5)
+    by_chunk = {
+        chunk: assistant(model, tmp_path / str(chunk), chunk_frames=chunk).open_video(video, sampling)
+        for chunk in (32, 8)
+    }
+    assert [c.vision_passes for c in by_chunk.values()] == [2, 5]
+    assert all(c.source == "computed" for c in by_chunk.values())
+    torch.testing.assert_close(by_chunk[32].visual_tokens, by_chunk[8].visual_tokens, atol=1e-5, rtol=1e-5)
+
+
 def test_streamed_pieces_make_up_the_answer(model, video, tmp_path: Path) -> None:
     chat = assistant(model, tmp_path).open_video(video, Sampling("frames", 8)).conversation()
     pieces = list(chat.stream(Q1, max_new_tokens=30))

@@ -24,17 +24,19 @@ from tests.fixtures import internvideo_fixture
 ALL_SAM2 = tuple(v for v in CATALOG if v.family == "sam2")
 
 
-def card(gb: int) -> Device:
-    """A card of `gb` GB with what such a card typically reports free (96 %)."""
-    return Device("cuda", f"GPU {gb} GB", int(gb * 1e9 * 0.96), int(gb * 1e9))
+def card(gb: int, free_gib: float | None = None) -> Device:
+    """A card of `gb` GB, with what such a card typically reports free (96 %) unless `free_gib` is given.
+    A card's GB are GiB: an 8 GB card reports 8192 MiB in all."""
+    free = int(free_gib * GIB) if free_gib is not None else int(gb * GIB * 0.96)
+    return Device("cuda", f"GPU {gb} GB", free, gb * GIB)
 
 
 @pytest.mark.parametrize(
     ("gb", "precision", "frames", "sam2", "together"),
     [
-        # measured costs (bench/planner_costs.py): 12 GB 208 -> 204 frames (the prefill's 5.6 MiB a frame,
-        # was 5.5), 16 GB 464 -> 512 (SAM 2.1 large beside it needs 1.6 GiB, was estimated 2.2)
-        (12, "int8", 204, "sam2.1-large", False),
+        # cards in GiB (they were counted in 1e9 bytes: 7 % too small, and 8 GB got no plan)
+        (8, "nf4", 220, "sam2.1-large", False),
+        (12, "int8", 160, "sam2.1-base-plus", True),
         (16, "int8", 512, "sam2.1-large", True),
         (24, "bf16", 512, "sam2.1-large", True),
         (48, "bf16", 512, "sam2.1-large", True),
@@ -44,11 +46,12 @@ def card(gb: int) -> Device:
 def test_the_plan_for_each_card(gb: int, precision: str, frames: int, sam2: str, together: bool) -> None:
     plan = plan_for(card(gb), sam2_choices=ALL_SAM2)
     assert (plan.precision, plan.frames, plan.sam2, plan.together) == (precision, frames, sam2, together)
+    assert plan.vision_chunk == 32  # room for the largest vision pass on every card of the table
     free = card(gb).free_bytes
     used = plan.llm_bytes + (plan.sam2_bytes if together else 0)
-    assert plan.llm_bytes == required_bytes(EIGHT_B, precision, frames) and used <= free
+    assert plan.llm_bytes == required_bytes(EIGHT_B, precision, frames, 32) and used <= free
     if frames < MAX_FRAMES:  # the budget is the most that fits: 4 more frames would not
-        assert required_bytes(EIGHT_B, precision, frames + 4) + (plan.sam2_bytes if together else 0) > free
+        assert required_bytes(EIGHT_B, precision, frames + 4, 8) + (plan.sam2_bytes if together else 0) > free
     line = plan.explanation
     assert "\n" not in line and f"{precision} LLM with {frames} frames" in line
     assert ("loaded together" in line) == together and ("taking turns" in line) == (not together)
@@ -63,9 +66,23 @@ def test_sam2_is_the_largest_that_fits_and_by_default_the_one_the_tracker_loads(
     assert plan_for(card(80), sam2_choices=(tiny, small)).sam2 == "sam2.1-small"
 
 
-@pytest.mark.parametrize("gb", [6, 8])  # 8 GB: NF4 at 128 frames needs 7.3 GiB with the measured vision pass
-def test_a_card_too_small_gets_no_llm_and_a_message_saying_what_to_do(gb: int) -> None:
-    plan = plan_for(card(gb))
+def test_a_card_short_of_memory_encodes_in_smaller_vision_passes() -> None:
+    # an 8 GB card that drives a desktop too: 7.25 GiB free; NF4 at 128 frames needs 7.33 GiB in passes
+    # of 32 frames (the pass, 0.94 GiB, is the peak), 7.16 in passes of 16 (then the prefill is)
+    short = card(8, free_gib=7.25)
+    assert required_bytes(EIGHT_B, "nf4", 128, 32) > short.free_bytes
+    plan = plan_for(short)
+    assert (plan.precision, plan.vision_chunk) == ("nf4", 16) and plan.frames >= 128
+    assert plan.llm_bytes == required_bytes(EIGHT_B, "nf4", plan.frames, 16) <= short.free_bytes
+    assert required_bytes(EIGHT_B, "nf4", plan.frames, 32) > short.free_bytes  # 32 would not fit
+    assert "the vision tower 16 frames a pass to fit" in plan.explanation
+    assert "a pass" not in plan_for(card(8)).explanation  # said only when it is below 32
+    assert plan_for(Device("cpu", "CPU", 64 * GIB, 64 * GIB)).vision_chunk == 8
+
+
+@pytest.mark.parametrize("free_gib", [5.4, 7.1])  # 7.1: NF4 at 128 frames needs 7.16 GiB in passes of 16
+def test_a_card_too_small_gets_no_llm_and_a_message_saying_what_to_do(free_gib: float) -> None:
+    plan = plan_for(card(8, free_gib=free_gib))
     assert plan.precision is None
     with pytest.raises(
         ModelError, match=r"too little for InternVideo2.5 even with a 4-bit LLM .*--device cpu"
@@ -90,11 +107,29 @@ def test_the_cli_takes_the_planned_frames_when_none_are_given(monkeypatch) -> No
     args = argparse.Namespace(
         frames=None, auto=False, fps=None, budget=512, start=None, end=None, device="auto"
     )
-    assert model_sampling(args).value == 204 and args.plan.precision == "int8"  # the 12 GB row above
+    assert model_sampling(args).value == 188 and args.plan.precision == "int8"  # with SAM 2.1 tiny beside
     given = argparse.Namespace(
         frames=32, auto=False, fps=None, budget=512, start=None, end=None, device="auto"
     )
     assert model_sampling(given).value == 32
+
+
+def test_the_worker_and_the_cli_give_the_planned_vision_chunk_to_the_assistant(monkeypatch, media) -> None:
+    from engine import planner
+    from engine.assistant import VideoAssistant
+    from engine.cli.model_args import load_model_for
+
+    chunks: list[int | None] = []
+    monkeypatch.setattr(VideoAssistant, "load", lambda *a, **kw: chunks.append(kw["chunk_frames"]))
+    short = card(8, free_gib=7.25)  # NF4 in passes of 16 (the test above)
+    models = Models(Settings(device="cuda"), Handles())
+    models._plan = plan_for(short)
+    with models.using("internvideo", Job()):
+        pass
+    monkeypatch.setattr(planner, "detect_device", lambda device: short)
+    video = media("chunk.mp4", frames=8, fps=25, width=64, height=64)
+    load_model_for(argparse.Namespace(video=video, model=None, device="auto", precision="auto"))
+    assert chunks == [16, 16]
 
 
 def test_ask_json_reports_the_plan_it_followed(media, env) -> None:
@@ -116,11 +151,11 @@ def test_the_worker_takes_turns_when_the_plan_says_so(monkeypatch) -> None:
     monkeypatch.setattr(
         state,
         "LOADERS",
-        {name: lambda s, j, n=name: loads.append(n) or SimpleNamespace() for name in state.MODEL_NAMES},
+        {name: lambda s, p, j, n=name: loads.append(n) or SimpleNamespace() for name in state.MODEL_NAMES},
     )
     monkeypatch.setattr(state, "_free_device_memory", lambda: None)
     models = Models(Settings(device="cuda"), Handles())
-    models._plan = plan_for(card(12))  # what `plan()` computes on a 12 GB card: taking turns
+    models._plan = plan_for(card(8))  # what `plan()` computes on an 8 GB card: taking turns
     seen: list[Progress] = []
     for name in ("sam2", "internvideo", "sam2"):
         with models.using(name, Job(on_progress=seen.append)):
@@ -137,7 +172,7 @@ def test_the_worker_takes_turns_when_the_plan_says_so(monkeypatch) -> None:
 
 def test_the_worker_plans_before_its_first_load_unless_told_cpu(monkeypatch) -> None:
     monkeypatch.setattr(
-        state, "LOADERS", {name: lambda s, j: SimpleNamespace() for name in state.MODEL_NAMES}
+        state, "LOADERS", {name: lambda s, p, j: SimpleNamespace() for name in state.MODEL_NAMES}
     )
     automatic = Models(Settings(device="auto"), Handles())
     assert automatic.known_plan() is None  # status never computes it

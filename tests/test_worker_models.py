@@ -19,13 +19,13 @@ def test_out_of_memory_unloads_the_other_model_and_retries(monkeypatch) -> None:
     loads: list[str] = []
     room = {"free": False}
 
-    def internvideo(settings, job):
+    def internvideo(settings, plan, job):
         loads.append("internvideo")
         if not room["free"]:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return ASSISTANT
 
-    def sam2(settings, job):
+    def sam2(settings, plan, job):
         loads.append("sam2")
         return "the sam2"
 
@@ -48,7 +48,7 @@ def test_out_of_memory_unloads_the_other_model_and_retries(monkeypatch) -> None:
 
 
 def test_other_failures_and_out_of_memory_alone_are_not_hidden(monkeypatch) -> None:
-    def broken(settings, job):
+    def broken(settings, plan, job):
         raise torch.OutOfMemoryError("CUDA out of memory")
 
     monkeypatch.setattr(state, "LOADERS", {"internvideo": broken, "sam2": broken})
@@ -58,7 +58,8 @@ def test_other_failures_and_out_of_memory_alone_are_not_hidden(monkeypatch) -> N
 
 
 def test_changed_settings_unload_only_the_model_they_concern(monkeypatch) -> None:
-    monkeypatch.setattr(state, "LOADERS", {"internvideo": lambda s, j: ASSISTANT, "sam2": lambda s, j: "sam"})
+    loaders = {"internvideo": lambda s, p, j: ASSISTANT, "sam2": lambda s, p, j: "sam"}
+    monkeypatch.setattr(state, "LOADERS", loaders)
     models = Models(Settings(), Handles())
     for name in ("internvideo", "sam2"):
         with models.using(name, Job()):

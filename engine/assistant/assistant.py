@@ -66,7 +66,8 @@ class VideoAssistant:
         decode_workers: int | None = None,
     ) -> None:
         """`token_cache` defaults to `VisualTokenCache()` (the user cache folder, size-capped).
-        `chunk_frames`: frames per vision-tower pass (default: 32 on a GPU, 8 on the CPU).
+        `chunk_frames`: frames per vision-tower pass (the planner's `Plan.vision_chunk`; default: 32 on a
+        GPU, 8 on the CPU).
         `decode_workers`: decoder threads (default: all cores)."""
         self.model = model
         self.token_cache = token_cache if token_cache is not None else VisualTokenCache()
@@ -82,11 +83,12 @@ class VideoAssistant:
         revision: str | None = None,
         token_cache: VisualTokenCache | None = None,
         job: Job | None = None,
+        chunk_frames: int | None = None,
     ) -> VideoAssistant:
         """Load the model (see `engine.models.internvideo.load_internvideo`: stages "download", "load") and
-        wrap it."""
+        wrap it. `chunk_frames`: frames per vision-tower pass (the memory planner's `Plan.vision_chunk`)."""
         model = load_internvideo(source, device=device, precision=precision, revision=revision, job=job)
-        return cls(model, token_cache)
+        return cls(model, token_cache, chunk_frames)
 
     def open_video(
         self,

@@ -75,7 +75,7 @@ class LoadedModel:
     assistant: VideoAssistant
     info: VideoInfo  # the video, probed before the model was loaded
     timings_s: dict[str, float]  # probe_s, load_model_s
-    plan: Plan  # the memory planner's choice for this device (what "auto" precision and frames follow)
+    plan: Plan  # the memory planner's choice for this device ("auto" precision, frames, the vision chunk)
 
 
 def load_model_for(args: argparse.Namespace) -> LoadedModel:
@@ -92,6 +92,7 @@ def load_model_for(args: argparse.Namespace) -> LoadedModel:
             device=args.device,
             precision=PRECISIONS[args.precision],
             job=terminal_job(),
+            chunk_frames=device_plan(args).vision_chunk,
         )
     finally:
         end_progress_line()

@@ -54,7 +54,8 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
 
 def run(args: argparse.Namespace) -> int:
     from engine.export import check_outputs, export_clip, write_coco_json, write_mot_csv, write_png_masks
-    from engine.tracking import DEFAULT_SAM_MODEL, Tracker, load_sam2
+    from engine.planner import detect_device, plan_for, sam2_choices, sam2_source
+    from engine.tracking import Tracker, load_sam2
     from engine.video import probe
 
     if not args.point and not args.box:
@@ -65,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     info = probe(args.video)
     start_s, end_s = args.range or (None, None)
+    plan = plan_for(detect_device(args.device.split(":")[0]), sam2_choices=sam2_choices(args.sam_model))
     try:
-        model = load_sam2(args.sam_model or DEFAULT_SAM_MODEL, device=args.device, job=terminal_job())
+        model = load_sam2(sam2_source(args.sam_model, plan), device=args.device, job=terminal_job())
     finally:
         end_progress_line()
     loaded = time.perf_counter()
@@ -120,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "peak_memory": _peak_memory(model.device),
         "outputs": {kind: str(path) for kind, path in outputs.items()},
+        "plan": plan.to_dict(),  # its sam2: what was loaded when no --sam-model was given
     }
     if args.json:
         print(json.dumps(summary))
@@ -137,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     peak = summary["peak_memory"]
     gpu = f", GPU {peak['cuda_bytes'] / 2**20:.0f} MiB" if peak["cuda_bytes"] is not None else ""
     print(f"memory     peak {peak['rss_bytes'] / 2**20:.0f} MiB resident{gpu}")
+    print(f"plan       {plan.explanation}")
     for kind, path in summary["outputs"].items():
         print(f"{kind:10s} {path}")
     return 0

@@ -139,6 +139,17 @@ def find_copy(name: str) -> ModelCopy | None:
     return cache_copy(variant(name))
 
 
+def on_disk(family: str) -> list[Variant]:
+    """The catalog variants of `family` ("sam2", "internvideo") whose cache copy at the pin holds every
+    published file (verified or not yet), in catalog order."""
+    found = []
+    for entry in CATALOG:
+        copy = cache_copy(entry) if entry.family == family else None
+        if copy is not None and copy.published is not None and not copy.missing:
+            found.append(entry)
+    return found
+
+
 def listing() -> dict[str, object]:
     """Every catalog variant and its copy here, the cache folder, whether downloads are off, the Hub
     (what `scenescope models list --json` prints and the worker's `models_list` answers)."""

@@ -86,12 +86,14 @@ def open_video(ctx: Context) -> dict[str, Any]:
 
 
 def models_download(ctx: Context) -> dict[str, Any]:
-    """Fetch what is missing of a catalog model (a cut download resumes), then verify it."""
+    """Fetch what is missing of a catalog model (a cut download resumes), then verify it. The plan is made
+    again by the next job: a SAM2 size now on disk may be the one to load."""
     from engine.models import store
     from engine.models.catalog import variant
 
     entry = variant(ctx.args.text("name"))
     copy = store.download(entry, ctx.args.text("revision", optional=True), job=ctx.job)
+    ctx.state.models.replan()
     return {**entry.to_dict(), "copy": copy.to_dict(), "verified": True}
 
 

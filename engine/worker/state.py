@@ -146,12 +146,14 @@ class Models:
         self._planning = threading.Lock()
 
     def plan(self) -> Any:
-        """The memory planner's choice for the configured device (computed once; imports torch)."""
-        from engine.planner import detect_device, plan_for
+        """The memory planner's choice for the configured device and SAM2 setting: its SAM2 is the one
+        named, else the largest on disk that fits (computed once; imports torch)."""
+        from engine.planner import detect_device, plan_for, sam2_choices
 
         with self._planning:
             if self._plan is None:
-                self._plan = plan_for(detect_device(self.settings.device))
+                device = detect_device(self.settings.device)
+                self._plan = plan_for(device, sam2_choices=sam2_choices(self.settings.sam2))
             return self._plan
 
     def _gpu_plan(self) -> Any:
@@ -160,6 +162,11 @@ class Models:
             return self.plan()
         except ModelError:
             return None
+
+    def replan(self) -> None:
+        """Forget the plan: the models on disk changed (a download), so the next job plans again."""
+        with self._planning:
+            self._plan = None
 
     def known_plan(self) -> Any:
         """The plan if a job computed it already, else None (for `status`, which never imports torch)."""
@@ -176,7 +183,7 @@ class Models:
     def configure(self, settings: Settings) -> list[str]:
         """New settings; models whose settings changed are unloaded. Returns their names."""
         old, self.settings = self.settings, settings
-        if old.device != settings.device:
+        if (old.device, old.sam2) != (settings.device, settings.sam2):
             self._plan = None
         changed = {
             "internvideo": (old.internvideo, old.revision, old.device, old.precision)
@@ -225,17 +232,18 @@ class Models:
                 self.unload(other)
             job.progress("load", 0, None, f"loading {label}")
             try:
-                self._loaded[name] = LOADERS[name](self.settings, job)
+                self._loaded[name] = LOADERS[name](self.settings, plan, job)
             except Exception as e:
                 if not (is_out_of_memory(e) and other in self._loaded):
                     raise
                 job.progress("load", 0, None, f"unloading {MODEL_NAMES[other]} to make room for {label}")
                 self.unload(other)
-                self._loaded[name] = LOADERS[name](self.settings, job)
+                self._loaded[name] = LOADERS[name](self.settings, plan, job)
             job.progress("load", 1, 1, f"{label} loaded")
 
 
-def _load_internvideo(settings: Settings, job: Job):
+def _load_internvideo(settings: Settings, plan: Any, job: Job):
+    """The VideoAssistant, its vision tower encoding the plan's chunk (None: no plan, the model's default)."""
     from engine.assistant import VideoAssistant
     from engine.models.internvideo import DEFAULT_REPO
 
@@ -245,16 +253,22 @@ def _load_internvideo(settings: Settings, job: Job):
         precision=settings.precision,
         revision=settings.revision,
         job=job,
+        chunk_frames=plan.vision_chunk if plan is not None else None,
     )
 
 
-def _load_sam2(settings: Settings, job: Job):
-    from engine.tracking import DEFAULT_SAM_MODEL, load_sam2
+def _load_sam2(settings: Settings, plan: Any, job: Job):
+    """The SAM2 named in the settings, else the plan's (None: no plan, SAM 2.1 tiny)."""
+    from engine.planner import sam2_source
+    from engine.tracking import load_sam2
 
-    return load_sam2(settings.sam2 or DEFAULT_SAM_MODEL, device=settings.device, job=job)
+    return load_sam2(sam2_source(settings.sam2, plan), device=settings.device, job=job)
 
 
-LOADERS: dict[str, Callable[[Settings, Job], Any]] = {"internvideo": _load_internvideo, "sam2": _load_sam2}
+LOADERS: dict[str, Callable[[Settings, Any, Job], Any]] = {  # (settings, the plan or None, job) -> model
+    "internvideo": _load_internvideo,
+    "sam2": _load_sam2,
+}
 
 
 def is_out_of_memory(error: BaseException) -> bool:

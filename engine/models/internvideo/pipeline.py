@@ -121,8 +121,9 @@ class InternVideo:
 
     @property
     def encode_chunk_frames(self) -> int:
-        """Frames per vision-tower pass by default: 32 on a GPU (0.92 GiB of activations for the 8B in
-        bf16, bench/planner_costs.py), 8 on the CPU (large passes gain nothing there)."""
+        """Frames per vision-tower pass when no caller chose (the memory planner's `Plan.vision_chunk` is
+        what the worker and the CLI pass): 32 on a GPU (0.92 GiB of activations for the 8B in bf16,
+        bench/planner_costs.py), 8 on the CPU (large passes gain nothing there)."""
         return VISION_CHUNK_FRAMES if self.device.type == "cuda" else 8
 
     @property

@@ -27,7 +27,7 @@ _BYTES_PER_PARAM = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 2.0, "nf4": 2
 
 TEXT_TOKENS_PER_FRAME = 7  # "FrameK: <img>...</img>\n" costs ~6-7 text tokens around the 16 visual ones
 PROMPT_OVERHEAD_TOKENS = 256  # system message, question, answer
-VISION_CHUNK_FRAMES = 32  # frames per vision-tower pass on a GPU (InternVideo.encode_chunk_frames)
+VISION_CHUNK_FRAMES = 32  # frames per vision-tower pass on a GPU when memory allows (engine/planner.py)
 
 # Measured with bench/planner_costs.py on 2026-12-02 (docs/benchmarks.md, "Planner costs"): the peak of
 # live tensors at the 8B's dimensions in bf16, as values per token per (hidden + intermediate) width.
@@ -149,34 +149,44 @@ def prefill_bytes(size: ModelSize, num_frames: int, bytes_per_value: int = 2) ->
     return kv_bytes(size, num_frames, bytes_per_value) + activations
 
 
-def vision_chunk_bytes(size: ModelSize, num_frames: int, bytes_per_value: int = 2) -> int:
-    """The peak of one vision-tower pass beyond the weights, plus the visual tokens of all `num_frames`
-    (those of earlier passes stay while the next is encoded)."""
-    frames = min(num_frames, VISION_CHUNK_FRAMES)
+def vision_chunk_bytes(
+    size: ModelSize, num_frames: int, bytes_per_value: int = 2, chunk_frames: int = VISION_CHUNK_FRAMES
+) -> int:
+    """The peak of one vision-tower pass of `chunk_frames` beyond the weights, plus the visual tokens of
+    all `num_frames` (those of earlier passes stay while the next is encoded)."""
+    frames = min(num_frames, chunk_frames)
     widths = VISION_ACTIVATION_WIDTHS * (size.vision_hidden + size.vision_intermediate)
     chunk = int(frames * size.vision_tokens * widths * bytes_per_value)
     return chunk + num_frames * size.tokens_per_frame * size.hidden_size * bytes_per_value
 
 
-def runtime_bytes(size: ModelSize, num_frames: int, bytes_per_value: int = 2) -> int:
-    """Memory beyond the weights to answer about `num_frames` frames: the larger of the vision tower's and
-    the prefill's peaks (one runs after the other), and a margin."""
-    vision = vision_chunk_bytes(size, num_frames, bytes_per_value)
+def runtime_bytes(
+    size: ModelSize, num_frames: int, bytes_per_value: int = 2, chunk_frames: int = VISION_CHUNK_FRAMES
+) -> int:
+    """Memory beyond the weights to answer about `num_frames` frames, the vision tower `chunk_frames` at a
+    time: the larger of the vision tower's and the prefill's peaks (one runs after the other), and a
+    margin."""
+    vision = vision_chunk_bytes(size, num_frames, bytes_per_value, chunk_frames)
     return max(vision, prefill_bytes(size, num_frames, bytes_per_value)) + RUNTIME_MARGIN_BYTES
 
 
-def required_bytes(size: ModelSize, precision: str, num_frames: int) -> int:
-    """Weights plus runtime memory for a precision and frame count."""
-    return weight_bytes(size, precision) + runtime_bytes(size, num_frames, 4 if precision == "fp32" else 2)
+def required_bytes(
+    size: ModelSize, precision: str, num_frames: int, chunk_frames: int = VISION_CHUNK_FRAMES
+) -> int:
+    """Weights plus runtime memory for a precision, frame count and vision-tower chunk."""
+    per_value = 4 if precision == "fp32" else 2
+    return weight_bytes(size, precision) + runtime_bytes(size, num_frames, per_value, chunk_frames)
 
 
-def choose_gpu_precision(free_bytes: int, size: ModelSize, num_frames: int = 512) -> str | None:
+def choose_gpu_precision(
+    free_bytes: int, size: ModelSize, num_frames: int = 512, chunk_frames: int = VISION_CHUNK_FRAMES
+) -> str | None:
     """The best GPU precision ("bf16" > "int8" > "nf4") whose weights and runtime fit in `free_bytes`.
 
     None if even NF4 does not fit. With the 8B and 512 frames: bf16 needs ≈ 18.9 GiB, int8 ≈ 12.4 GiB and
     NF4 ≈ 9.3 GiB, so a 24 GB card runs bf16, a 16 GB card int8 and a 12 GB card NF4.
     """
     for precision in GPU_PREFERENCE:
-        if required_bytes(size, precision, num_frames) <= free_bytes:
+        if required_bytes(size, precision, num_frames, chunk_frames) <= free_bytes:
             return precision
     return None
