@@ -17,7 +17,7 @@ from engine.models import store
 from engine.models.catalog import variant
 from engine.planner import plan_for, sam2_choices
 from engine.worker import handlers
-from engine.worker.handlers import Context, State
+from engine.worker.context import Context, State
 from engine.worker.protocol import Args
 from engine.worker.state import Handles, Models, Settings
 from tests.fake_hub import FakeHub, point_at
