@@ -357,6 +357,8 @@ def test_cancel_during_find_and_the_event_loop_keeps_running(qtbot, window, clip
     beat.stop()
     assert window.moments.scan == Scan("idle", "Cancelled.") and window.moments.moments == []
     assert window.worker.running() == [] and not window.engine_status.cancel.isVisibleTo(window)
+    saved = window.sessions.session.relevance  # what of the curve came stays, in the session too
+    assert saved.query == "a dog" and len(saved.scores) == len(window.moments.curve[2]) > 0
     # The window's thread never works 25 ms on end between two 10 ms ticks (measured: about 11 ms at
     # most; an 80 ms busy loop planted in the curve's slot shows as 40 ms on a loaded machine). The
     # scheduler alone holds the thread back for 100-200 ms there (2 cores, many processes), so the
@@ -458,3 +460,26 @@ def test_the_list_sorts_navigates_by_keys_and_seeks_and_a_moment_plays_in_a_loop
     assert m.looping
     press(window, "Space")  # paused by hand: the loop ends, and playing on later goes on
     assert not m.looping and window.player.state == "paused"
+
+
+def test_the_relevance_curve_reopens_with_the_session_without_the_model(
+    qtbot, window, clip, store, leaning_model_dir
+) -> None:
+    open_and_wait(qtbot, window, clip)
+    find(qtbot, window, "a red boat")
+    heat = window.timeline._lanes[HEAT_LANE]
+    starts, ends, scores = heat.starts.copy(), heat.ends.copy(), heat.values.copy()
+    assert len(scores) == FRAMES // 4 - 1 and window.moments.moments
+    window.close()  # saves
+
+    again = make_window(qtbot, store, leaning_model_dir)
+    kinds = kinds_requested(again)
+    open_and_wait(qtbot, again, clip)
+    assert kinds == ["open_video"]  # no ground, no ask: the strip comes from the session
+    assert again.sessions.session.relevance.query == "a red boat"
+    restored = again.timeline._lanes[HEAT_LANE]
+    np.testing.assert_allclose(restored.starts, starts, atol=5e-4)  # saved to the millisecond
+    np.testing.assert_allclose(restored.ends, ends, atol=5e-4)
+    np.testing.assert_allclose(restored.values, scores, atol=5e-4)  # and to 0.001
+    assert again.timeline.lanes().index(HEAT_LANE) < again.timeline.lanes().index(MOMENTS_LANE)
+    again.close()
