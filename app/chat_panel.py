@@ -29,11 +29,8 @@ from app.theme import DIM
 
 RENDER_MS = 40
 SCOPES = (("video", "Whole video"), ("span", "Selected span"), ("view", "Visible part of the timeline"))
-NO_SCOPE = {
-    "span": "Select a span on the timeline or in Moments first, or ask about the whole video.",
-    "view": "Open a video first.",
-    "video": "Open a video first.",
-}
+NO_VIDEO = "Open a video first (Ctrl+O): the questions are about the open video."
+NO_SPAN = "Select a span on the timeline or in Moments first, or ask about the whole video."
 
 
 class QuestionBox(QPlainTextEdit):
@@ -143,8 +140,8 @@ class ChatPanel(QWidget):
         if self.chat.busy:
             self._show_note("An answer is coming: Esc (or Stop) cancels it.")
             return
-        if self.chat.scope(kind) is None:
-            self._show_note(NO_SCOPE[kind], warn=True)
+        if self.chat.video is None or self.chat.scope(kind) is None:  # no span: only that scope has none
+            self._show_note(NO_VIDEO if self.chat.video is None else NO_SPAN, warn=True)
             return
         if self.chat.ask(self.question.toPlainText(), kind):
             self.question.clear()
@@ -204,6 +201,7 @@ class ChatPanel(QWidget):
             self._shown_video = self.chat.info
             self.frames.open(self.chat.info)
             self.expanded.clear()
+            self._busy_changed(self.chat.busy)  # Ask can be used now
         last = self.chat.turns[-1] if self.chat.turns else None
         if last is not None and last.state == "failed" and last.error is not None:
             missing = last.error.get("code") == "model_error"  # the transcript shows the message itself
@@ -217,8 +215,11 @@ class ChatPanel(QWidget):
             self._render_soon()
 
     def _busy_changed(self, busy: bool) -> None:
+        video = self.chat.video is not None
         self.ask_button.setText("Stop" if busy else "Ask")
-        self.ask_button.setToolTip("Cancel the answer (Esc)" if busy else "Ask (Enter)")
+        self.ask_button.setEnabled(busy or video)
+        tip = "Cancel the answer (Esc)" if busy else "Ask (Enter)" if video else NO_VIDEO
+        self.ask_button.setToolTip(tip)
         self.scope.setEnabled(not busy)
         self.new_button.setEnabled(not busy)
 

@@ -33,6 +33,7 @@ SCANNING_TEXT = (
     "Scanning the video: the relevance curve fills in on the timeline as it goes (brighter: more "
     "likely), and the moments appear here when it is done. Cancel in the status bar."
 )
+NO_VIDEO = "Open a video first (Ctrl+O): moments are found in the open video."
 EMPTY_TEXT = (
     "No moments yet. Describe what you are looking for and press Find (Ctrl+F): the relevance curve "
     "fills in on the timeline, then the moments appear here.\nOr mark one by hand: I at its start, O at "
@@ -140,6 +141,9 @@ class MomentsPage(QWidget):
 
     # ----- actions ----------------------------------------------------------------------------------------
     def find(self) -> None:
+        if self.controller.handle is None:  # Enter in the box: Find itself is disabled, saying why
+            self._show_scan(Scan("idle", NO_VIDEO))
+            return
         if not self.query.text().strip():
             self.query.setFocus()
             self._show_scan(Scan("idle", "Describe the moment to find first."))
@@ -207,5 +211,9 @@ class MomentsPage(QWidget):
             else:
                 self.progress.setRange(0, 1000)
                 self.progress.setValue(round(scan.fraction * 1000))
-        self.find_button.setEnabled(not busy)
+        video = self.controller.handle is not None
+        self.find_button.setEnabled(video and not busy)
+        self.find_button.setToolTip(
+            NO_VIDEO if not video else "Scanning: cancel it in the status bar" if busy else "Find (Ctrl+F)"
+        )
         self._moments_changed()

@@ -31,8 +31,9 @@ class Relevance:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Relevance):
             return NotImplemented
-        arrays = zip((self.starts_s, self.ends_s, self.scores), (other.starts_s, other.ends_s, other.scores))
-        return self.query == other.query and all(np.array_equal(a, b) for a, b in arrays)
+        mine, theirs = (self.starts_s, self.ends_s, self.scores), (other.starts_s, other.ends_s, other.scores)
+        same = all(np.array_equal(a, b) for a, b in zip(mine, theirs, strict=True))
+        return self.query == other.query and same
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,7 +60,9 @@ class Relevance:
         bad = np.flatnonzero((starts < 0) | (ends <= starts))
         if len(bad):
             i = int(bad[0])
-            raise ValueError(f"'relevance' window {i + 1} must have 0 <= start < end, not {starts[i]}, {ends[i]}")
+            raise ValueError(
+                f"'relevance' window {i + 1} must have 0 <= start < end, not {starts[i]}, {ends[i]}"
+            )
         bad = np.flatnonzero((scores < 0) | (scores > 1))
         if len(bad):
             raise ValueError(f"'relevance.scores' must be 0 to 1, not {scores[int(bad[0])]}")

@@ -152,6 +152,24 @@ def test_an_answer_streams_in_pieces_and_its_strip_shows_the_frames_the_engine_r
     on_screen(qtbot, window, fifth_index)
 
 
+def test_ask_is_disabled_until_a_video_is_open_and_says_why(qtbot, make_window, clip) -> None:
+    window = make_window()
+    panel, sent = window.chat_panel, requests_of(window, "ask")
+    assert not panel.ask_button.isEnabled() and "Open a video first" in panel.ask_button.toolTip()
+    QTest.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClicks(panel.question, "Who is there?")
+    QTest.keyClick(panel.question, Qt.Key.Key_Return)  # Enter in the box explains it too
+    assert sent == [] and "Open a video first" in panel.note.text() and panel.note.isVisibleTo(panel)
+    open_and_wait(qtbot, window, clip)
+    assert panel.ask_button.isEnabled() and panel.ask_button.toolTip() == "Ask (Enter)"
+    QTest.keyClick(panel.question, Qt.Key.Key_Return)  # the question typed before is asked now
+    assert window.chat.busy and len(sent) == 1 and panel.ask_button.isEnabled()  # Stop
+    assert panel.ask_button.text() == "Stop"
+    window.chat.cancel()
+    qtbot.waitUntil(lambda: not window.chat.busy, timeout=60_000)
+    assert panel.ask_button.isEnabled() and panel.ask_button.text() == "Ask"
+
+
 def test_a_follow_up_and_a_new_conversation_run_no_vision_pass(qtbot, make_window, clip) -> None:
     window = make_window()
     open_and_wait(qtbot, window, clip)

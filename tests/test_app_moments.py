@@ -483,3 +483,19 @@ def test_the_relevance_curve_reopens_with_the_session_without_the_model(
     np.testing.assert_allclose(restored.values, scores, atol=5e-4)  # and to 0.001
     assert again.timeline.lanes().index(HEAT_LANE) < again.timeline.lanes().index(MOMENTS_LANE)
     again.close()
+
+
+def test_find_is_disabled_until_a_video_is_open_and_says_why(qtbot, window, clip) -> None:
+    page, kinds = window.moments_page, kinds_requested(window)
+    assert not page.find_button.isEnabled() and "Open a video first" in page.find_button.toolTip()
+    page.query.setText("a red boat")
+    press(window, "Ctrl+F")  # the key and Enter in the box explain it on the page
+    assert kinds == [] and "Open a video first" in page.status.text() and page.status.isVisibleTo(page)
+    open_and_wait(qtbot, window, clip)
+    assert page.find_button.isEnabled() and page.find_button.toolTip() == "Find (Ctrl+F)"
+    assert not page.status.isVisibleTo(page)
+    page.find_button.click()
+    assert kinds == ["open_video", "ground"] and not page.find_button.isEnabled()  # while it scans
+    window.moments.cancel_find()
+    qtbot.waitUntil(lambda: window.moments.scan.state != "busy", timeout=60_000)
+    assert page.find_button.isEnabled()
