@@ -136,7 +136,7 @@ def test_find_moments_fills_the_curve_then_the_lane_and_the_list(qtbot, window, 
         assert table.index(row, 1).data() == _clock(moment.span.start_s)
         assert table.index(row, 2).data() == _clock(moment.span.end_s)
         assert table.index(row, 5).data() in ("text", "curve", "both")
-        assert table.index(row, 7).data() == "a red boat"
+        assert table.index(row, 6).data() == "a red boat"  # no label: the query stands in
     # The first is selected: highlighted in the lane and the list.
     first = moments[0]
     assert window.moments.selected_id == first.id and page.table.currentIndex().row() == 0
@@ -499,3 +499,36 @@ def test_find_is_disabled_until_a_video_is_open_and_says_why(qtbot, window, clip
     window.moments.cancel_find()
     qtbot.waitUntil(lambda: window.moments.scan.state != "busy", timeout=60_000)
     assert page.find_button.isEnabled()
+
+
+def test_the_list_fits_the_side_panel_and_its_tooltips_say_all(qtbot, window, vfr_clip) -> None:
+    query = "a red boat docks at the pier next to the white van"
+    provenance = {**PROVENANCE, "query": query}
+    stage(
+        vfr_clip,
+        [
+            Moment(Span(0.5, 1.25, 0.87, "both", None, query), "a", "accepted", provenance),
+            Moment(Span(2.0, 3.4, 0.52, "curve", "the van leaves", query), "b", provenance=provenance),
+            Moment(Span(4.1, 5.0), "c", "rejected"),
+        ],
+    )
+    open_and_wait(qtbot, window, vfr_clip)
+    page, table = window.moments_page, window.moments_page.table
+    window.side.setCurrentWidget(page)
+    header = table.horizontalHeader()
+    assert (window.width(), window.height()) == (1440, 900)  # the default window, its side panel as made
+    qtbot.waitUntil(lambda: header.length() == table.viewport().width())  # fits: no sideways scroll
+    shown = {c for c in range(header.count()) if not table.isColumnHidden(c)}
+    assert {0, 1, 4, 6} <= shown  # the state, start, score and label at least
+    for column in shown - {6}:  # each as wide as what it holds: only the label elides
+        assert table.columnWidth(column) >= table.sizeHintForColumn(column), column
+    label = page.proxy.index(page.row_of("a"), 6)
+    assert label.data() == query and table.columnWidth(6) < table.fontMetrics().horizontalAdvance(query)
+    tip = label.data(Qt.ItemDataRole.ToolTipRole)  # the whole row, the query in full
+    assert "accepted: 00:00.500 – 00:01.250 (0.75 s), score 0.87, from both" in tip and query in tip
+    tip = page.proxy.index(page.row_of("b"), 1).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Label: the van leaves" in tip and f"Query: {query}" in tip
+
+    window.splitters[0].setSizes([900, 540])  # a wider panel: the hidden columns come back
+    qtbot.waitUntil(lambda: not any(table.isColumnHidden(c) for c in range(header.count())))
+    assert header.length() == table.viewport().width()
