@@ -10,7 +10,7 @@ unless they were at the bottom, where it follows the answer.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QKeyEvent, QTextDocument
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QTextDocument
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -28,6 +28,7 @@ from app.chat_html import Layout, empty_html, transcript_html
 from app.theme import DIM
 
 RENDER_MS = 40
+PENDING_FRAME = "#34373d"  # a thumbnail still being decoded (the question boxes' grey)
 SCOPES = (("video", "Whole video"), ("span", "Selected span"), ("view", "Visible part of the timeline"))
 NO_VIDEO = "Open a video first (Ctrl+O): the questions are about the open video."
 NO_SPAN = "Select a span on the timeline or in Moments first, or ask about the whole video."
@@ -63,10 +64,13 @@ class Transcript(QTextBrowser):
         self.frames = frames
         self.setOpenLinks(False)
         self.setFrameShape(QTextBrowser.Shape.NoFrame)
+        # A thumbnail not decoded yet: a plain box of its size (for None Qt draws a "broken image" icon).
+        self.pending = QImage(1, 1, QImage.Format.Format_RGB32)
+        self.pending.fill(QColor(PENDING_FRAME))
 
     def loadResource(self, kind: int, url: QUrl):
         if kind == QTextDocument.ResourceType.ImageResource.value and url.scheme() == "frame":
-            return self.frames.images.get(int(url.path()))  # None: a blank box until it is decoded
+            return self.frames.images.get(int(url.path()), self.pending)
         return super().loadResource(kind, url)
 
 

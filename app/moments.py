@@ -38,6 +38,12 @@ from engine.video import VideoInfo
 
 MODEL_SETUP = "internvideo"  # what `model_setup_requested` asks to set up
 NO_CURVE = (np.zeros(0), np.zeros(0), np.zeros(0))
+STAGE_TEXT = {  # the worker's progress stages of ground and refine_span, counted, for the page's status
+    "encode": "encoding frame {done} of {total}",
+    "answer": "writing the answer, token {done} of {total}",
+    "scan": "scoring window {done} of {total}",
+    "refine": "refining the edges, {done} of {total}",
+}
 
 
 @dataclass(frozen=True)
@@ -364,6 +370,9 @@ class MomentsController(QObject):
 
     def _scan_progress(self, progress) -> None:
         detail = progress.message or progress.stage
+        if not progress.message and progress.total:
+            counted = STAGE_TEXT.get(progress.stage, progress.stage + " {done} of {total}")
+            detail = counted.format(done=f"{progress.done:g}", total=f"{progress.total:g}")
         self._set_scan(Scan("busy", f"{self._busy_text} — {detail}", progress.fraction))
 
     def _found(self, query: str, sampling: dict, data: dict) -> None:
@@ -381,7 +390,8 @@ class MomentsController(QObject):
             if all(iou((span.start_s, span.end_s), d) <= NMS_IOU for d in decided)  # decided already
         ]
         kept = [m for m in self.moments if not (m.state == "undecided" and m in same_query)]
-        self._set_scan(Scan("idle", f"{len(found)} moment{'s' * (len(found) != 1)} for “{query}”."))
+        count = f"{len(found)} moment{'s' * (len(found) != 1)}" if found else "No new moments"
+        self._set_scan(Scan("idle", f"{count} for “{query}”."))
         if found or len(kept) != len(self.moments):
             self._edit(f"Find “{query}”", [*kept, *found], found[0].id if found else None)
 

@@ -36,6 +36,7 @@ SCANNING_TEXT = (
     "likely), and the moments appear here when it is done. Cancel in the status bar."
 )
 NO_VIDEO = "Open a video first (Ctrl+O): moments are found in the open video."
+NO_VIDEO_TEXT = "No video open. Open one (Ctrl+O), then describe a moment above to find it there."
 EMPTY_TEXT = (
     "No moments yet. Describe what you are looking for and press Find (Ctrl+F): the relevance curve "
     "fills in on the timeline, then the moments appear here.\nOr mark one by hand: I at its start, O at "
@@ -103,7 +104,8 @@ class MomentsPage(QWidget):
     def __init__(self, controller: MomentsController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
-        self.query = QLineEdit(placeholderText="Describe a moment, e.g. “a white van stops at the gate”")
+        self.query = QLineEdit(placeholderText="Describe a moment to find…")  # short: not elided in the panel
+        self.query.setToolTip("For example “a white van stops at the gate”; Enter or Ctrl+F finds it")
         self.query.setClearButtonEnabled(True)
         self.query.returnPressed.connect(self.find)
         self.find_button = QPushButton("Find")
@@ -223,7 +225,8 @@ class MomentsPage(QWidget):
     def _moments_changed(self) -> None:
         controller = self.controller
         has_moments = bool(controller.moments)
-        self.empty.setText(SCANNING_TEXT if controller.scan.state == "busy" else EMPTY_TEXT)
+        busy, video = controller.scan.state == "busy", controller.handle is not None
+        self.empty.setText(SCANNING_TEXT if busy else EMPTY_TEXT if video else NO_VIDEO_TEXT)
         self.empty.setVisible(not has_moments)
         self.table.setVisible(has_moments)
         selected = controller.selected()

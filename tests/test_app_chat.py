@@ -94,8 +94,9 @@ def requests_of(window, kind: str) -> list[dict]:
     return sent
 
 
-def thumbnail_of(window, index: int) -> QImage | None:
-    """The picture the transcript shows for frame `index` (what its strip's <img> loads)."""
+def thumbnail_of(window, index: int) -> QImage:
+    """The picture the transcript shows for frame `index` (what its strip's <img> loads; a plain box
+    while it is decoded)."""
     kind = QTextDocument.ResourceType.ImageResource.value
     return window.chat_panel.transcript.loadResource(kind, QUrl(f"frame:{index}"))
 
@@ -103,7 +104,8 @@ def thumbnail_of(window, index: int) -> QImage | None:
 def strip_barcodes(qtbot, window, turn: ChatTurn) -> list[int]:
     """The frame numbers the thumbnails of an answer show, read from their pixels."""
     indices = [index for index, _ in turn.frames]
-    qtbot.waitUntil(lambda: all(thumbnail_of(window, i) is not None for i in indices), timeout=20_000)
+    pending = window.chat_panel.transcript.pending
+    qtbot.waitUntil(lambda: all(thumbnail_of(window, i) is not pending for i in indices), timeout=20_000)
     html = window.chat_panel.transcript.toHtml()
     assert all(f'src="frame:{i}"' in html for i in indices)
     return [barcode_of(thumbnail_of(window, i).scaled(WIDTH, HEIGHT)) for i in indices]
@@ -145,6 +147,8 @@ def test_an_answer_streams_in_pieces_and_its_strip_shows_the_frames_the_engine_r
     reported = [f["index"] for f in turn.answer["frames"]]
     assert len(reported) == FRAMES
     assert strip_barcodes(qtbot, window, turn) == reported
+    blank = thumbnail_of(window, 10**6)  # not decoded: a plain box, not Qt's "broken image" icon
+    assert blank is panel.transcript.pending and blank.pixelColor(0, 0).name() == "#34373d"
     assert "8 frames · 1 vision pass · first token" in window.chat_panel.transcript.toPlainText()
     # clicking a thumbnail seeks the player to that frame
     fifth_index, fifth_time = turn.frames[4]

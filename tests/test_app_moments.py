@@ -488,12 +488,13 @@ def test_the_relevance_curve_reopens_with_the_session_without_the_model(
 def test_find_is_disabled_until_a_video_is_open_and_says_why(qtbot, window, clip) -> None:
     page, kinds = window.moments_page, kinds_requested(window)
     assert not page.find_button.isEnabled() and "Open a video first" in page.find_button.toolTip()
+    assert page.empty.text().startswith("No video open. Open one (Ctrl+O)")
     page.query.setText("a red boat")
     press(window, "Ctrl+F")  # the key and Enter in the box explain it on the page
     assert kinds == [] and "Open a video first" in page.status.text() and page.status.isVisibleTo(page)
     open_and_wait(qtbot, window, clip)
     assert page.find_button.isEnabled() and page.find_button.toolTip() == "Find (Ctrl+F)"
-    assert not page.status.isVisibleTo(page)
+    assert not page.status.isVisibleTo(page) and "press Find (Ctrl+F)" in page.empty.text()
     page.find_button.click()
     assert kinds == ["open_video", "ground"] and not page.find_button.isEnabled()  # while it scans
     window.moments.cancel_find()
