@@ -174,10 +174,13 @@ class MomentsPage(QWidget):
         status = QVBoxLayout()
         status.addWidget(self.status)
         status.addWidget(self.setup_button, 0, Qt.AlignmentFlag.AlignLeft)
-        buttons = QHBoxLayout()
-        for button in self.buttons.values():
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+        buttons = QVBoxLayout()  # Keep / Revert on a row of their own: five in one do not fit the panel
+        for names in (("accept", "reject", "refine"), ("keep", "revert")):
+            row = QHBoxLayout()
+            for name in names:
+                row.addWidget(self.buttons[name])
+            row.addStretch(1)
+            buttons.addLayout(row)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 10, 8, 8)
         layout.setSpacing(6)

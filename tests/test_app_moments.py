@@ -387,6 +387,9 @@ def test_refine_shows_the_moment_before_and_after_and_the_analyst_keeps_or_rever
     row = page.row_of("a")
     assert page.proxy.index(row, 1).data() == f"{_clock(refined.span.start_s)}  (was {_clock(1.0)})"
     assert page.buttons["keep"].isVisibleTo(page) and page.buttons["revert"].isVisibleTo(page)
+    window.side.setCurrentWidget(page)  # five buttons at the panel's width: none squeezed
+    shown = [b for b in page.buttons.values() if b.isVisibleTo(page)]
+    qtbot.waitUntil(lambda: all(b.width() >= b.sizeHint().width() for b in shown))
 
     page.buttons["revert"].click()
     assert m.selected().span == Span(1.0, 2.0, 0.5, "curve", None, "a red boat")
