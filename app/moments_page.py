@@ -54,7 +54,7 @@ class MomentsList(QTableView):
 
     KEYS = (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Home,
             Qt.Key.Key_End, Qt.Key.Key_Return, Qt.Key.Key_Enter)  # fmt: skip
-    HIDE_FIRST = tuple(COLUMNS.index(name) for name in ("End", "Length", "Source"))  # end: start + duration
+    HIDE_FIRST = tuple(COLUMNS.index(name) for name in ("End", "Source", "Length"))  # end: start + length
     MIN_TEXT_PX = 90
 
     def fit_columns(self, *_changed) -> None:
