@@ -10,6 +10,7 @@ asks the panel for. Qt's rich text knows a subset of HTML 4 and CSS: tables carr
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,14 +38,22 @@ class Layout:
     expanded: frozenset[int] = frozenset()  # turns whose whole strip is shown
 
 
-def short_time(seconds: float) -> str:
-    """1:23.4, or 1:02:03.5 past an hour (a tenth of a second: what a chat reader needs)."""
-    tenths = round(max(0.0, seconds) * 10)
-    whole, tenth = divmod(tenths, 10)
+def short_time(seconds: float, digits: int = 1) -> str:
+    """1:23.4, or 1:02:03.5 past an hour (a tenth of a second: what a chat reader needs; `digits` more
+    where frames lie closer together)."""
+    scale = 10**digits
+    units = round(max(0.0, seconds) * scale)
+    whole, fraction = divmod(units, scale)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     clock = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-    return f"{clock}.{tenth}"
+    return f"{clock}.{fraction:0{digits}d}"
+
+
+def _digits_apart(times: Sequence[float]) -> int:
+    """The decimals that keep the labels of these times apart (a short clip sampled densely): 1 to 3."""
+    gap = min((b - a for a, b in itertools.pairwise(times) if b > a), default=1.0)
+    return 1 if gap >= 0.1 else 2 if gap >= 0.01 else 3
 
 
 def transcript_html(turns: Sequence[ChatTurn], layout: Layout, progress: str = "") -> str:
@@ -137,6 +146,7 @@ def _strip(frames: list[tuple[int, float]], turn: int, layout: Layout) -> str:
     columns = max(1, layout.columns)
     expanded = turn in layout.expanded
     shown = frames if expanded else frames[: columns * STRIP_ROWS]
+    digits = _digits_apart(sorted(t for _, t in frames))
     rows = []
     for r in range(math.ceil(len(shown) / columns)):
         cells = []
@@ -144,7 +154,8 @@ def _strip(frames: list[tuple[int, float]], turn: int, layout: Layout) -> str:
             cells.append(
                 f'<td align="center"><a href="seek:{time_s:.6f}">'
                 f'<img src="frame:{index}" width="{layout.thumb_width}" height="{layout.thumb_height}"></a>'
-                f'<br><span style="color:{DIM.name()}; font-size:x-small">{short_time(time_s)}</span></td>'
+                f'<br><span style="color:{DIM.name()}; font-size:x-small">'
+                f"{short_time(time_s, digits)}</span></td>"
             )
         rows.append(f"<tr>{''.join(cells)}</tr>")
     more = ""

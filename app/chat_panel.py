@@ -10,7 +10,7 @@ unless they were at the bottom, where it follows the answer.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QKeyEvent, QTextDocument
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QTextDocument
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -28,12 +28,10 @@ from app.chat_html import Layout, empty_html, transcript_html
 from app.theme import DIM
 
 RENDER_MS = 40
+PENDING_FRAME = "#34373d"  # a thumbnail still being decoded (the question boxes' grey)
 SCOPES = (("video", "Whole video"), ("span", "Selected span"), ("view", "Visible part of the timeline"))
-NO_SCOPE = {
-    "span": "Select a span on the timeline or in Moments first, or ask about the whole video.",
-    "view": "Open a video first.",
-    "video": "Open a video first.",
-}
+NO_VIDEO = "Open a video first (Ctrl+O): the questions are about the open video."
+NO_SPAN = "Select a span on the timeline or in Moments first, or ask about the whole video."
 
 
 class QuestionBox(QPlainTextEdit):
@@ -66,10 +64,13 @@ class Transcript(QTextBrowser):
         self.frames = frames
         self.setOpenLinks(False)
         self.setFrameShape(QTextBrowser.Shape.NoFrame)
+        # A thumbnail not decoded yet: a plain box of its size (for None Qt draws a "broken image" icon).
+        self.pending = QImage(1, 1, QImage.Format.Format_RGB32)
+        self.pending.fill(QColor(PENDING_FRAME))
 
     def loadResource(self, kind: int, url: QUrl):
         if kind == QTextDocument.ResourceType.ImageResource.value and url.scheme() == "frame":
-            return self.frames.images.get(int(url.path()))  # None: a blank box until it is decoded
+            return self.frames.images.get(int(url.path()), self.pending)
         return super().loadResource(kind, url)
 
 
@@ -143,8 +144,8 @@ class ChatPanel(QWidget):
         if self.chat.busy:
             self._show_note("An answer is coming: Esc (or Stop) cancels it.")
             return
-        if self.chat.scope(kind) is None:
-            self._show_note(NO_SCOPE[kind], warn=True)
+        if self.chat.video is None or self.chat.scope(kind) is None:  # no span: only that scope has none
+            self._show_note(NO_VIDEO if self.chat.video is None else NO_SPAN, warn=True)
             return
         if self.chat.ask(self.question.toPlainText(), kind):
             self.question.clear()
@@ -204,6 +205,7 @@ class ChatPanel(QWidget):
             self._shown_video = self.chat.info
             self.frames.open(self.chat.info)
             self.expanded.clear()
+            self._busy_changed(self.chat.busy)  # Ask can be used now
         last = self.chat.turns[-1] if self.chat.turns else None
         if last is not None and last.state == "failed" and last.error is not None:
             missing = last.error.get("code") == "model_error"  # the transcript shows the message itself
@@ -217,8 +219,11 @@ class ChatPanel(QWidget):
             self._render_soon()
 
     def _busy_changed(self, busy: bool) -> None:
+        video = self.chat.video is not None
         self.ask_button.setText("Stop" if busy else "Ask")
-        self.ask_button.setToolTip("Cancel the answer (Esc)" if busy else "Ask (Enter)")
+        self.ask_button.setEnabled(busy or video)
+        tip = "Cancel the answer (Esc)" if busy else "Ask (Enter)" if video else NO_VIDEO
+        self.ask_button.setToolTip(tip)
         self.scope.setEnabled(not busy)
         self.new_button.setEnabled(not busy)
 

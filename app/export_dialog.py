@@ -181,6 +181,7 @@ class ExportDialog(QDialog):
         layout.addLayout(destination)
         for widget in (self.status, self.bar, self.files):
             layout.addWidget(widget)
+        layout.addStretch(1)  # room left over by a hidden list goes here, not between the groups
         layout.addLayout(buttons)
         for box in (self.clips, self.burn_in, *self.sidecars.values(), *self.track_formats.values()):
             box.toggled.connect(self._options_changed)
@@ -337,6 +338,8 @@ class ExportDialog(QDialog):
             [f"… and {len(lines) - SHOWN_EXISTING} more"] if len(lines) > SHOWN_EXISTING else []
         )
         self.files.addItems(shown)
+        rows = self.files.sizeHintForRow(0) * len(shown) + 2 * self.files.frameWidth()
+        self.files.setMinimumHeight(min(rows, self.files.maximumHeight()))  # the dialog grows to show them
 
 
 def _written_line(w) -> str:

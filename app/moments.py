@@ -8,12 +8,13 @@
 Moments are immutable (`app/moment.py`) and kept in time order; every edit replaces the list, and the
 undo stack keeps (moments, selection) before and after each one, so undo is exact whatever the edit.
 Each change is written to the session (`session.moments`) and marked for saving. Finding runs the
-worker's `ground`; its "curve" partials grow `curve` as the scan goes (the timeline's heat strip), and
-its spans become undecided moments with their provenance (query, model, sampling), replacing the
-undecided moments an earlier search for the same query found (a span that is mostly a moment already
-accepted or rejected for that query is left out: the analyst decided it). Refine asks the worker's
-`refine_span` for the selected moment and keeps the moment as it was (`refine_before`) until the
-analyst keeps or reverts the new extent.
+worker's `ground`; its "curve" partials grow `curve` as the scan goes (the timeline's heat strip), which
+the session keeps when the search ends (`session.relevance`; what came of a cancelled one too), so a
+reopen shows it without the model. The spans found become undecided moments with their provenance
+(query, model, sampling), replacing the undecided moments an earlier search for the same query found
+(a span that is mostly a moment already accepted or rejected for that query is left out: the analyst
+decided it). Refine asks the worker's `refine_span` for the selected moment and keeps the moment as it
+was (`refine_before`) until the analyst keeps or reverts the new extent.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.moment import Moment
 from app.moment_edits import FrameGrid, in_time_order, merged, moved_edge, split
+from app.relevance import Relevance
 from app.session import Session
 from app.worker_client import Call
 from engine.grounding.spans import NMS_IOU, iou
@@ -35,6 +37,13 @@ from engine.timecode import format_timecode
 from engine.video import VideoInfo
 
 MODEL_SETUP = "internvideo"  # what `model_setup_requested` asks to set up
+NO_CURVE = (np.zeros(0), np.zeros(0), np.zeros(0))
+STAGE_TEXT = {  # the worker's progress stages of ground and refine_span, counted, for the page's status
+    "encode": "encoding frame {done} of {total}",
+    "answer": "writing the answer, token {done} of {total}",
+    "scan": "scoring window {done} of {total}",
+    "refine": "refining the edges, {done} of {total}",
+}
 
 
 @dataclass(frozen=True)
@@ -79,7 +88,7 @@ class MomentsController(QObject):
         self.preview: Moment | None = None  # a moment while its edge is dragged (not yet an edit)
         self.refine_before: Moment | None = None  # the selected moment before Refine, until kept/reverted
         self.refined_ids: tuple[str, ...] = ()
-        self.curve = (np.zeros(0), np.zeros(0), np.zeros(0))  # starts_s, ends_s, scores
+        self.curve = NO_CURVE  # starts_s, ends_s, scores
         self.scan = Scan()
         self.position_s = 0.0
         self.mark_in_s: float | None = None
@@ -99,13 +108,15 @@ class MomentsController(QObject):
     def set_video(self, info: VideoInfo, handle: str, session: Session | None, mark_dirty=None) -> None:
         """A video was opened: its moments come from its session (no model runs), the undo stack starts."""
         self.cancel_find()
+        self._call = self._refine_call = None  # what they still send is about the video before
         self.info, self.handle, self._session = info, handle, session
         self.grid = FrameGrid(info.frames.times_s, info.duration_s)
         self._mark_dirty = mark_dirty or (lambda: None)
         self.undo.clear()
         self.preview = self.refine_before = self.mark_in_s = None
         self.refined_ids = ()
-        self.curve = (np.zeros(0), np.zeros(0), np.zeros(0))
+        saved = session.relevance if session is not None else None
+        self.curve = NO_CURVE if saved is None else (saved.starts_s, saved.ends_s, saved.scores)
         self.curve_changed.emit()
         self._restore((tuple(in_time_order(session.moments if session else [])), None), save=False)
         self._set_scan(Scan())
@@ -282,14 +293,13 @@ class MomentsController(QObject):
         sampling = {"mode": "frames", "value": self.frame_budget()}
         call = self.worker.request("ground", video=self.handle, query=query, sampling=sampling)
         self._call = call
-        self.curve = (np.zeros(0), np.zeros(0), np.zeros(0))
+        self.curve = NO_CURVE
         self.curve_changed.emit()
         self._busy(f"Looking for “{query}”…")
-        call.partial.connect(self._curve_piece)
-        call.progress.connect(self._scan_progress)
-        handle = self.handle
-        call.finished.connect(lambda data: self.handle == handle and self._found(query, sampling, data))
-        call.failed.connect(self._failed)
+        call.partial.connect(self._while_current(call, self._curve_piece))
+        call.progress.connect(self._while_current(call, self._scan_progress))
+        call.finished.connect(self._while_current(call, lambda data: self._found(query, sampling, data)))
+        call.failed.connect(self._while_current(call, lambda error: self._find_failed(query, error)))
         return call
 
     def cancel_find(self) -> None:
@@ -315,9 +325,9 @@ class MomentsController(QObject):
         call = self.worker.request("refine_span", video=self.handle, span=span.to_dict(), sampling=sampling)
         self._refine_call = call
         self._busy("Refining the moment…")
-        call.progress.connect(self._scan_progress)
-        call.finished.connect(lambda data: self._refined(moment, data))
-        call.failed.connect(self._failed)
+        call.progress.connect(self._while_current(call, self._scan_progress))
+        call.finished.connect(self._while_current(call, lambda data: self._refined(moment, data)))
+        call.failed.connect(self._while_current(call, self._failed))
         return call
 
     def keep_refined(self) -> None:
@@ -334,6 +344,15 @@ class MomentsController(QObject):
         self._edit("Revert refine", [*rest, old], old.id)
 
     # ----- worker answers --------------------------------------------------------------------------------
+    def _while_current(self, call: Call, slot: Callable[..., object]) -> Callable[..., None]:
+        """`slot` for `call`'s events, dropped once the call is not this controller's (another video)."""
+
+        def forward(*args) -> None:
+            if call is self._call or call is self._refine_call:
+                slot(*args)
+
+        return forward
+
     def _curve_piece(self, kind: str, data: dict) -> None:
         if kind != "curve":
             return
@@ -351,6 +370,9 @@ class MomentsController(QObject):
 
     def _scan_progress(self, progress) -> None:
         detail = progress.message or progress.stage
+        if not progress.message and progress.total:
+            counted = STAGE_TEXT.get(progress.stage, progress.stage + " {done} of {total}")
+            detail = counted.format(done=f"{progress.done:g}", total=f"{progress.total:g}")
         self._set_scan(Scan("busy", f"{self._busy_text} — {detail}", progress.fraction))
 
     def _found(self, query: str, sampling: dict, data: dict) -> None:
@@ -358,6 +380,7 @@ class MomentsController(QObject):
         keys = ("start_s", "end_s", "score")
         self.curve = tuple(np.array([p[k] for p in points], np.float64) for k in keys)
         self.curve_changed.emit()
+        self._keep_curve(query)
         provenance = {"query": query, "model": data.get("model"), "sampling": data.get("sampling", sampling)}
         same_query = [m for m in self.moments if m.provenance.get("query") == query]
         decided = [(m.span.start_s, m.span.end_s) for m in same_query if m.state != "undecided"]
@@ -367,9 +390,21 @@ class MomentsController(QObject):
             if all(iou((span.start_s, span.end_s), d) <= NMS_IOU for d in decided)  # decided already
         ]
         kept = [m for m in self.moments if not (m.state == "undecided" and m in same_query)]
-        self._set_scan(Scan("idle", f"{len(found)} moment{'s' * (len(found) != 1)} for “{query}”."))
+        count = f"{len(found)} moment{'s' * (len(found) != 1)}" if found else "No new moments"
+        self._set_scan(Scan("idle", f"{count} for “{query}”."))
         if found or len(kept) != len(self.moments):
             self._edit(f"Find “{query}”", [*kept, *found], found[0].id if found else None)
+
+    def _find_failed(self, query: str, error: dict) -> None:
+        self._keep_curve(query)  # cancelled or failed: what of the curve came stays shown, and saved
+        self._failed(error)
+
+    def _keep_curve(self, query: str) -> None:
+        """The curve the search ended with, in the session (none when nothing of it came)."""
+        if self._session is not None:
+            starts, ends, scores = self.curve
+            self._session.relevance = Relevance(query, starts, ends, scores) if len(starts) else None
+            self._mark_dirty()
 
     def _refined(self, old: Moment, data: dict) -> None:
         current = next((m for m in self.moments if m.id == old.id), None)

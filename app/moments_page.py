@@ -20,19 +20,23 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
+    QStyle,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from app.moments import MODEL_SETUP, MomentsController, Scan
-from app.moments_table import ID_ROLE, SORT_ROLE, MomentsTable
+from app.moments_table import COLUMNS, ID_ROLE, SORT_ROLE, MomentsTable
 
 Select = QItemSelectionModel.SelectionFlag
+TITLE_PADDING_PX = 12  # around a column's title, so neighbouring titles do not run together
 SCANNING_TEXT = (
     "Scanning the video: the relevance curve fills in on the timeline as it goes (brighter: more "
     "likely), and the moments appear here when it is done. Cancel in the status bar."
 )
+NO_VIDEO = "Open a video first (Ctrl+O): moments are found in the open video."
+NO_VIDEO_TEXT = "No video open. Open one (Ctrl+O), then describe a moment above to find it there."
 EMPTY_TEXT = (
     "No moments yet. Describe what you are looking for and press Find (Ctrl+F): the relevance curve "
     "fills in on the timeline, then the moments appear here.\nOr mark one by hand: I at its start, O at "
@@ -41,10 +45,51 @@ EMPTY_TEXT = (
 
 
 class MomentsList(QTableView):
-    """The list; while it has the focus, the arrow and paging keys move in it rather than the playhead."""
+    """The list; while it has the focus, the arrow and paging keys move in it rather than the playhead.
+
+    Its columns fit its width, never a sideways scroll at the side panel's width: each is as wide as its
+    contents, the last (label or query) the rest, elided, and when that would leave it less than
+    `MIN_TEXT_PX` the columns of `HIDE_FIRST` are hidden, in that order, until it does (they come back
+    as the panel widens; every row's tooltip says all of it)."""
 
     KEYS = (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Home,
             Qt.Key.Key_End, Qt.Key.Key_Return, Qt.Key.Key_Enter)  # fmt: skip
+    HIDE_FIRST = tuple(COLUMNS.index(name) for name in ("End", "Source", "Length"))  # end: start + length
+    MIN_TEXT_PX = 90
+
+    def fit_columns(self, *_changed) -> None:
+        model, header = self.model(), self.horizontalHeader()
+        if model is None:
+            return
+        sized = range(model.columnCount() - 1)  # the last one stretches
+        least = header.minimumSectionSize()
+        needed = {c: max(self.sizeHintForColumn(c), self._title_width(c), least) for c in sized}
+        room, hidden = self.viewport().width() - self.MIN_TEXT_PX, set()
+        for column in self.HIDE_FIRST:
+            if sum(w for c, w in needed.items() if c not in hidden) <= room:
+                break
+            hidden.add(column)
+        for column, width in needed.items():
+            self.setColumnHidden(column, column in hidden)
+            header.resizeSection(column, width)
+        shown = sum(w for c, w in needed.items() if c not in hidden)
+        header.resizeSection(len(needed), max(self.MIN_TEXT_PX, self.viewport().width() - shown))
+
+    def _title_width(self, column: int) -> int:
+        """The header's text and margins, and the sort arrow only where it is (Qt's own size hint keeps
+        room for an arrow in every column)."""
+        header = self.horizontalHeader()
+        margin = header.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header)
+        title = header.fontMetrics().horizontalAdvance(
+            str(self.model().headerData(column, Qt.Orientation.Horizontal))
+        )
+        arrow = header.height() if column == header.sortIndicatorSection() else 0
+        return title + 2 * margin + TITLE_PADDING_PX + arrow
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:  # also when a scroll bar comes or goes
+            self.fit_columns()
+        return super().viewportEvent(event)
 
     def event(self, event: QEvent) -> bool:
         if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
@@ -59,7 +104,8 @@ class MomentsPage(QWidget):
     def __init__(self, controller: MomentsController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
-        self.query = QLineEdit(placeholderText="Describe a moment, e.g. “a white van stops at the gate”")
+        self.query = QLineEdit(placeholderText="Describe a moment to find…")  # short: not elided in the panel
+        self.query.setToolTip("For example “a white van stops at the gate”; Enter or Ctrl+F finds it")
         self.query.setClearButtonEnabled(True)
         self.query.returnPressed.connect(self.find)
         self.find_button = QPushButton("Find")
@@ -111,8 +157,12 @@ class MomentsPage(QWidget):
         table.verticalHeader().hide()
         table.setWordWrap(False)
         header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # sized by `fit_columns`
+        table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the text elides instead
+        proxy = self.proxy
+        for changed in (proxy.modelReset, proxy.dataChanged, proxy.layoutChanged, proxy.rowsInserted,
+                        header.sortIndicatorChanged):  # fmt: skip
+            changed.connect(table.fit_columns)
         table.doubleClicked.connect(self._seek_to)
         table.activated.connect(self._seek_to)
         return table
@@ -124,10 +174,13 @@ class MomentsPage(QWidget):
         status = QVBoxLayout()
         status.addWidget(self.status)
         status.addWidget(self.setup_button, 0, Qt.AlignmentFlag.AlignLeft)
-        buttons = QHBoxLayout()
-        for button in self.buttons.values():
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+        buttons = QVBoxLayout()  # Keep / Revert on a row of their own: five in one do not fit the panel
+        for names in (("accept", "reject", "refine"), ("keep", "revert")):
+            row = QHBoxLayout()
+            for name in names:
+                row.addWidget(self.buttons[name])
+            row.addStretch(1)
+            buttons.addLayout(row)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 10, 8, 8)
         layout.setSpacing(6)
@@ -140,6 +193,9 @@ class MomentsPage(QWidget):
 
     # ----- actions ----------------------------------------------------------------------------------------
     def find(self) -> None:
+        if self.controller.handle is None:  # Enter in the box: Find itself is disabled, saying why
+            self._show_scan(Scan("idle", NO_VIDEO))
+            return
         if not self.query.text().strip():
             self.query.setFocus()
             self._show_scan(Scan("idle", "Describe the moment to find first."))
@@ -172,7 +228,8 @@ class MomentsPage(QWidget):
     def _moments_changed(self) -> None:
         controller = self.controller
         has_moments = bool(controller.moments)
-        self.empty.setText(SCANNING_TEXT if controller.scan.state == "busy" else EMPTY_TEXT)
+        busy, video = controller.scan.state == "busy", controller.handle is not None
+        self.empty.setText(SCANNING_TEXT if busy else EMPTY_TEXT if video else NO_VIDEO_TEXT)
         self.empty.setVisible(not has_moments)
         self.table.setVisible(has_moments)
         selected = controller.selected()
@@ -207,5 +264,9 @@ class MomentsPage(QWidget):
             else:
                 self.progress.setRange(0, 1000)
                 self.progress.setValue(round(scan.fraction * 1000))
-        self.find_button.setEnabled(not busy)
+        video = self.controller.handle is not None
+        self.find_button.setEnabled(video and not busy)
+        self.find_button.setToolTip(
+            NO_VIDEO if not video else "Scanning: cancel it in the status bar" if busy else "Find (Ctrl+F)"
+        )
         self._moments_changed()

@@ -1,9 +1,11 @@
 """The moments as a table model for the Moments page's list: one row per moment, in time order.
 
-Columns: state, start, end, duration, score, source (text, curve, both, or "by hand"), label, query. The
-sort role gives numbers for the time and score columns, so a proxy sorts them as numbers. The label is
+Columns: state, start, end, duration, score, source (text, curve, both, or "by hand"), and what the
+moment is: its label, else (dimmed) the query that found it, as the timeline's lane writes it. The sort
+role gives numbers for the time and score columns, so a proxy sorts them as numbers. The label is
 edited in place (F2 or a slow second click): that is a rename, an undoable edit. While a refined moment
-waits to be kept or reverted, its start and end cells also show where it was before.
+waits to be kept or reverted, its start and end cells also show where it was before. Every cell's
+tooltip says all of its row, so a column the page hides to fit (or an elided text) is still there.
 """
 
 from __future__ import annotations
@@ -15,9 +17,19 @@ from PySide6.QtGui import QColor
 
 from app.moment import Moment
 from app.moments import MomentsController
+from app.theme import DIM
 from engine.timecode import format_timecode
 
-COLUMNS = ("", "Start", "End", "Duration", "Score", "Source", "Label", "Query")
+COLUMNS = ("", "Start", "End", "Length", "Score", "Source", "Label")
+TITLE_TIPS = (
+    "Accepted ✔, rejected ✘ or undecided ○ (A / R)",
+    "Where the moment starts",
+    "Where it ends",
+    "How long it lasts",
+    "How well it matches the query, 0 to 1",
+    "What found it: the model's text, its relevance curve, both, or by hand",
+    "The moment's label (F2 renames it), else (dimmed) the query that found it",
+)
 LABEL_COLUMN = COLUMNS.index("Label")
 SORT_ROLE = Qt.ItemDataRole.UserRole
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -55,6 +67,8 @@ class MomentsTable(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return TITLE_TIPS[section]
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -73,8 +87,10 @@ class MomentsTable(QAbstractTableModel):
             return keys[column] if column < len(keys) else (self.data(index) or "")
         if role == Qt.ItemDataRole.ForegroundRole and column == 0:
             return QColor(STATE_COLORS[moment.state])
-        if role == Qt.ItemDataRole.ToolTipRole and column == 0:
-            return moment.state
+        if role == Qt.ItemDataRole.ForegroundRole and column == LABEL_COLUMN and not span.label:
+            return DIM  # the query, standing in for a label
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _tooltip(moment)
         if role == Qt.ItemDataRole.EditRole and column == LABEL_COLUMN:
             return span.label or ""
         if role != Qt.ItemDataRole.DisplayRole:
@@ -95,9 +111,7 @@ class MomentsTable(QAbstractTableModel):
             return "—" if span.score is None else f"{span.score:.2f}"
         if column == 5:
             return SOURCE_NAMES.get(span.source, span.source)
-        if column == LABEL_COLUMN:
-            return span.label or ""
-        return span.query or moment.provenance.get("query") or ""
+        return span.label or _query(moment)
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if role != Qt.ItemDataRole.EditRole or index.column() != LABEL_COLUMN:
@@ -107,6 +121,23 @@ class MomentsTable(QAbstractTableModel):
 
     def row_of(self, moment_id: str | None) -> int:
         return next((i for i, m in enumerate(self._rows) if m.id == moment_id), -1)
+
+
+def _query(moment: Moment) -> str:
+    return moment.span.query or moment.provenance.get("query") or ""
+
+
+def _tooltip(moment: Moment) -> str:
+    """All of a row in a few lines: the label and query in full, the times, score and source."""
+    span = moment.span
+    score = "no score" if span.score is None else f"score {span.score:.2f}"
+    lines = [
+        f"{STATE_MARKS[moment.state]} {moment.state}: {_clock(span.start_s)} – {_clock(span.end_s)} "
+        f"({span.duration_s:.2f} s), {score}, from {SOURCE_NAMES.get(span.source, span.source)}",
+        *([f"Label: {span.label}"] if span.label else []),
+        *([f"Query: {_query(moment)}"] if _query(moment) else []),
+    ]
+    return "\n".join(lines)
 
 
 def _clock(seconds: float) -> str:

@@ -30,6 +30,7 @@ import platformdirs
 
 from app.chat_turn import ChatTurn
 from app.moment import Moment
+from app.relevance import Relevance
 from engine.atomic import atomic_path, write_text_atomic
 from engine.cache import file_identity
 from engine.errors import ScenescopeError
@@ -39,6 +40,9 @@ VERSION = 1
 SUFFIX = ".scenescope"
 DATA_DIR_ENV = "SCENESCOPE_DATA_DIR"
 _HASH = re.compile(r"[0-9a-f]{8,128}")
+# A list of numbers only, as `json.dumps(indent=...)` writes it: a line per number. Only structure can
+# start with "[" and a raw newline (JSON strings escape theirs), and the class takes no quote or bracket.
+_NUMBER_LIST = re.compile(r"\[\n[-+0-9.eE,\s]*\]")
 
 
 class SessionError(ScenescopeError):
@@ -82,6 +86,7 @@ class Session:
     view: ViewState = field(default_factory=ViewState)
     chat: list[dict[str, Any]] = field(default_factory=list)  # conversation turns, oldest first
     moments: list[Moment] = field(default_factory=list)  # in time order (app/moment.py)
+    relevance: Relevance | None = None  # the relevance curve of the last find (app/relevance.py)
     tracks: dict[str, str] = field(default_factory=dict)  # tracker name -> tracks JSON in the data folder
     settings: dict[str, Any] = field(default_factory=dict)  # this video's overrides of the app settings
     extra: dict[str, Any] = field(default_factory=dict)
@@ -106,6 +111,7 @@ class Session:
             },
             "chat": self.chat,
             "moments": [moment.to_dict() for moment in self.moments],
+            "relevance": None if self.relevance is None else self.relevance.to_dict(),
             "tracks": self.tracks,
             "settings": self.settings,
         }
@@ -148,10 +154,12 @@ class Session:
             ),
             chat=[_chat_turn(turn, i) for i, turn in enumerate(_list(data.get("chat", []), "chat"))],
             moments=moments,
+            relevance=None if data.get("relevance") is None else Relevance.from_dict(data["relevance"]),
             tracks=_tracks(data.get("tracks", {})),
             settings=_object(data.get("settings", {}), "settings"),
             extra=_unknown(
-                data, ("format", "version", "video", "view", "chat", "moments", "tracks", "settings")
+                data,
+                ("format", "version", "video", "view", "chat", "moments", "relevance", "tracks", "settings"),
             ),
         )
 
@@ -188,6 +196,7 @@ def load_session(path: str | os.PathLike) -> Session:
 def save_session(session: Session, path: str | os.PathLike) -> None:
     """Write `session` to `path` atomically: a reader (or a crash) sees the old file or the new one."""
     text = json.dumps(session.to_dict(), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    text = _NUMBER_LIST.sub(_one_line, text)  # the relevance curve: three lines, not one per number
     try:
         write_text_atomic(path, text)
     except OSError as e:
@@ -373,6 +382,10 @@ def _tracks(value: Any) -> dict[str, str]:
                 f"track {name!r} must name a file inside the session's data folder, not {_kind(file)}"
             )
     return dict(tracks)
+
+
+def _one_line(found: re.Match[str]) -> str:
+    return "[" + " ".join(found[0][1:-1].split()) + "]"
 
 
 def _unknown(data: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:

@@ -94,8 +94,9 @@ def requests_of(window, kind: str) -> list[dict]:
     return sent
 
 
-def thumbnail_of(window, index: int) -> QImage | None:
-    """The picture the transcript shows for frame `index` (what its strip's <img> loads)."""
+def thumbnail_of(window, index: int) -> QImage:
+    """The picture the transcript shows for frame `index` (what its strip's <img> loads; a plain box
+    while it is decoded)."""
     kind = QTextDocument.ResourceType.ImageResource.value
     return window.chat_panel.transcript.loadResource(kind, QUrl(f"frame:{index}"))
 
@@ -103,7 +104,8 @@ def thumbnail_of(window, index: int) -> QImage | None:
 def strip_barcodes(qtbot, window, turn: ChatTurn) -> list[int]:
     """The frame numbers the thumbnails of an answer show, read from their pixels."""
     indices = [index for index, _ in turn.frames]
-    qtbot.waitUntil(lambda: all(thumbnail_of(window, i) is not None for i in indices), timeout=20_000)
+    pending = window.chat_panel.transcript.pending
+    qtbot.waitUntil(lambda: all(thumbnail_of(window, i) is not pending for i in indices), timeout=20_000)
     html = window.chat_panel.transcript.toHtml()
     assert all(f'src="frame:{i}"' in html for i in indices)
     return [barcode_of(thumbnail_of(window, i).scaled(WIDTH, HEIGHT)) for i in indices]
@@ -145,11 +147,31 @@ def test_an_answer_streams_in_pieces_and_its_strip_shows_the_frames_the_engine_r
     reported = [f["index"] for f in turn.answer["frames"]]
     assert len(reported) == FRAMES
     assert strip_barcodes(qtbot, window, turn) == reported
+    blank = thumbnail_of(window, 10**6)  # not decoded: a plain box, not Qt's "broken image" icon
+    assert blank is panel.transcript.pending and blank.pixelColor(0, 0).name() == "#34373d"
     assert "8 frames · 1 vision pass · first token" in window.chat_panel.transcript.toPlainText()
     # clicking a thumbnail seeks the player to that frame
     fifth_index, fifth_time = turn.frames[4]
     window.chat_panel.transcript.anchorClicked.emit(QUrl(f"seek:{fifth_time:.6f}"))
     on_screen(qtbot, window, fifth_index)
+
+
+def test_ask_is_disabled_until_a_video_is_open_and_says_why(qtbot, make_window, clip) -> None:
+    window = make_window()
+    panel, sent = window.chat_panel, requests_of(window, "ask")
+    assert not panel.ask_button.isEnabled() and "Open a video first" in panel.ask_button.toolTip()
+    QTest.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClicks(panel.question, "Who is there?")
+    QTest.keyClick(panel.question, Qt.Key.Key_Return)  # Enter in the box explains it too
+    assert sent == [] and "Open a video first" in panel.note.text() and panel.note.isVisibleTo(panel)
+    open_and_wait(qtbot, window, clip)
+    assert panel.ask_button.isEnabled() and panel.ask_button.toolTip() == "Ask (Enter)"
+    QTest.keyClick(panel.question, Qt.Key.Key_Return)  # the question typed before is asked now
+    assert window.chat.busy and len(sent) == 1 and panel.ask_button.isEnabled()  # Stop
+    assert panel.ask_button.text() == "Stop"
+    window.chat.cancel()
+    qtbot.waitUntil(lambda: not window.chat.busy, timeout=60_000)
+    assert panel.ask_button.isEnabled() and panel.ask_button.text() == "Ask"
 
 
 def test_a_follow_up_and_a_new_conversation_run_no_vision_pass(qtbot, make_window, clip) -> None:

@@ -138,6 +138,7 @@ def test_the_dialog_writes_what_scenescope_export_writes(qtbot, window, video, t
     assert dialog.status.text().count("Done: 6 files") == 1
     listed = [dialog.files.item(i).text() for i in range(dialog.files.count())]
     assert [line.split("  ")[0] for line in listed] == [w.path.name for w in dialog.controller.written]
+    qtbot.waitUntil(lambda: dialog.files.verticalScrollBar().maximum() == 0)  # the dialog grew: all 6 shown
     assert sorted(w.path.name for w in dialog.controller.written) == names
     opened: list[QUrl] = []
     dialog.open_url = opened.append

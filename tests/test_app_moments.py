@@ -135,7 +135,7 @@ def test_find_moments_fills_the_curve_then_the_lane_and_the_list(qtbot, window, 
         assert table.index(row, 1).data() == _clock(moment.span.start_s)
         assert table.index(row, 2).data() == _clock(moment.span.end_s)
         assert table.index(row, 5).data() in ("text", "curve", "both")
-        assert table.index(row, 7).data() == "a red boat"
+        assert table.index(row, 6).data() == "a red boat"  # no label: the query stands in
     # The first is selected: highlighted in the lane and the list.
     first = moments[0]
     assert window.moments.selected_id == first.id and page.table.currentIndex().row() == 0
@@ -355,6 +355,8 @@ def test_cancel_during_find_and_the_event_loop_keeps_running(qtbot, window, clip
     beat.stop()
     assert window.moments.scan == Scan("idle", "Cancelled.") and window.moments.moments == []
     assert window.worker.running() == [] and not window.engine_status.cancel.isVisibleTo(window)
+    saved = window.sessions.session.relevance  # what of the curve came stays, in the session too
+    assert saved.query == "a dog" and len(saved.scores) == len(window.moments.curve[2]) > 0
     assert beat.held(50), beat.report()
 
 
@@ -378,6 +380,9 @@ def test_refine_shows_the_moment_before_and_after_and_the_analyst_keeps_or_rever
     row = page.row_of("a")
     assert page.proxy.index(row, 1).data() == f"{_clock(refined.span.start_s)}  (was {_clock(1.0)})"
     assert page.buttons["keep"].isVisibleTo(page) and page.buttons["revert"].isVisibleTo(page)
+    window.side.setCurrentWidget(page)  # five buttons at the panel's width: none squeezed
+    shown = [b for b in page.buttons.values() if b.isVisibleTo(page)]
+    qtbot.waitUntil(lambda: all(b.width() >= b.sizeHint().width() for b in shown))
 
     page.buttons["revert"].click()
     assert m.selected().span == Span(1.0, 2.0, 0.5, "curve", None, "a red boat")
@@ -451,3 +456,76 @@ def test_the_list_sorts_navigates_by_keys_and_seeks_and_a_moment_plays_in_a_loop
     assert m.looping
     press(window, "Space")  # paused by hand: the loop ends, and playing on later goes on
     assert not m.looping and window.player.state == "paused"
+
+
+def test_the_relevance_curve_reopens_with_the_session_without_the_model(
+    qtbot, window, clip, store, leaning_model_dir
+) -> None:
+    open_and_wait(qtbot, window, clip)
+    find(qtbot, window, "a red boat")
+    heat = window.timeline._lanes[HEAT_LANE]
+    starts, ends, scores = heat.starts.copy(), heat.ends.copy(), heat.values.copy()
+    assert len(scores) == FRAMES // 4 - 1 and window.moments.moments
+    window.close()  # saves
+
+    again = make_window(qtbot, store, leaning_model_dir)
+    kinds = kinds_requested(again)
+    open_and_wait(qtbot, again, clip)
+    assert kinds == ["open_video"]  # no ground, no ask: the strip comes from the session
+    assert again.sessions.session.relevance.query == "a red boat"
+    restored = again.timeline._lanes[HEAT_LANE]
+    np.testing.assert_allclose(restored.starts, starts, atol=5e-4)  # saved to the millisecond
+    np.testing.assert_allclose(restored.ends, ends, atol=5e-4)
+    np.testing.assert_allclose(restored.values, scores, atol=5e-4)  # and to 0.001
+    assert again.timeline.lanes().index(HEAT_LANE) < again.timeline.lanes().index(MOMENTS_LANE)
+    again.close()
+
+
+def test_find_is_disabled_until_a_video_is_open_and_says_why(qtbot, window, clip) -> None:
+    page, kinds = window.moments_page, kinds_requested(window)
+    assert not page.find_button.isEnabled() and "Open a video first" in page.find_button.toolTip()
+    assert page.empty.text().startswith("No video open. Open one (Ctrl+O)")
+    page.query.setText("a red boat")
+    press(window, "Ctrl+F")  # the key and Enter in the box explain it on the page
+    assert kinds == [] and "Open a video first" in page.status.text() and page.status.isVisibleTo(page)
+    open_and_wait(qtbot, window, clip)
+    assert page.find_button.isEnabled() and page.find_button.toolTip() == "Find (Ctrl+F)"
+    assert not page.status.isVisibleTo(page) and "press Find (Ctrl+F)" in page.empty.text()
+    page.find_button.click()
+    assert kinds == ["open_video", "ground"] and not page.find_button.isEnabled()  # while it scans
+    window.moments.cancel_find()
+    qtbot.waitUntil(lambda: window.moments.scan.state != "busy", timeout=60_000)
+    assert page.find_button.isEnabled()
+
+
+def test_the_list_fits_the_side_panel_and_its_tooltips_say_all(qtbot, window, vfr_clip) -> None:
+    query = "a red boat docks at the pier next to the white van"
+    provenance = {**PROVENANCE, "query": query}
+    stage(
+        vfr_clip,
+        [
+            Moment(Span(0.5, 1.25, 0.87, "both", None, query), "a", "accepted", provenance),
+            Moment(Span(2.0, 3.4, 0.52, "curve", "the van leaves", query), "b", provenance=provenance),
+            Moment(Span(4.1, 5.0), "c", "rejected"),
+        ],
+    )
+    open_and_wait(qtbot, window, vfr_clip)
+    page, table = window.moments_page, window.moments_page.table
+    window.side.setCurrentWidget(page)
+    header = table.horizontalHeader()
+    assert (window.width(), window.height()) == (1440, 900)  # the default window, its side panel as made
+    qtbot.waitUntil(lambda: header.length() == table.viewport().width())  # fits: no sideways scroll
+    shown = {c for c in range(header.count()) if not table.isColumnHidden(c)}
+    assert {0, 1, 4, 6} <= shown  # the state, start, score and label at least
+    for column in shown - {6}:  # each as wide as what it holds: only the label elides
+        assert table.columnWidth(column) >= table.sizeHintForColumn(column), column
+    label = page.proxy.index(page.row_of("a"), 6)
+    assert label.data() == query and table.columnWidth(6) < table.fontMetrics().horizontalAdvance(query)
+    tip = label.data(Qt.ItemDataRole.ToolTipRole)  # the whole row, the query in full
+    assert "accepted: 00:00.500 – 00:01.250 (0.75 s), score 0.87, from both" in tip and query in tip
+    tip = page.proxy.index(page.row_of("b"), 1).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Label: the van leaves" in tip and f"Query: {query}" in tip
+
+    window.splitters[0].setSizes([900, 540])  # a wider panel: the hidden columns come back
+    qtbot.waitUntil(lambda: not any(table.isColumnHidden(c) for c in range(header.count())))
+    assert header.length() == table.viewport().width()

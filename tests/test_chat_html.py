@@ -42,6 +42,19 @@ def test_short_times(seconds, text) -> None:
     assert short_time(seconds) == text
 
 
+def test_the_strip_labels_frames_closer_than_a_tenth_apart_with_more_digits() -> None:
+    """A short clip sampled densely: 20 frames a second would read 0:00.0, 0:00.0, 0:00.1 in tenths."""
+    frames = [{"index": i, "time_s": i * 0.05} for i in range(4)]
+    turn = ChatTurn("Who?", text="Nobody.", state="done", answer={**ANSWER, "frames": frames})
+    dense = transcript_html([turn], LAYOUT)
+    assert all(f">0:00.{5 * i:02d}</span>" in dense for i in range(4))
+    frames = [{"index": i, "time_s": float(i)} for i in range(4)]
+    sparse = transcript_html(
+        [ChatTurn("Who?", text=".", state="done", answer={**ANSWER, "frames": frames})], LAYOUT
+    )
+    assert all(f">0:0{i}.0</span>" in sparse for i in range(4))
+
+
 def test_a_turn_still_streaming_is_saved_as_cancelled_and_read_back() -> None:
     turn = ChatTurn("What now?", scope=Scope("view", 2.0, 9.5), text="A boat", conversation_start=False)
     saved = turn.to_dict()

@@ -11,11 +11,13 @@ import stat
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import app.session as session_module
 from app.chat_turn import ChatTurn
 from app.moment import Moment
+from app.relevance import Relevance
 from app.relink_dialog import ask_relink
 from app.session import (
     FORMAT,
@@ -72,6 +74,9 @@ def full_session(video: Path) -> Session:
             ),
             Moment(Span(1.0, 1.6), "m2"),
         ],
+        relevance=Relevance(
+            "boat", np.array([0.0, 0.4, 0.8]), np.array([0.8, 1.2, 1.6]), np.array([0.1, 0.9, 0.25])
+        ),
         tracks={"boats": "tracks-boats.json"},
         settings={"frame_budget": 64},
     )
@@ -95,6 +100,35 @@ def test_a_session_round_trips_through_its_file(video, tmp_path):
         "provenance": {"query": "boat", "model": "tiny@abc", "sampling": {"mode": "frames", "value": 16}},
     }
     assert spans_from_json(document["moments"]) == [m.span for m in session.moments]  # a spans file too
+
+
+def test_the_relevance_curve_is_kept_as_three_rounded_arrays_of_a_line_each(video, tmp_path):
+    """An hour scanned at a point per second: 3,600 windows in three lines of JSON, a few tens of kB."""
+    session, path = full_session(video), tmp_path / "long.scenescope"
+    starts = np.arange(3600) * 1.0001 + 1 / 3
+    scores = np.random.default_rng(0).random(3600)
+    session.relevance = Relevance("a white van", starts, starts + 4 / 3, scores)
+    save_session(session, path)
+    text = path.read_text()
+    saved = json.loads(text)["relevance"]
+    assert saved["query"] == "a white van" and saved["starts_s"][:2] == [0.333, 1.333]
+    assert saved["ends_s"][0] == 1.667 and saved["scores"][0] == round(float(scores[0]), 3)
+    assert len(text) < 100_000 and len(text.splitlines()) < 120, (len(text), len(text.splitlines()))
+    again = load_session(path).relevance
+    np.testing.assert_allclose(again.starts_s, starts, atol=5e-4)
+    np.testing.assert_allclose(again.ends_s, starts + 4 / 3, atol=5e-4)
+    np.testing.assert_allclose(again.scores, scores, atol=5e-4)
+
+
+def test_a_session_without_a_relevance_curve_still_opens(video, tmp_path):
+    path = tmp_path / "older.scenescope"
+    document = full_session(video).to_dict()
+    del document["relevance"]  # written before the curve was kept
+    path.write_text(json.dumps(document))
+    assert load_session(path).relevance is None
+    document["relevance"] = None  # a session whose last search found no curve
+    path.write_text(json.dumps(document))
+    assert load_session(path).relevance is None
 
 
 def test_moments_of_an_older_session_read_as_undecided_with_new_ids(video, tmp_path):
@@ -191,6 +225,15 @@ BAD = [
         "chat turn 1: 'answer.frames[0].time_s' must be a time in seconds",
     ),
     ({"settings": []}, "'settings' must be an object, not list"),
+    ({"relevance": [0.1, 0.2]}, "'relevance' must be an object or null, not list"),
+    ({"relevance__query": ""}, "'relevance.query' must be a non-empty string"),
+    ({"relevance__scores": "0.1 0.9 0.25"}, "'relevance.scores' must be a list of numbers, not str"),
+    ({"relevance__starts_s": [0.0, "0.4", 0.8]}, "'relevance.starts_s' must hold only numbers, not '0.4'"),
+    ({"relevance__ends_s": [0.8, True, 1.6]}, "'relevance.ends_s' must hold only numbers, not True"),
+    ({"relevance__scores": [0.1, 0.9]}, "must have one number per window each, not 3, 3 and 2"),
+    ({"relevance__ends_s": [0.8, 0.4, 1.6]}, "'relevance' window 2 must have 0 <= start < end"),
+    ({"relevance__starts_s": [-1.0, 0.4, 0.8]}, "'relevance' window 1 must have 0 <= start < end"),
+    ({"relevance__scores": [0.1, 1.5, 0.25]}, "'relevance.scores' must be 0 to 1, not 1.5"),
 ]
 
 
