@@ -463,7 +463,7 @@ def test_the_relevance_curve_reopens_with_the_session_without_the_model(
 ) -> None:
     open_and_wait(qtbot, window, clip)
     find(qtbot, window, "a red boat")
-    heat = window.timeline._lanes[HEAT_LANE]
+    heat = window.timeline.lane(HEAT_LANE)
     starts, ends, scores = heat.starts.copy(), heat.ends.copy(), heat.values.copy()
     assert len(scores) == FRAMES // 4 - 1 and window.moments.moments
     window.close()  # saves
@@ -473,7 +473,7 @@ def test_the_relevance_curve_reopens_with_the_session_without_the_model(
     open_and_wait(qtbot, again, clip)
     assert kinds == ["open_video"]  # no ground, no ask: the strip comes from the session
     assert again.sessions.session.relevance.query == "a red boat"
-    restored = again.timeline._lanes[HEAT_LANE]
+    restored = again.timeline.lane(HEAT_LANE)
     np.testing.assert_allclose(restored.starts, starts, atol=5e-4)  # saved to the millisecond
     np.testing.assert_allclose(restored.ends, ends, atol=5e-4)
     np.testing.assert_allclose(restored.values, scores, atol=5e-4)  # and to 0.001
