@@ -168,6 +168,12 @@ class TrackStore:
             self._masks.setdefault(obj_id, {})
             self._log.append(("prompt", obj_id, prompt.frame_index))
 
+    def remove_prompt(self, obj_id: int, frame_index: int) -> None:
+        """Take back the object's clicks on one frame (a click the engine refused); its masks stay."""
+        with self._lock:
+            self._prompts.get(obj_id, {}).pop(frame_index, None)
+            self._log.append(("prompt", obj_id, frame_index))
+
     def remove_object(self, obj_id: int) -> None:
         with self._lock:
             self._masks.pop(obj_id, None)
