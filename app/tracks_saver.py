@@ -14,9 +14,9 @@ state wins, every `then` is called), so a propagation streaming masks never queu
 from __future__ import annotations
 
 import copy
-import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +34,7 @@ class _Save:
     unanswered: dict[tuple[int, int], Prompt | None]
     then: list[Callable[[Path | None], None]] = field(default_factory=list)
     error: str = ""
-    thread: threading.Thread | None = None
+    future: Future | None = None
 
 
 class TracksSaver(QObject):
@@ -48,6 +48,8 @@ class TracksSaver(QObject):
         self._next: _Save | None = None
         self.last_s = 0.0  # how long the last save took on its thread
         self._ended.connect(self._finish)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="save-tracks")
+        self._pool.submit(int)  # start the thread now: starting one waits until it holds the interpreter lock
 
     def save(
         self,
@@ -74,8 +76,8 @@ class TracksSaver(QObject):
         while not self.idle:
             self._start()
             job = self._running
-            assert job is not None and job.thread is not None
-            job.thread.join()
+            assert job is not None and job.future is not None
+            job.future.result()
             self._finish(job)  # its queued `_ended` then finds it handled
 
     def _start(self) -> None:
@@ -83,8 +85,7 @@ class TracksSaver(QObject):
             return
         job, self._next = self._next, None
         self._running = job
-        job.thread = threading.Thread(target=self._write, args=(job,), name="save-tracks")
-        job.thread.start()
+        job.future = self._pool.submit(self._write, job)
 
     def _write(self, job: _Save) -> None:  # on the saving thread
         start = time.monotonic()

@@ -285,7 +285,7 @@ def test_playback_draws_each_frames_own_mask_and_a_reopened_session_tracks_again
         t._save()
         costs_ms.append((time.perf_counter() - start) * 1000)
         t._saver.wait()
-    assert sorted(costs_ms)[2] < 2.0, costs_ms
+    assert sorted(costs_ms)[2] < 2.0, costs_ms  # ~0.15 ms; the write on the GUI thread took ~20-30 ms
     window.masks.style.opacity, window.masks.style.contours, window.masks.style.labels = 1.0, False, False
     magenta = np.array(QColor(MASK_COLOR).getRgb()[:3])
     seen = []
@@ -455,6 +455,7 @@ def test_masks_streamed_so_far_are_on_disk_during_a_propagation_and_after_the_en
     t.click(150.0, 120.0)
     settle(qtbot, window)
     file = data_folder(window.sessions.keeper.path) / FILE_NAME
+    t._saver.wait()  # the click's answer is on disk
     (clicked,) = t.store.prompts(1)
     t.propagate(whole=True)
     qtbot.waitUntil(lambda: t.busy, timeout=60_000)

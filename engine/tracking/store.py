@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -237,8 +237,9 @@ class TrackStore:
         with self._lock:
             return len(set().union(*(m.keys() for m in self._masks.values()))) if self._masks else 0
 
-    def to_json(self) -> dict:
-        """The COCO-style document of docs/formats.md ("Tracks")."""
+    def to_json(self, pause: Callable[[], None] | None = None) -> dict:
+        """The COCO-style document of docs/formats.md ("Tracks"). `pause` is called between batches of
+        masks (a saving thread yields the interpreter lock there, so a GUI thread keeps its beat)."""
         with self._lock:
             masks = {obj: dict(frames) for obj, frames in self._masks.items()}
             prompts = {obj: dict(p) for obj, p in self._prompts.items()}
@@ -250,6 +251,8 @@ class TrackStore:
         annotations = []
         for obj in sorted(masks):
             for index in sorted(masks[obj]):
+                if pause is not None and len(annotations) % 64 == 63:
+                    pause()
                 m = masks[obj][index]
                 annotations.append(
                     {
