@@ -25,6 +25,8 @@ from PySide6.QtCore import QObject, Signal
 from app.tracks_file import TrackedObject, save_objects
 from engine.tracking import Prompt, TrackStore
 
+WAIT_S = 10.0  # closing the window waits this long at most for the last save
+
 
 @dataclass
 class _Save:
@@ -71,13 +73,17 @@ class TracksSaver(QObject):
     def idle(self) -> bool:
         return self._running is None and self._next is None
 
-    def wait(self) -> None:
-        """Block until every save asked for is on disk (closing the window, tests)."""
+    def wait(self, timeout_s: float = WAIT_S) -> None:
+        """Block until every save asked for is on disk (closing the window, tests); a disk that hangs
+        longer than `timeout_s` is given up on (the file there is the last whole one)."""
         while not self.idle:
             self._start()
             job = self._running
             assert job is not None and job.future is not None
-            job.future.result()
+            try:
+                job.future.result(timeout=timeout_s)
+            except TimeoutError:
+                return
             self._finish(job)  # its queued `_ended` then finds it handled
 
     def _start(self) -> None:
