@@ -23,7 +23,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from app.worker_client import Call, WorkerClient
+from app.worker_client import Call, WorkerClient, error_line
 from engine.export import EncodeSettings
 from engine.jobs import Progress
 from engine.spans import Span
@@ -207,9 +207,7 @@ class ExportController(QObject):
             # The engine keeps what it finished and removes the file it was writing: list what it wrote.
             self.kept = [p for p in run.outputs if p.exists() and run.before.get(p) != _mtime_ns(p)]
             return self._set("cancelled")
-        message = (error.get("message") or "The export failed.").strip()
-        hint = (error.get("hint") or "").strip()
-        self._fail(f"{message} {hint}" if hint and hint not in message else message)
+        self._fail(error_line(error))
 
     def _fail(self, line: str) -> None:
         self.error = line

@@ -4,6 +4,7 @@ burned in; checked before anything is written, run by the worker, summed up at t
     dialog = ExportDialog(window.worker, "video-1", info, spans, store=QSettings(),
                           tracker="tracker-1", objects={1: "boat"})
     dialog.show()
+    tracking.with_tracker(dialog.set_tracker)   # objects given with tracker=None: the tracker comes later
 
 The dialog draws an `ExportController`'s state (app/export_controller.py) and turns its widgets into an
 `ExportChoice`. Existing files are listed and replaced only after "Replace"; the destination folder is
@@ -74,6 +75,7 @@ class ExportDialog(QDialog):
         self.setModal(False)
         self.info, self.spans, self.store = info, list(spans), store
         self.objects = dict(objects or {})
+        self.preparing = bool(self.objects) and tracker is None  # until `set_tracker`
         self.controller = ExportController(worker, video, tracker if self.objects else None, self)
         self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl  # tests put a recorder here
         self._build()
@@ -198,7 +200,20 @@ class ExportDialog(QDialog):
         if not self.objects:
             return "Tracked objects (none: track an object first)"
         names = ", ".join(f"{obj_id} {name}".strip() for obj_id, name in sorted(self.objects.items()))
-        return f"Tracked objects ({names})"
+        return f"Tracked objects ({names}){': preparing them for export…' if self.preparing else ''}"
+
+    def set_tracker(self, handle: str | None) -> None:
+        """The worker's tracker of the objects, once the window has it (a reopened session's is rebuilt
+        first); None: it could not be, and the objects are not offered (the window said why)."""
+        self.preparing = False
+        if handle is None:
+            self.objects = {}
+        self.controller.tracker = handle if self.objects else None
+        self.about.setText(self._about_text())
+        self.tracks_box.setTitle(self._tracks_title())
+        for box in self.track_formats.values():
+            box.setChecked(box.isChecked() and bool(self.objects))
+        self._options_changed()
 
     def _remembered_folder(self) -> str:
         saved = self.store.value(FOLDER_KEY, "")
@@ -240,6 +255,9 @@ class ExportDialog(QDialog):
             )
         if not self.folder.text().strip():
             return "Choose a folder to save into."
+        ticked = [self.burn_in, *self.track_formats.values()]
+        if self.preparing and any(box.isChecked() for box in ticked):
+            return "Preparing the tracked objects for export (their clicks go to SAM2 again)…"
         if not self.choice().requests(self.controller.video, self.controller.tracker):
             return "Nothing is ticked: choose clips, sidecars or a format for the tracked objects."
         return ""
@@ -268,7 +286,7 @@ class ExportDialog(QDialog):
         why = self.nothing_to_export()
         editable = not busy and not asking  # the options stay as they were while they are being used
         self.clips_box.setEnabled(bool(self.spans) and editable)
-        self.tracks_box.setEnabled(bool(self.objects) and editable)
+        self.tracks_box.setEnabled(bool(self.objects) and editable and not self.preparing)
         self.folder.setEnabled(editable)
         self.browse.setEnabled(editable)
         self.export.setVisible(not busy and not asking)

@@ -549,13 +549,15 @@ class MainWindow(QMainWindow):
             self.export_dialog.show()  # closed while its export runs: the same one again
             self.export_dialog.raise_()
             return
-        tracker = self.tracking.tracker_handle()
-        objects = {o.obj_id: o.name for o in self.tracking.objects()} if tracker else {}
+        t = self.tracking
+        objects = {o.obj_id: o.name for o in t.objects() if t.store is not None and t.store.prompts(o.obj_id)}
         spans = self.moments.accepted_or_selected() if self.info is not None else []
         self.export_dialog = ExportDialog(
-            self.worker, self.video_handle, self.info, spans, self.store, tracker, objects, self
+            self.worker, self.video_handle, self.info, spans, self.store, None, objects, self
         )
         self.export_dialog.show()
+        if objects:  # a reopened session's tracker is rebuilt first
+            t.with_tracker(self.export_dialog.set_tracker)
 
     # ----- dialogs ------------------------------------------------------------------------------------------
     def _connect_model_setup(self) -> None:
@@ -593,6 +595,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.chat_panel.close_frames()
+        self.tracking.close()
         self.sessions.close()
         self.player.close()
         self.timeline.thumbnails.close()

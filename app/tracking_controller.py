@@ -4,14 +4,17 @@
     tracking.set_video(info)                 # after the window opened a video: the session's objects return
     tracking.set_mode(True); tracking.click(412.0, 230.5, positive=True)   # on the frame on screen
     tracking.propagate()                     # the moment under the playhead (or ±10 s), both ways
-    tracking.tracker_handle(), tracking.objects()                          # for the export dialog
+    tracking.with_tracker(dialog.set_tracker), tracking.objects()          # for the export dialog
 
 The masks live in `self.store`, an `engine.tracking.TrackStore` filled from the worker's answers (the mask
 of a clicked frame from `track_prompt`, every tracked frame from the "masks" partials), so the overlay
 draws whatever has arrived. Requests to the tracker go one at a time, in order, so a click made while a
 propagation runs follows it. The worker's tracker is rebuilt from the session's file when there is none
-(a session reopened, the engine restarted): `track_restore` before the next request that needs it prompts
-the stored clicks again and keeps the stored masks, so exports and refinements see them.
+(a session reopened, the engine restarted): `track_restore` before the next request that needs it (or
+`with_tracker`) prompts the stored clicks again and keeps the stored masks, so exports and refinements
+see them. A click shows at once; one the engine refuses is taken back (store, marks, file) with one
+message. The objects are saved beside the session off the GUI thread (app/tracks_saver.py), also every
+`save_every_s` while masks stream in, with answered clicks only.
 """
 
 from __future__ import annotations
@@ -20,14 +23,16 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.session import data_folder
-from app.tracks_file import FILE_NAME, SESSION_KEY, TrackedObject, load_objects, save_objects
-from app.worker_client import Call, WorkerClient
+from app.tracks_file import FILE_NAME, SESSION_KEY, TrackedObject, load_objects
+from app.tracks_saver import TracksSaver
+from app.worker_client import Call, WorkerClient, error_line
 from engine.errors import ScenescopeError
 from engine.tracking import FrameMask, Prompt, TrackStore
 from engine.video import VideoInfo
@@ -36,6 +41,27 @@ COLORS = ("#ff5a5a", "#4fc3f7", "#ffd54f", "#81c784", "#ba68c8", "#ff8a65", "#4d
 AROUND_PLAYHEAD_S = 10.0  # propagation without a moment: this far either side of the playhead
 MOMENT_MARGIN_S = 1.0  # a moment is tracked with this much more on each side
 LANES_EVERY_MS = 150  # presence lanes follow streaming masks at most this often
+SAVE_EVERY_S = 5.0  # while masks stream in, they are saved this often: a crash loses at most this much
+
+
+@dataclass(frozen=True)
+class _Click:
+    """A click shown before the engine answered it: what to put back if the engine refuses it."""
+
+    obj_id: int
+    frame_index: int
+    before: Prompt | None  # the object's clicks on that frame before it
+    new_object: bool  # the click made the object
+
+
+@dataclass
+class _Step:
+    """One request to the tracker, waiting its turn; kind "" is a `with_tracker` callback's turn."""
+
+    kind: str
+    fields: dict
+    done: Callable[[dict], None]
+    click: _Click | None = None  # until the engine used it
 
 
 class TrackingController(QObject):
@@ -61,9 +87,18 @@ class TrackingController(QObject):
         self._video: str | None = None  # the worker's handle of the video
         self._tracker: str | None = None
         self._engine_tracked: set[int] = set()  # objects the worker's tracker has propagated
-        self._queue: deque[tuple[str, dict, Callable[[dict], None]]] = deque()
+        self._queue: deque[_Step] = deque()
         self._restore = False  # the worker needs a tracker rebuilt from the saved objects first
+        self._restoring = False  # saving the file to rebuild it from
         self._call: Call | None = None
+        self._step: _Step | None = None  # the request in flight
+        self._generation = 0  # grows with each video: late answers about an earlier one are dropped
+        self.save_every_s = SAVE_EVERY_S
+        self._saved_at = 0.0
+        self._saver = TracksSaver(self)
+        self._saver.saved.connect(self._saved)
+        self._saver.failed.connect(self._save_failed)
+        self._save_error = ""  # shown once, until a save succeeds again
         self._first_progress: tuple[float, int] | None = None  # (when, frames done) of the call's first
         self._lanes = QTimer(self, singleShot=True, interval=LANES_EVERY_MS)
         self._lanes.timeout.connect(self.presence_changed)
@@ -72,6 +107,20 @@ class TrackingController(QObject):
     def tracker_handle(self) -> str | None:
         """The worker's tracker holding these objects (None until the engine has one)."""
         return self._tracker
+
+    def with_tracker(self, callback: Callable[[str | None], None]) -> None:
+        """Call back with the worker's tracker holding these objects, once every request before it is
+        answered; a reopened session's tracker is rebuilt from its file first. None: no object has
+        clicks, or the rebuild failed (the failure is on the banner, once)."""
+        if self._tracker is not None or (self._call is None and not self._queue and not self._restore):
+            callback(self._tracker)
+        else:
+            self._send("", {}, lambda _data: callback(self._tracker))
+
+    def close(self) -> None:
+        """The window closes: what is tracked so far goes to disk (waits for the save)."""
+        self._save()
+        self._saver.wait()
 
     def objects(self) -> list[TrackedObject]:
         return [self._objects[k] for k in sorted(self._objects)]
@@ -98,10 +147,13 @@ class TrackingController(QObject):
         same = self.info is not None and self.info.identity == info.identity and self.store is not None
         if self._call is not None:
             self.worker.cancel(self._call)  # its answers would be about the tracker of before
+        if self._step is not None and self._step.click is not None:
+            self._take_back(self._step.click)  # never answered: the tracker rebuilt from the file lacks it
         self.info, self._video, self._tracker = info, handle, None
         self._engine_tracked.clear()
-        self._queue.clear()
+        self._drop_queue()
         self._set_call(None)
+        self._restoring, self._generation = False, self._generation + 1
         if not same:
             self._objects, self.current, self.moment = {}, None, None
             self.store = TrackStore(width=info.width, height=info.height, video={"path": str(info.path)})
@@ -183,20 +235,23 @@ class TrackingController(QObject):
     def _clicked(self, points: list, labels: list, box: list | None) -> None:
         if not self.mode or self.info is None or self.store is None or self.frame_index < 0:
             return
-        obj_id = self.current if self.current in self._objects else self.new_object().obj_id
+        made = self.current not in self._objects
+        obj_id = self.new_object().obj_id if made else self.current
         index = self.frame_index
         time_s = self.info.frames.time_of(index)
         fields = {"obj_id": obj_id, "time_s": time_s, "points": points, "labels": labels, "box": box}
-        self._remember_click(obj_id, index, time_s, points, labels, box)
+        before = next((p for p in self.store.prompts(obj_id) if p.frame_index == index), None)
+        click = _Click(obj_id, index, before, made)
+        self._remember_click(click, time_s, points, labels, box)
         if self._tracked_in_engine(obj_id) and index in self.store.frame_indices(obj_id):
-            self._send("track_refine", fields, lambda data: self._tracked(data, "Re-tracked"))
+            self._send("track_refine", fields, lambda data: self._tracked(data, "Re-tracked"), click)
         else:
-            self._send("track_prompt", fields, lambda data: self._prompted(obj_id, data))
+            self._send("track_prompt", fields, lambda data: self._prompted(obj_id, data), click)
 
-    def _remember_click(self, obj_id, index, time_s, points, labels, box) -> None:
+    def _remember_click(self, click: _Click, time_s: float, points, labels, box) -> None:
         """The click in the store at once (drawn on the frame), merged as the engine merges it."""
         assert self.store is not None
-        old = next((p for p in self.store.prompts(obj_id) if p.frame_index == index), None)
+        obj_id, index, old = click.obj_id, click.frame_index, click.before
         if old is not None:
             points, labels = [*old.points, *points], [*old.labels, *labels]
             box = box if box is not None else old.box
@@ -211,6 +266,20 @@ class TrackingController(QObject):
             ),
         )
         self.masks_changed.emit({index})
+
+    def _take_back(self, click: _Click) -> None:
+        """The engine refused the click (or never got it): the object's clicks on that frame as before."""
+        assert self.store is not None
+        if click.before is None:
+            self.store.remove_prompt(click.obj_id, click.frame_index)
+        else:
+            self.store.add_prompt(click.obj_id, click.before)
+        obj = click.obj_id
+        if click.new_object and not self.store.prompts(obj) and not self.store.frame_indices(obj):
+            self._objects.pop(obj, None)
+            self.store.remove_object(obj)
+            self.current = None if self.current == obj else self.current
+        self.masks_changed.emit({click.frame_index})
 
     def _prompted(self, obj_id: int, data: dict) -> None:
         mask = FrameMask.from_dict(data["mask"])
@@ -255,35 +324,72 @@ class TrackingController(QObject):
         self._changed()
 
     # ----- the worker, one request at a time ----------------------------------------------------------------
-    def _send(self, kind: str, fields: dict, done: Callable[[dict], None]) -> None:
-        self._queue.append((kind, fields, done))
+    def _send(self, kind: str, fields: dict, done: Callable[[dict], None], click: _Click | None = None):
+        self._queue.append(_Step(kind, fields, done, click))
         self._pump()
 
     def _pump(self) -> None:
-        if self._call is not None or not self._queue or self._video is None:
+        if self._call is not None or self._restoring or not self._queue or self._video is None:
             return
-        if self._queue[0][0] == "track_remove" and self._tracker is None:
-            self._queue.popleft()  # nothing in the engine to remove
+        head = self._queue[0]
+        if self._tracker is None and (head.kind == "track_remove" or (not head.kind and not self._restore)):
+            self._queue.popleft()  # nothing in the engine to remove; no tracker to hand out
+            head.done({})
             self._pump()
             return
         if self._restore and self._tracker is None:
             self._restore = False
-            path = self._save()
-            if path is not None:
-                self._request("track_restore", {"video": self._video, "path": str(path)}, self._restored)
+            generation = self._generation
+            self._restoring = self._save(then=lambda path: self._send_restore(generation, path))
+            if self._restoring:
                 return
-        kind, fields, done = self._queue.popleft()
+        step = self._queue.popleft()
+        if not step.kind:  # with_tracker's turn: everything before it is answered
+            step.done({})
+            self._pump()
+            return
         target = {"tracker": self._tracker} if self._tracker is not None else {"video": self._video}
-        self._request(kind, {**target, **{k: v for k, v in fields.items() if v is not None}}, done)
+        self._request(step, target)
 
-    def _request(self, kind: str, fields: dict, done: Callable[[dict], None]) -> None:
-        call = self.worker.request(kind, **fields)
+    def _send_restore(self, generation: int, path: Path | None) -> None:
+        """The file to rebuild the tracker from is on disk (None: it could not be saved)."""
+        if generation != self._generation:
+            return
+        self._restoring = False
+        if path is None:  # the save's failure is on the banner; the requests waiting need the tracker
+            self._restore = True
+            self._drop_queue()
+            self._changed()
+            return
+        self._request(_Step("track_restore", {"path": str(path)}, self._restored), {"video": self._video})
+
+    def _request(self, step: _Step, target: dict) -> None:
+        fields = {k: v for k, v in step.fields.items() if v is not None}
+        call = self.worker.request(step.kind, **target, **fields)
         call.partial.connect(self._partial)
         call.progress.connect(self._progress)
-        call.finished.connect(lambda data: self._finished(call, data, done))
+        call.finished.connect(lambda data: self._finished(call, data, step.done))
         call.failed.connect(lambda error: self._failed(call, error))
         self._first_progress = None
+        self._step = step
         self._set_call(call)
+
+    def _drop_queue(self) -> None:
+        """Nothing waiting is sent: its clicks are taken back, its `with_tracker` callbacks answered."""
+        dropped = list(self._queue)
+        self._queue.clear()
+        for step in reversed(dropped):  # the latest click first: each puts back what was before it
+            if step.click is not None:
+                self._take_back(step.click)
+        for step in dropped:
+            if not step.kind:
+                step.done({})
+
+    def _unanswered(self) -> dict[tuple[int, int], Prompt | None]:
+        """(object, frame) of each click shown but not yet used by the engine -> the clicks before it."""
+        steps = [*([self._step] if self._step is not None else []), *self._queue]
+        clicks = [s.click for s in steps if s.click is not None]
+        return {(c.obj_id, c.frame_index): c.before for c in reversed(clicks)}  # the earliest one wins
 
     def _restored(self, data: dict) -> None:
         """The worker's tracker holds the saved masks again: a click on a tracked frame refines it."""
@@ -293,7 +399,12 @@ class TrackingController(QObject):
 
     def _tracked_in_engine(self, obj_id: int) -> bool:
         """Whether the worker's tracker has (or will have, once restored) masks past its clicks."""
-        return obj_id in self._engine_tracked or (self._restore and self._tracked_beyond_clicks(obj_id))
+        rebuilding = (
+            self._restore
+            or self._restoring
+            or (self._step is not None and self._step.kind == "track_restore")
+        )
+        return obj_id in self._engine_tracked or (rebuilding and self._tracked_beyond_clicks(obj_id))
 
     def _tracked_beyond_clicks(self, obj_id: int) -> bool:
         assert self.store is not None
@@ -311,22 +422,34 @@ class TrackingController(QObject):
     def _failed(self, call: Call, error: dict) -> None:
         if call is not self._call:
             return
+        step = self._step
+        assert step is not None
         self._set_call(None)
-        if error.get("code") == "cancelled":
-            self.message.emit("Tracking cancelled: the frames tracked so far stay.")
-            self._queue.clear()
-        elif error.get("code") == "unknown_handle":  # the tracker is gone: rebuild it from the clicks
+        if step.kind == "track_restore":
+            self._restore = True  # tried again before the next request that needs it
+        if error.get("code") == "unknown_handle" and self._tracker is not None:
+            # the tracker is gone (the engine restarted): rebuild it from the file, then ask again
             self._tracker = None
             self._engine_tracked.clear()
             self._replay_clicks()
+            self._queue.appendleft(step)
         else:
-            self.failed.emit(f"Tracking: {error.get('message')}")
-            self._queue.clear()
+            self._drop_queue()  # the clicks after it first: each puts back what was before it
+            if step.click is not None:
+                self._take_back(step.click)
+            if error.get("code") == "cancelled":
+                self.message.emit("Tracking cancelled: the frames tracked so far stay.")
+            elif step.click is not None:
+                self.failed.emit(f"The click was not used: {error_line(error)}")
+            else:
+                self.failed.emit(f"Tracking: {error_line(error)}")
         self._changed()
         self._pump()
 
     def _partial(self, kind: str, data: dict) -> None:
         if kind == "masks":
+            if self._step is not None:
+                self._step.click = None  # the engine used the click: it stays, whatever comes next
             self._put([(m["obj_id"], FrameMask.from_dict(m)) for m in data["masks"]])
 
     def _progress(self, progress) -> None:
@@ -342,6 +465,8 @@ class TrackingController(QObject):
     def _set_call(self, call: Call | None) -> None:
         was = self.busy
         self._call = call
+        if call is None:
+            self._step = None
         if self.busy != was:
             self.busy_changed.emit(self.busy)
 
@@ -359,26 +484,42 @@ class TrackingController(QObject):
             self.masks_changed.emit({m.frame_index for _, m in kept})
             if not self._lanes.isActive():
                 self._lanes.start()
+            # a whole save grows with the masks: at most a tenth of the time goes to saving
+            every_s = max(self.save_every_s, 10 * self._saver.last_s)
+            if self.busy and time.monotonic() - self._saved_at >= every_s:
+                self._save()
 
     def _changed(self) -> None:
         self.objects_changed.emit()
         self.presence_changed.emit()
         self._save()
 
-    def _save(self) -> Path | None:
-        """Write the objects beside the session; returns the file (None: no session, or it failed)."""
+    def _save(self, then: Callable[[Path | None], None] | None = None) -> bool:
+        """Save the objects beside the session, off the GUI thread, answered clicks only; `then` gets the
+        file once it is on disk (None: the save failed). False: there is no session to save into."""
         keeper = getattr(self.sessions, "keeper", None)
         if keeper is None or keeper.session is None or keeper.path is None or self.store is None:
-            return None
-        try:
-            path = save_objects(data_folder(keeper.path) / FILE_NAME, self.store, self.objects())
-        except OSError as e:
-            self.failed.emit(f"Cannot save the tracked objects ({e.strerror}): free some disk space.")
-            return None
-        if keeper.session.tracks.get(SESSION_KEY) != FILE_NAME:
+            return False
+        path = data_folder(keeper.path) / FILE_NAME
+        self._saver.save(path, self.store, self.objects(), self._unanswered(), then)
+        self._saved_at = time.monotonic()
+        return True
+
+    def _saved(self, path: Path) -> None:
+        """On disk: the session names the file (only now, so it never names a file not yet written)."""
+        self._save_error = ""
+        keeper = getattr(self.sessions, "keeper", None)
+        if keeper is None or keeper.session is None or keeper.path is None:
+            return
+        ours = data_folder(keeper.path) / FILE_NAME == path
+        if ours and keeper.session.tracks.get(SESSION_KEY) != FILE_NAME:
             keeper.session.tracks[SESSION_KEY] = FILE_NAME
             keeper.mark_dirty()
-        return path
+
+    def _save_failed(self, line: str) -> None:
+        if line != self._save_error:  # every few seconds while masks stream: said once
+            self._save_error = line
+            self.failed.emit(line)
 
     def _load_session_objects(self) -> None:
         keeper = getattr(self.sessions, "keeper", None)

@@ -6,7 +6,10 @@ and colour (docs/formats.md, "Session" and "Tracks").
 
 The document is exactly `TrackStore.to_json()` (COCO RLE masks, boxes, scores, the clicks of every
 object) with `name` and `color` added to each entry of `tracks`, so any reader of tracks files reads it,
-and reopening shows the masks without running SAM2 again.
+and reopening shows the masks without running SAM2 again. Clicks the engine has not answered yet are
+saved as the clicks before them (`unanswered`): a click the engine refuses never reaches the file.
+It is written in pieces, so that a save on a thread of its own (app/tracks_saver.py) lets the GUI thread
+run meanwhile: one `json.dumps` of the whole document would hold the interpreter lock throughout.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.atomic import write_text_atomic
+from engine.atomic import atomic_open
 from engine.errors import ScenescopeError
-from engine.tracking import TrackStore
+from engine.tracking import Prompt, TrackStore
 from engine.user_files import read_json
 
 FILE_NAME = "tracks.json"  # in the session's data folder
@@ -36,16 +41,61 @@ class TrackedObject:
     color: str  # "#rrggbb"
 
 
-def save_objects(path: str | os.PathLike, store: TrackStore, objects: list[TrackedObject]) -> Path:
-    doc = store.to_json()
+def save_objects(
+    path: str | os.PathLike,
+    store: TrackStore,
+    objects: list[TrackedObject],
+    unanswered: Mapping[tuple[int, int], Prompt | None] | None = None,
+) -> Path:
+    """Write the objects atomically. `unanswered`: (object id, frame index) of clicks the engine has not
+    answered yet -> the prompt on that frame before them (None: there was none), saved in their place;
+    an object left with no clicks and no masks is not saved."""
+    doc = store.to_json(pause=_let_others_run)
     by_id = {o.obj_id: o for o in objects}
-    doc["tracks"] = [
-        {**track, "name": by_id[track["id"]].name, "color": by_id[track["id"]].color}
-        for track in doc["tracks"]
-        if track["id"] in by_id
-    ]
-    write_text_atomic(path, json.dumps(doc, separators=(",", ":")))
+    before = unanswered or {}
+    tracks = []
+    for track in doc["tracks"]:
+        obj_id = track["id"]
+        prompts = [_answered(obj_id, p, before) for p in track["prompts"]]
+        prompts = [p for p in prompts if p is not None]
+        if obj_id in by_id and (prompts or track["frame_count"]):
+            obj = by_id[obj_id]
+            tracks.append({**track, "prompts": prompts, "name": obj.name, "color": obj.color})
+    doc["tracks"] = tracks
+    with atomic_open(path, "w") as f:
+        for piece in json_pieces(doc):
+            f.write(piece)
+            _let_others_run()
     return Path(path)
+
+
+def _let_others_run() -> None:
+    """On the saving thread: a GUI thread waiting for the interpreter lock gets it now, not after the 5 ms
+    switch interval each time it comes back from Qt (a heartbeat during playback saw 1146 ms stalls)."""
+    time.sleep(0)
+
+
+def json_pieces(doc: dict) -> Iterator[str]:
+    """`json.dumps(doc, separators=(",", ":"))` in pieces: each item of a top-level list on its own."""
+    yield "{"
+    for n, (key, value) in enumerate(doc.items()):
+        yield f"{',' if n else ''}{json.dumps(key)}:"
+        if isinstance(value, list):
+            yield "["
+            for i, item in enumerate(value):
+                yield f"{',' if i else ''}{json.dumps(item, separators=(',', ':'))}"
+            yield "]"
+        else:
+            yield json.dumps(value, separators=(",", ":"))
+    yield "}"
+
+
+def _answered(obj_id: int, prompt: dict, before: Mapping[tuple[int, int], Prompt | None]) -> dict | None:
+    key = (obj_id, prompt["frame_index"])
+    if key not in before:
+        return prompt
+    earlier = before[key]
+    return None if earlier is None else earlier.to_dict()
 
 
 def load_objects(path: str | os.PathLike) -> tuple[TrackStore, list[TrackedObject]]:

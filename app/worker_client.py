@@ -247,6 +247,13 @@ class WorkerClient(QObject):
             self.state_changed.emit(state)
 
 
+def error_line(error: dict) -> str:
+    """A failed call's error as one line: what went wrong, then what to do when the hint adds it."""
+    message = (error.get("message") or "The engine failed.").strip()
+    hint = (error.get("hint") or "").strip()
+    return f"{message} {hint}" if hint and hint not in message else message
+
+
 def _exited(reason: str) -> dict[str, Any]:
     return {"code": WORKER_EXITED, "message": reason, "hint": "Restart the engine and try again."}
 

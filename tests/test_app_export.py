@@ -1,7 +1,8 @@
 """File ▸ Export… on real widgets with the real worker: the dialog writes what `scenescope export` and
 `scenescope track` write for the same spans and prompts (file lists, sidecar texts, every clip frame's
-barcode, audio, masks); existing files are replaced only after "Replace"; a cancel leaves no
-half-written file; the event loop keeps running during an export; each state says what it is."""
+barcode, audio, masks), also right after a session is reopened (the tracker rebuilt first); existing
+files are replaced only after "Replace"; a cancel leaves no half-written file; the event loop keeps
+running during an export; each state says what it is."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from PySide6.QtCore import QUrl
 
 from app.export_dialog import FOLDER_KEY, ExportDialog
 from app.main_window import MainWindow
-from app.tracks_file import TrackedObject
 from engine.export import draw_masks
 from engine.spans import Span, save_spans
 from engine.tracking import TrackStore
@@ -28,21 +28,25 @@ from engine.video import decode_frames, probe
 from tests.conftest import checkout_env
 from tests.heartbeat import Heartbeat
 from tests.media import read_barcode
-from tests.test_app import open_and_wait, press, shown_ready, store, window_env  # noqa: F401 (fixtures)
+from tests.test_app import on_screen, open_and_wait, press, shown_ready, store, window_env  # noqa: F401
 
 SCENESCOPE = shutil.which("scenescope", path=str(Path(sys.executable).parent)) or "scenescope"
 SPANS = [
     Span(0.5, 1.0, score=0.8, source="model", label="a boat <docks>", query="boat?"),
     Span(1.3, 2.2, score=None, source="user", label=None, query="the start"),
 ]
-CLICK = {"points": [[80.0, 60.0], [10.0, 10.0]], "labels": [1, 0]}  # = --point 80,60 --negative 10,10
+
+
+def new_window(qtbot, store, sam2_folder) -> MainWindow:  # noqa: F811
+    window = MainWindow(argparse.Namespace(device="cpu", sam_model=str(sam2_folder)), store)
+    shown_ready(qtbot, window)
+    return window
 
 
 @pytest.fixture
 def window(qtbot, store, window_env, data_dir, sam2_folder, monkeypatch):  # noqa: F811
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as the CLI runs below: the same masks to the bit
-    window = MainWindow(argparse.Namespace(device="cpu", sam_model=str(sam2_folder)), store)
-    shown_ready(qtbot, window)
+    window = new_window(qtbot, store, sam2_folder)
     yield window
     window.close()
 
@@ -210,20 +214,39 @@ def test_cancel_keeps_the_finished_clip_and_no_half_written_file(qtbot, window, 
     assert [p.name for p in out.iterdir()] == [first.name] and barcodes(first) == list(range(30))
 
 
+@pytest.mark.parametrize("reopened", [False, True], ids=["tracked-now", "after-reopening"])
 def test_track_exports_match_scenescope_track(
-    qtbot, window, video, sam2_folder, tmp_path, monkeypatch
+    qtbot,
+    window,
+    video,
+    sam2_folder,
+    store,  # noqa: F811
+    tmp_path,
+    reopened,
 ) -> None:
     open_and_wait(qtbot, window, video)
-    prompt = window.worker.request("track_prompt", video=window.video_handle, time_s=1.0, obj_id=1, **CLICK)
-    with qtbot.waitSignal(prompt.finished, timeout=120_000) as made:
-        pass
-    tracker = made.args[0]["tracker"]
-    propagate = window.worker.request("track_propagate", tracker=tracker, start_s=0.5, end_s=1.5)
-    with qtbot.waitSignal(propagate.finished, timeout=120_000):
-        pass
-    monkeypatch.setattr(window.tracking, "tracker_handle", lambda: tracker)  # made by hand above
-    monkeypatch.setattr(window.tracking, "objects", lambda: [TrackedObject(1, "boat", "#ff8800")])
+    t = window.tracking
+    t.track_in_moment(0.5, 1.5)  # tracking mode, propagation over the moment
+    window.player.show_index(20)  # 1.0 s
+    on_screen(qtbot, window, 20)
+    t.click(80.0, 60.0)  # = --at 1.0 --point 80,60
+    t.propagate()
+    qtbot.waitUntil(lambda: t._call is None and not t._queue, timeout=120_000)
+    assert t.store.frame_indices(1) == list(range(10, 30))
+    if reopened:  # the masks come from the session's file; the worker has no tracker for them yet
+        window.close()
+        window = new_window(qtbot, store, sam2_folder)
+        qtbot.addWidget(window)
+        open_and_wait(qtbot, window, video)
+        assert window.tracking.tracker_handle() is None
+        assert window.tracking.store.frame_indices(1) == list(range(10, 30))
     dialog = open_dialog(qtbot, window, [Span(0.5, 1.5)])
+    if reopened:
+        assert dialog.preparing and "preparing" in dialog.tracks_box.title() and not dialog.export.isEnabled()
+        assert "Preparing the tracked objects" in dialog.status.text()
+    qtbot.waitUntil(lambda: not dialog.preparing, timeout=120_000)
+    assert dialog.controller.tracker == window.tracking.tracker_handle() is not None
+    assert "Object 1" in dialog.tracks_box.title() and "preparing" not in dialog.tracks_box.title()
     out = tmp_path / "window"
     dialog.folder.setText(str(out))
     dialog.burn_in.setChecked(True)  # the moment's clip with the masks drawn in, as export --burn-masks
@@ -236,7 +259,7 @@ def test_track_exports_match_scenescope_track(
 
     cli_out = tmp_path / "cli"
     cli(
-        "track", str(video), "--at", "1.0", "--point", "80,60", "--negative", "10,10", "--range", "0.5-1.5",
+        "track", str(video), "--at", "1.0", "--point", "80,60", "--range", "0.5-1.5",
         "--sam-model", str(sam2_folder), "--device", "cpu", "--out", str(cli_out),
     )  # fmt: skip
     ours, theirs = TrackStore.load(out / "tracks.json"), TrackStore.load(cli_out / "tracks.json")

@@ -155,6 +155,20 @@ def test_mot_csv_rows(store, tmp_path):
     assert body[0][:6] == [1, 1, 60, 50, 40, 40]
 
 
+def test_mot_csv_is_the_same_from_a_reloaded_tracks_file(tmp_path):
+    """tracks.json keeps scores to 6 decimals: boxes written from it (the window's export of a reopened
+    session) match those written from the run's own masks, also for a score that rounds twice."""
+    mask = np.zeros((20, 30), bool)
+    mask[5:15, 5:20] = True
+    rle, bbox, area = encode_mask(mask)
+    store = TrackStore(width=30, height=20)
+    for i, score in enumerate((0.51934996, 0.12344951, 0.9)):  # 0.51935 and 0.12345 once rounded
+        store.put(1, FrameMask(i, i / 10, rle, bbox, area, score))
+    reloaded = TrackStore.load(write_coco_json(store, tmp_path / "tracks.json"))
+    first = write_mot_csv(store, tmp_path / "boxes.csv").read_text()
+    assert write_mot_csv(reloaded, tmp_path / "again.csv").read_text() == first
+
+
 def audio_seconds(path) -> float:
     with av.open(str(path)) as c:
         stream = c.streams.audio[0]

@@ -105,7 +105,9 @@ def write_mot_csv(store: TrackStore, path: str | os.PathLike, *, overwrite: bool
     """Boxes as CSV with a header, MOT Challenge columns plus `time_s`; one row per visible mask.
 
     `frame` counts from 1 as in MOT (frame index + 1); boxes are pixels of the displayed picture;
-    `conf` is the probability the object is visible; x, y, z are -1 (no 3D position).
+    `conf` is the probability the object is visible, from the score as tracks.json keeps it (6
+    decimals), so boxes written from a reloaded tracks file match those of the tracking run to the
+    digit; x, y, z are -1 (no 3D position).
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -113,7 +115,8 @@ def write_mot_csv(store: TrackStore, path: str | os.PathLike, *, overwrite: bool
     rows = [(m.frame_index, obj, m) for obj in store.object_ids() for m in store.frames(obj) if m.area]
     for frame_index, obj, m in sorted(rows, key=lambda r: (r[0], r[1])):
         x, y, w, h = m.bbox
-        writer.writerow((frame_index + 1, obj, x, y, w, h, f"{m.score:.4f}", -1, -1, -1, f"{m.time_s:.6f}"))
+        conf = f"{round(m.score, 6):.4f}"
+        writer.writerow((frame_index + 1, obj, x, y, w, h, conf, -1, -1, -1, f"{m.time_s:.6f}"))
     path = Path(path)
     with atomic_open(path, "w", overwrite=overwrite) as f:
         f.write(buf.getvalue())

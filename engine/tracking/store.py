@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -201,6 +201,12 @@ class TrackStore:
             self._masks.setdefault(obj_id, {})
             self._log.append(("prompt", obj_id, prompt.frame_index))
 
+    def remove_prompt(self, obj_id: int, frame_index: int) -> None:
+        """Take back the object's clicks on one frame (a click the engine refused); its masks stay."""
+        with self._lock:
+            self._prompts.get(obj_id, {}).pop(frame_index, None)
+            self._log.append(("prompt", obj_id, frame_index))
+
     def remove_object(self, obj_id: int) -> None:
         with self._lock:
             self._masks.pop(obj_id, None)
@@ -264,8 +270,9 @@ class TrackStore:
         with self._lock:
             return len(set().union(*(m.keys() for m in self._masks.values()))) if self._masks else 0
 
-    def to_json(self) -> dict:
-        """The COCO-style document of docs/formats.md ("Tracks")."""
+    def to_json(self, pause: Callable[[], None] | None = None) -> dict:
+        """The COCO-style document of docs/formats.md ("Tracks"). `pause` is called between batches of
+        masks (a saving thread yields the interpreter lock there, so a GUI thread keeps its beat)."""
         with self._lock:
             masks = {obj: dict(frames) for obj, frames in self._masks.items()}
             prompts = {obj: dict(p) for obj, p in self._prompts.items()}
@@ -277,6 +284,8 @@ class TrackStore:
         annotations = []
         for obj in sorted(masks):
             for index in sorted(masks[obj]):
+                if pause is not None and len(annotations) % 64 == 63:
+                    pause()
                 m = masks[obj][index]
                 annotations.append(
                     {
