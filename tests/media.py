@@ -59,9 +59,7 @@ def draw_scene(index: int, width: int, height: int, fps: float = 30.0) -> np.nda
     img[..., 2] = np.where(sky, 120 + 120 * y, 110 + 25 * np.sin(29 * x + t + 19 * y))
     quay = (y > 0.78) & (y < 0.86)
     img[quay] = (92, 88, 84)
-    boat_x = (0.1 + 0.05 * t) % 1.1 - 0.05
-    hull = (np.abs(x - boat_x) < 0.07 - (y - 0.58) * 0.4) & (y > 0.56) & (y < 0.62)
-    sail = (x > boat_x - 0.005) & (x < boat_x + 0.05 * (0.56 - y) / 0.2) & (y > 0.36) & (y < 0.56)
+    hull, sail = _boat(x, y, t)
     img[hull], img[sail] = (60, 40, 35), (240, 236, 225)
     car_x = 0.85 - (0.08 * t) % 0.9
     car = (np.abs(x - car_x) < 0.035) & (y > 0.755) & (y < 0.785)
@@ -69,6 +67,20 @@ def draw_scene(index: int, width: int, height: int, fps: float = 30.0) -> np.nda
     sun = (x - 0.78) ** 2 * (width / height) ** 2 + (y - 0.3) ** 2 < 0.004
     img[sun] = (255, 225, 150)
     return stamp_barcode(np.clip(img, 0, 255).astype(np.uint8), index)
+
+
+def scene_boat_mask(index: int, width: int, height: int, fps: float = 30.0) -> np.ndarray:
+    """[H, W] bool: where `draw_scene` drew the boat (hull and sail) in frame `index`: the true mask."""
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    hull, sail = _boat(cols / width, rows / height, index / fps)
+    return hull | sail
+
+
+def _boat(x: np.ndarray, y: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
+    boat_x = (0.1 + 0.05 * t) % 1.1 - 0.05
+    hull = (np.abs(x - boat_x) < 0.07 - (y - 0.58) * 0.4) & (y > 0.56) & (y < 0.62)
+    sail = (x > boat_x - 0.005) & (x < boat_x + 0.05 * (0.56 - y) / 0.2) & (y > 0.36) & (y < 0.56)
+    return hull, sail
 
 
 def read_barcode(image: np.ndarray) -> int:
