@@ -13,7 +13,7 @@ propagation runs follows it. The worker's tracker is rebuilt from the session's 
 (a session reopened, the engine restarted): `track_restore` before the next request that needs it (or
 `with_tracker`) prompts the stored clicks again and keeps the stored masks, so exports and refinements
 see them. A click shows at once; one the engine refuses is taken back (store, marks, file) with one
-message. The objects are saved beside the session off the GUI thread (app/tracks_saver.py), also every
+message. The objects are saved beside the session off the GUI thread (app/session_tracks.py), also every
 `save_every_s` while masks stream in, with answered clicks only.
 """
 
@@ -29,11 +29,10 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.session import data_folder
-from app.tracks_file import FILE_NAME, SESSION_KEY, TrackedObject, load_objects
-from app.tracks_saver import TracksSaver
+from app.session_tracks import SessionTracks
+from app.tracking_clicks import Click, show_click, take_back
+from app.tracks_file import TrackedObject
 from app.worker_client import Call, WorkerClient, error_line
-from engine.errors import ScenescopeError
 from engine.tracking import FrameMask, Prompt, TrackStore
 from engine.video import VideoInfo
 
@@ -44,16 +43,6 @@ LANES_EVERY_MS = 150  # presence lanes follow streaming masks at most this often
 SAVE_EVERY_S = 5.0  # while masks stream in, they are saved this often: a crash loses at most this much
 
 
-@dataclass(frozen=True)
-class _Click:
-    """A click shown before the engine answered it: what to put back if the engine refuses it."""
-
-    obj_id: int
-    frame_index: int
-    before: Prompt | None  # the object's clicks on that frame before it
-    new_object: bool  # the click made the object
-
-
 @dataclass
 class _Step:
     """One request to the tracker, waiting its turn; kind "" is a `with_tracker` callback's turn."""
@@ -61,7 +50,7 @@ class _Step:
     kind: str
     fields: dict
     done: Callable[[dict], None]
-    click: _Click | None = None  # until the engine used it
+    click: Click | None = None  # until the engine used it
 
 
 class TrackingController(QObject):
@@ -94,11 +83,8 @@ class TrackingController(QObject):
         self._step: _Step | None = None  # the request in flight
         self._generation = 0  # grows with each video: late answers about an earlier one are dropped
         self.save_every_s = SAVE_EVERY_S
-        self._saved_at = 0.0
-        self._saver = TracksSaver(self)
-        self._saver.saved.connect(self._saved)
-        self._saver.failed.connect(self._save_failed)
-        self._save_error = ""  # shown once, until a save succeeds again
+        self.files = SessionTracks(sessions, self)
+        self.files.failed.connect(self.failed)
         self._first_progress: tuple[float, int] | None = None  # (when, frames done) of the call's first
         self._lanes = QTimer(self, singleShot=True, interval=LANES_EVERY_MS)
         self._lanes.timeout.connect(self.presence_changed)
@@ -120,7 +106,7 @@ class TrackingController(QObject):
     def close(self) -> None:
         """The window closes: what is tracked so far goes to disk (waits for the save)."""
         self._save()
-        self._saver.wait()
+        self.files.wait()
 
     def objects(self) -> list[TrackedObject]:
         return [self._objects[k] for k in sorted(self._objects)]
@@ -241,44 +227,20 @@ class TrackingController(QObject):
         time_s = self.info.frames.time_of(index)
         fields = {"obj_id": obj_id, "time_s": time_s, "points": points, "labels": labels, "box": box}
         before = next((p for p in self.store.prompts(obj_id) if p.frame_index == index), None)
-        click = _Click(obj_id, index, before, made)
-        self._remember_click(click, time_s, points, labels, box)
+        click = Click(obj_id, index, before, made)
+        show_click(self.store, click, time_s, points, labels, box)
+        self.masks_changed.emit({index})
         if self._tracked_in_engine(obj_id) and index in self.store.frame_indices(obj_id):
             self._send("track_refine", fields, lambda data: self._tracked(data, "Re-tracked"), click)
         else:
             self._send("track_prompt", fields, lambda data: self._prompted(obj_id, data), click)
 
-    def _remember_click(self, click: _Click, time_s: float, points, labels, box) -> None:
-        """The click in the store at once (drawn on the frame), merged as the engine merges it."""
-        assert self.store is not None
-        obj_id, index, old = click.obj_id, click.frame_index, click.before
-        if old is not None:
-            points, labels = [*old.points, *points], [*old.labels, *labels]
-            box = box if box is not None else old.box
-        self.store.add_prompt(
-            obj_id,
-            Prompt(
-                time_s,
-                index,
-                tuple(tuple(p) for p in points),
-                tuple(labels),
-                None if box is None else tuple(box),
-            ),
-        )
-        self.masks_changed.emit({index})
-
-    def _take_back(self, click: _Click) -> None:
+    def _take_back(self, click: Click) -> None:
         """The engine refused the click (or never got it): the object's clicks on that frame as before."""
         assert self.store is not None
-        if click.before is None:
-            self.store.remove_prompt(click.obj_id, click.frame_index)
-        else:
-            self.store.add_prompt(click.obj_id, click.before)
-        obj = click.obj_id
-        if click.new_object and not self.store.prompts(obj) and not self.store.frame_indices(obj):
-            self._objects.pop(obj, None)
-            self.store.remove_object(obj)
-            self.current = None if self.current == obj else self.current
+        if take_back(self.store, click):
+            self._objects.pop(click.obj_id, None)
+            self.current = None if self.current == click.obj_id else self.current
         self.masks_changed.emit({click.frame_index})
 
     def _prompted(self, obj_id: int, data: dict) -> None:
@@ -324,7 +286,7 @@ class TrackingController(QObject):
         self._changed()
 
     # ----- the worker, one request at a time ----------------------------------------------------------------
-    def _send(self, kind: str, fields: dict, done: Callable[[dict], None], click: _Click | None = None):
+    def _send(self, kind: str, fields: dict, done: Callable[[dict], None], click: Click | None = None):
         self._queue.append(_Step(kind, fields, done, click))
         self._pump()
 
@@ -485,8 +447,8 @@ class TrackingController(QObject):
             if not self._lanes.isActive():
                 self._lanes.start()
             # a whole save grows with the masks: at most a tenth of the time goes to saving
-            every_s = max(self.save_every_s, 10 * self._saver.last_s)
-            if self.busy and time.monotonic() - self._saved_at >= every_s:
+            every_s = max(self.save_every_s, 10 * self.files.last_s)
+            if self.busy and time.monotonic() - self.files.saved_at >= every_s:
                 self._save()
 
     def _changed(self) -> None:
@@ -497,45 +459,16 @@ class TrackingController(QObject):
     def _save(self, then: Callable[[Path | None], None] | None = None) -> bool:
         """Save the objects beside the session, off the GUI thread, answered clicks only; `then` gets the
         file once it is on disk (None: the save failed). False: there is no session to save into."""
-        keeper = getattr(self.sessions, "keeper", None)
-        if keeper is None or keeper.session is None or keeper.path is None or self.store is None:
+        if self.store is None:
             return False
-        path = data_folder(keeper.path) / FILE_NAME
-        self._saver.save(path, self.store, self.objects(), self._unanswered(), then)
-        self._saved_at = time.monotonic()
-        return True
-
-    def _saved(self, path: Path) -> None:
-        """On disk: the session names the file (only now, so it never names a file not yet written)."""
-        self._save_error = ""
-        keeper = getattr(self.sessions, "keeper", None)
-        if keeper is None or keeper.session is None or keeper.path is None:
-            return
-        ours = data_folder(keeper.path) / FILE_NAME == path
-        if ours and keeper.session.tracks.get(SESSION_KEY) != FILE_NAME:
-            keeper.session.tracks[SESSION_KEY] = FILE_NAME
-            keeper.mark_dirty()
-
-    def _save_failed(self, line: str) -> None:
-        if line != self._save_error:  # every few seconds while masks stream: said once
-            self._save_error = line
-            self.failed.emit(line)
+        return self.files.save(self.store, self.objects(), self._unanswered(), then)
 
     def _load_session_objects(self) -> None:
-        keeper = getattr(self.sessions, "keeper", None)
-        if keeper is None or keeper.session is None or keeper.path is None:
-            return
-        name = keeper.session.tracks.get(SESSION_KEY)
-        if name is None:
-            return
-        try:
-            store, objects = load_objects(data_folder(keeper.path) / name)
-        except ScenescopeError as e:
-            self.failed.emit(str(e))
-            return
-        self.store = store
-        self._objects = {o.obj_id: o for o in objects}
-        self.current = max(self._objects, default=None)
+        found = self.files.load()
+        if found is not None:
+            self.store, objects = found
+            self._objects = {o.obj_id: o for o in objects}
+            self.current = max(self._objects, default=None)
 
     def _clamp(self, start_s: float, end_s: float) -> tuple[float, float]:
         assert self.info is not None

@@ -284,7 +284,7 @@ def test_playback_draws_each_frames_own_mask_and_a_reopened_session_tracks_again
         start = time.perf_counter()
         t._save()
         costs_ms.append((time.perf_counter() - start) * 1000)
-        t._saver.wait()
+        t.files.wait()
     assert sorted(costs_ms)[2] < 2.0, costs_ms  # ~0.15 ms; the write on the GUI thread took ~20-30 ms
     window.masks.style.opacity, window.masks.style.contours, window.masks.style.labels = 1.0, False, False
     magenta = np.array(QColor(MASK_COLOR).getRgb()[:3])
@@ -509,7 +509,7 @@ def test_the_next_frames_masks_are_made_once_this_frame_is_painted_so_its_paint_
 
 def saved_objects(window):
     """The tracked objects as the session's file holds them now (after the saves asked for so far)."""
-    window.tracking._saver.wait()
+    window.tracking.files.wait()
     return load_objects(data_folder(window.sessions.keeper.path) / FILE_NAME)
 
 
@@ -576,7 +576,7 @@ def test_masks_streamed_so_far_are_on_disk_during_a_propagation_and_after_the_en
     t.click(150.0, 120.0)
     settle(qtbot, window)
     file = data_folder(window.sessions.keeper.path) / FILE_NAME
-    t._saver.wait()  # the click's answer is on disk
+    t.files.wait()  # the click's answer is on disk
     (clicked,) = t.store.prompts(1)
     t.propagate(whole=True)
     qtbot.waitUntil(lambda: t.busy, timeout=60_000)
