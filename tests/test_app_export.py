@@ -87,6 +87,13 @@ def cli(*args: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def cli_export(video: Path, spans: list[Span], out: Path, *options: str) -> None:
+    """`scenescope export VIDEO --spans FILE --out OUT OPTIONS...`, the spans written beside `out`."""
+    spans_file = out.with_name(out.name + " spans.json")
+    save_spans(spans_file, spans)
+    cli("export", str(video), "--spans", str(spans_file), "--out", str(out), *options)
+
+
 def barcodes(path: Path) -> list[int]:
     with av.open(str(path)) as c:
         return [read_barcode(f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
@@ -113,21 +120,8 @@ def test_the_dialog_writes_what_scenescope_export_writes(qtbot, window, video, t
     beat.stop()
     assert beat.held(5), beat.report()
 
-    spans_file = tmp_path / "spans.json"
-    save_spans(spans_file, SPANS)
     cli_out = tmp_path / "from the cli"
-    cli(
-        "export",
-        str(video),
-        "--spans",
-        str(spans_file),
-        "--out",
-        str(cli_out),
-        "--pad",
-        "0.25",
-        "--preset",
-        "ultrafast",
-    )
+    cli_export(video, SPANS, cli_out, "--pad", "0.25", "--preset", "ultrafast")
     names = sorted(p.name for p in cli_out.iterdir())
     assert sorted(p.name for p in out.iterdir()) == names and len(names) == 6
     for name in names:
@@ -274,19 +268,8 @@ def test_track_exports_match_scenescope_track(
         assert np.array_equal(
             np.asarray(Image.open(out / "masks" / "palette" / name)), (mask > 0).astype(np.uint8)
         )
-    spans_file = tmp_path / "spans.json"
-    save_spans(spans_file, [Span(0.5, 1.5)])
     cli_clips = tmp_path / "cli clips"
-    cli(
-        "export",
-        str(video),
-        "--spans",
-        str(spans_file),
-        "--out",
-        str(cli_clips),
-        "--burn-masks",
-        str(cli_out / "tracks.json"),
-    )
+    cli_export(video, [Span(0.5, 1.5)], cli_clips, "--burn-masks", str(cli_out / "tracks.json"))
     (clip_name,) = [p.name for p in cli_clips.glob("*.mp4")]
     # x264 does not encode the same pictures to the same bytes twice (the CLI differs from itself), so
     # every video is held to the pictures burn-in draws: the source frames with these masks drawn in.

@@ -261,6 +261,16 @@ def staged_store(info) -> TrackStore:
     return tracks
 
 
+def stage_session(path, info) -> None:
+    """The video's session with one object "Staged" whose masks are `staged_store`'s, as a reopen finds it."""
+    session, session_path = open_video_session(path)
+    session.tracks[SESSION_KEY] = FILE_NAME
+    save_objects(
+        data_folder(session_path) / FILE_NAME, staged_store(info), [TrackedObject(1, "Staged", MASK_COLOR)]
+    )
+    save_session(session, session_path)
+
+
 def test_playback_draws_each_frames_own_mask_and_a_reopened_session_tracks_again_from_its_clicks(
     qtbot, make_window, media, tmp_path
 ) -> None:
@@ -268,12 +278,7 @@ def test_playback_draws_each_frames_own_mask_and_a_reopened_session_tracks_again
 
     path = media("track playback.mp4", width=320, height=240, frames=900, fps=30)
     info = probe(path)
-    session, session_path = open_video_session(path)
-    session.tracks[SESSION_KEY] = FILE_NAME
-    save_objects(
-        data_folder(session_path) / FILE_NAME, staged_store(info), [TrackedObject(1, "Staged", MASK_COLOR)]
-    )
-    save_session(session, session_path)
+    stage_session(path, info)
 
     window = make_window()
     open_and_wait(qtbot, window, path)
@@ -465,12 +470,7 @@ def test_the_next_frames_masks_are_made_once_this_frame_is_painted_so_its_paint_
 
     path = media("track prefetch.mp4", width=320, height=240, frames=30, fps=30)
     info = probe(path)
-    session, session_path = open_video_session(path)
-    session.tracks[SESSION_KEY] = FILE_NAME
-    save_objects(
-        data_folder(session_path) / FILE_NAME, staged_store(info), [TrackedObject(1, "Staged", MASK_COLOR)]
-    )
-    save_session(session, session_path)
+    stage_session(path, info)
     window = make_window()
     open_and_wait(qtbot, window, path)
     masks, events = window.masks, []
