@@ -7,8 +7,9 @@ shown is the oldest one running; its progress reads "encode 64/128" or the stage
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
+from app.progress_bar import ProgressBar
 from engine.jobs import Progress
 
 STATE_TEXT = {
@@ -41,7 +42,7 @@ class EngineStatus(QWidget):
         layout.setContentsMargins(0, 0, 4, 0)
         layout.setSpacing(8)
         self.job = QLabel()
-        self.bar = QProgressBar()
+        self.bar = ProgressBar()
         self.bar.setFixedWidth(140)
         self.bar.setTextVisible(False)
         self.bar.setMaximumHeight(12)

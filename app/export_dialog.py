@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -40,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.export_controller import STEP_NAMES, ExportChoice, ExportController
+from app.progress_bar import ProgressBar
 from app.worker_client import WorkerClient
 from engine.export import X264_PRESETS, EncodeSettings
 from engine.spans import Span
@@ -55,6 +55,7 @@ TRACK_CHOICES = (
     ("mot", "MOT CSV (boxes)"),
     ("video", "Video with masks burned in, with audio"),
 )
+
 SHOWN_EXISTING = 12  # existing files listed by name before "and N more"
 
 
@@ -152,7 +153,7 @@ class ExportDialog(QDialog):
 
         self.status = QLabel()
         self.status.setWordWrap(True)
-        self.bar = QProgressBar()
+        self.bar = ProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(False)
         self.files = QListWidget()

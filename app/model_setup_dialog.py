@@ -11,13 +11,13 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.model_setup import ModelSetup
+from app.progress_bar import ProgressBar
 from app.settings_dialog import choose_folder
 
 TITLES = {"internvideo": "Set up the video assistant", "sam2": "Set up object tracking"}
@@ -48,7 +48,7 @@ class ModelSetupDialog(QDialog):
         self.where = _label("", hint=True)
         self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.state = _label("")
-        self.progress = QProgressBar()
+        self.progress = ProgressBar()
         self.progress.setTextVisible(True)
         self.error = _label("", "error")
         self.offline = _label("", "offline")

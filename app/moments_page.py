@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSizePolicy,
     QStyle,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.moments import MODEL_SETUP, MomentsController, Scan
 from app.moments_table import COLUMNS, ID_ROLE, SORT_ROLE, MomentsTable
+from app.progress_bar import ProgressBar
 
 Select = QItemSelectionModel.SelectionFlag
 TITLE_PADDING_PX = 12  # around a column's title, so neighbouring titles do not run together
@@ -113,7 +113,7 @@ class MomentsPage(QWidget):
         self.status = QLabel(wordWrap=True)
         self.status.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.progress = QProgressBar(textVisible=False, maximumHeight=6)
+        self.progress = ProgressBar(textVisible=False, maximumHeight=6)
         self.setup_button = QPushButton("Set up the model…")
         self.setup_button.clicked.connect(lambda: controller.model_setup_requested.emit(MODEL_SETUP))
         self.empty = QLabel(EMPTY_TEXT, wordWrap=True)

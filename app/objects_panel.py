@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.mask_overlay import OverlayStyle
+from app.progress_bar import ProgressBar
 from app.tracking_controller import TrackingController
 from engine.timecode import format_timecode
 
@@ -93,7 +93,7 @@ class ObjectsPanel(QWidget):
         busy = QVBoxLayout(self.busy_row)
         busy.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
-        self.progress = QProgressBar()
+        self.progress = ProgressBar()
         self.progress.setTextVisible(False)
         self.cancel = QPushButton("Cancel")
         self.cancel.clicked.connect(controller.cancel)

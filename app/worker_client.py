@@ -156,18 +156,30 @@ class WorkerClient(QObject):
         assert self._process is not None
         self._buffer += bytes(self._process.readAllStandardOutput())
         *lines, self._buffer = self._buffer.split(b"\n")
-        for line in lines:
-            if line.strip():
-                self._dispatch(line)
+        events = [event for event in map(self._parse, lines) if event is not None]
+        # A progress line only says where a job is now, and showing one costs a window repaint at once
+        # (QProgressBar.setValue paints synchronously). When the window was busy and the worker was not,
+        # lines come in bursts: only the newest progress of each call in a burst is shown.
+        newest = {event["id"]: n for n, event in enumerate(events) if event["event"] == "progress"}
+        for n, event in enumerate(events):
+            if event["event"] != "progress" or newest[event["id"]] == n:
+                self._dispatch(event)
 
-    def _dispatch(self, line: bytes) -> None:
+    def _parse(self, line: bytes) -> dict | None:
+        """A protocol event with a string `event` and a hashable `id`; anything else is noted and dropped."""
+        if not line.strip():
+            return None
         try:
             event = json.loads(line)
-            call = self.calls.get(event.get("id"))
-            kind = event["event"]
-        except (ValueError, AttributeError, KeyError):
-            self.stderr_tail.append(f"[not a protocol line] {line[:200]!r}")
-            return
+            if isinstance(event["event"], str) and isinstance(event.get("id"), (str, int, type(None))):
+                return event
+        except (ValueError, TypeError, KeyError):
+            pass
+        self.stderr_tail.append(f"[not a protocol line] {line[:200]!r}")
+        return None
+
+    def _dispatch(self, event: dict) -> None:
+        call, kind = self.calls.get(event.get("id")), event["event"]
         self._unanswered_ms = 0
         if call is None:
             if kind == "error":

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
+from PySide6.QtCore import QCoreApplication
 
 from app.worker_client import WORKER_EXITED, WorkerClient
 from tests.heartbeat import Heartbeat
@@ -73,3 +75,23 @@ def test_a_hung_worker_is_detected_by_its_unanswered_pings_and_stopped(qtbot, cl
     with qtbot.waitSignal(client.crashed, timeout=15_000) as crashed:
         pass
     assert "stopped answering" in crashed.args[0] and client.state == "crashed"
+
+
+def test_a_burst_of_progress_lines_is_shown_once_with_the_newest(qtbot, client, media, tmp_path) -> None:
+    # Each progress shown repaints the window at once (QProgressBar): lines that piled up while the window
+    # was busy must cost one update, not one each (a find under load stalled the loop for 40 ms that way).
+    video = media("client burst.mp4", frames=300, width=320, height=240)
+    assert results(qtbot, client.request("open_video", path=str(video)))[0]
+    shown = []
+    call = client.request(
+        "export_spans", video="video-1", spans=[{"start_s": 0, "end_s": 9.9}], out_dir=str(tmp_path / "out"),
+        reencode=True, sidecars=[],
+    )  # fmt: skip
+    call.progress.connect(shown.append)
+    qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
+    time.sleep(1.0)  # the window busy; the worker writes a progress line per frame meanwhile
+    before = len(shown)
+    QCoreApplication.processEvents()
+    assert len(shown) == before + 1, [p.done for p in shown[before - 1 :]]
+    assert shown[-1].done - shown[before - 1].done > 10  # the newest of many, not the next one
+    assert results(qtbot, call)[0] and call.last_progress is shown[-1]

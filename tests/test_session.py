@@ -102,6 +102,23 @@ def test_a_session_round_trips_through_its_file(video, tmp_path):
     assert spans_from_json(document["moments"]) == [m.span for m in session.moments]  # a spans file too
 
 
+def test_each_moment_and_chat_turn_is_a_line_of_the_file(video, tmp_path):
+    """A diff of two saves shows the moment that changed, and nothing else, as one line."""
+    session, path = full_session(video), tmp_path / "lined.scenescope"
+    save_session(session, path)
+    before = path.read_text().splitlines()
+    session.moments[0] = replace(session.moments[0], state="rejected")
+    save_session(session, path)
+    after = path.read_text().splitlines()
+    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
+    assert len(changed) == 1, changed
+    assert json.loads(changed[0][1].rstrip(",")) == session.moments[0].to_dict()
+    document = session.to_dict()
+    turns = [line for line in after if line.strip().startswith('{"question"')]
+    assert [json.loads(line.rstrip(",")) for line in turns] == document["chat"]
+    assert '  "position_s": 1.24,' in after and after[0] == "{" and after[-1] == "}"
+
+
 def test_the_relevance_curve_is_kept_as_three_rounded_arrays_of_a_line_each(video, tmp_path):
     """An hour scanned at a point per second: 3,600 windows in three lines of JSON, a few tens of kB."""
     session, path = full_session(video), tmp_path / "long.scenescope"
