@@ -12,15 +12,14 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QIcon
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
     QMainWindow,
     QMessageBox,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -31,14 +30,9 @@ from app.chat_controller import ChatController
 from app.chat_panel import ChatPanel
 from app.engine_status import EngineStatus
 from app.frame_reader import FrameReader
-from app.mask_overlay import MaskOverlay
 from app.model_setup import ModelSetup
 from app.model_setup_dialog import ModelSetupDialog
 from app.moments import MomentsController
-from app.moments_lane import MomentsLane
-from app.moments_page import MomentsPage
-from app.object_lanes import ObjectLanes
-from app.objects_panel import ObjectsPanel
 from app.player import Player
 from app.session import SUFFIX
 from app.session_controller import SessionController
@@ -50,6 +44,8 @@ from app.timeline import Timeline
 from app.tracking_controller import TrackingController
 from app.transport import Transport
 from app.video_view import VideoView
+from app.window_moments import wire_moments
+from app.window_tracking import wire_tracking
 from app.worker_client import WORKER_EXITED, Call, WorkerClient
 from engine.timecode import parse_timecode
 from engine.video import VideoInfo
@@ -96,8 +92,8 @@ class MainWindow(QMainWindow):
         self.tracking = TrackingController(self.worker, self.sessions, self)
         self._build_layout()
         self._connect()
-        self._connect_moments()
-        self._connect_tracking()
+        self.moments_handlers = wire_moments(self)
+        self.tracking_handlers = wire_tracking(self)
         self.actions = keymap.build_actions(self, self._handlers(), self.settings.key_overrides())
         self._connect_chat()
         self._build_menus()
@@ -155,94 +151,6 @@ class MainWindow(QMainWindow):
         self.timeline.view_changed.connect(self.sessions.view_changed)
         self.sessions.failed.connect(lambda text: self.banner.show_message(text, "warning"))
 
-    def _connect_tracking(self) -> None:
-        """Tracking (issue 13): clicks in tracking mode, masks over the picture, the Objects page, a lane per
-        object, and the keys of the Tracking menu."""
-        t, view, masks = self.tracking, self.view, MaskOverlay()
-        self.masks = masks
-        view.overlays.append(masks.paint)
-        self.objects_panel = ObjectsPanel(t, masks.style)
-        self.side.set_page("Objects", self.objects_panel)
-        self.object_lanes = ObjectLanes(self.timeline, t)
-        self.track_button = QToolButton(text="Track", checkable=True, toolTip="Tracking mode (T)")
-        self.track_button.toggled.connect(t.set_mode)
-        self.transport.add_tool(self.track_button)
-
-        def objects_changed() -> None:
-            masks.store = t.store
-            masks.colors = {o.obj_id: QColor(o.color) for o in t.objects()}
-            masks.names = {o.obj_id: o.name for o in t.objects()}
-            view.update()
-
-        def mode_changed(on: bool) -> None:
-            view.draws_boxes = on
-            view.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
-            self.track_button.setChecked(on)
-            if on and self.sessions.session is not None:
-                self.side.setCurrentWidget(self.objects_panel)
-
-        def frame_shown(_image, index: int) -> None:
-            t.frame_index = index
-
-        # The frame playback shows next is made once this one is on screen: a prepare queued when the
-        # frame arrived ran before its paint and delayed it by as much as it saved the next one. One timer,
-        # so the paints of one frame (and a burst of them) ask once.
-        ahead, painted_index = QTimer(self, singleShot=True, interval=0), -1
-
-        def painted(index: int) -> None:
-            nonlocal painted_index
-            painted_index = index
-            ahead.start()
-
-        ahead.timeout.connect(
-            lambda: masks.prepare(painted_index + (-1 if self.player.state == "reverse" else 1))
-        )
-
-        def picked(x: float, y: float, button, modifiers) -> None:
-            alt = bool(modifiers & Qt.KeyboardModifier.AltModifier)
-            if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
-                t.click(x, y, positive=button == Qt.MouseButton.LeftButton and not alt)
-
-        def restyle(change) -> None:
-            change(masks.style)
-            self.objects_panel.show_style()
-            view.update()
-
-        t.objects_changed.connect(objects_changed)
-        t.masks_changed.connect(
-            lambda frames: view.update() if frames is None or view.frame_index in frames else None
-        )
-        t.mode_changed.connect(mode_changed)
-        t.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        t.failed.connect(lambda text: self.banner.show_message(text, "warning"))
-        self.objects_panel.style_changed.connect(view.update)
-        self.video_opened.connect(lambda info: t.set_video(info, self.video_handle))
-        self.player.frame_shown.connect(frame_shown)
-        view.painted.connect(painted)
-        view.picked.connect(picked)
-        view.box_drawn.connect(t.drag_box)
-        self.tracking_handlers = {
-            "tracking_mode": lambda: t.set_mode(not t.mode),
-            "new_object": t.new_object,
-            **{f"pick_object_{n}": (lambda n=n: t.pick(n)) for n in range(1, 10)},
-            "propagate": t.propagate,
-            "propagate_whole": lambda: t.propagate(whole=True),
-            "cancel_tracking": t.cancel,
-            "hide_masks": lambda: restyle(lambda s: setattr(s, "hidden", not s.hidden)),
-            "mask_contours": lambda: restyle(lambda s: setattr(s, "contours", not s.contours)),
-            "mask_boxes": lambda: restyle(lambda s: setattr(s, "boxes", not s.boxes)),
-            "mask_fainter": lambda: restyle(lambda s: setattr(s, "opacity", max(0.0, s.opacity - 0.1))),
-            "mask_stronger": lambda: restyle(lambda s: setattr(s, "opacity", min(1.0, s.opacity + 0.1))),
-            "track_in_moment": self._track_in_selected_moment,
-        }
-
-    def _track_in_selected_moment(self) -> None:
-        span = self.moments.selected_span()
-        if span is None:
-            self.statusBar().showMessage("Select a moment to track in it.", 5000)
-        else:
-            self.track_in_moment(span.start_s, span.end_s)
-
     def track_in_moment(self, start_s: float, end_s: float) -> None:
         """The moments list's "Track in this moment": tracking mode at its start, tracking limited to it."""
         self.player.seek(self.tracking.track_in_moment(start_s, end_s))
@@ -280,7 +188,7 @@ class MainWindow(QMainWindow):
             "export": self._open_export,
             "shortcuts": self._show_shortcuts,
             "about": self._about,
-            **self._moments_handlers(),
+            **self.moments_handlers,
             "focus_question": lambda: (
                 self.side.setCurrentWidget(self.chat_panel),
                 self.chat_panel.focus_question(),
@@ -319,59 +227,6 @@ class MainWindow(QMainWindow):
                     lambda: self.sessions.recent.fill_menu(self.recent_menu, self.open_video)
                 )
         self.addActions(list(self.actions.values()))  # shortcuts work in full screen, with menus hidden
-
-    def _connect_moments(self) -> None:
-        """The Moments page, its lanes on the timeline, and the controller fed by the video and playhead."""
-        m = self.moments
-        self.moments_page = MomentsPage(m)
-        self.side.set_page("Moments", self.moments_page)
-        self.moments_lane = MomentsLane(m, self.timeline)
-        self.video_opened.connect(
-            lambda info: m.set_video(
-                info, self.video_handle, self.sessions.session, self.sessions.keeper.mark_dirty
-            )
-        )
-        self.player.position_changed.connect(lambda _index, t: m.position_changed(t))
-        m.seek_requested.connect(self.player.seek)
-        m.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
-        m.model_setup_requested.connect(self.model_setup_requested)
-        m.selection_changed.connect(
-            lambda span: self.tracking.set_moment_range(*((span.start_s, span.end_s) if span else (None,)))
-        )
-
-    def _moments_handlers(self) -> dict:
-        m = self.moments
-
-        def find() -> None:
-            self.side.setCurrentWidget(self.moments_page)
-            self.moments_page.focus_and_find()
-
-        def rename() -> None:
-            moment = m.selected()
-            if moment is not None:
-                label, ok = QInputDialog.getText(
-                    self, "Rename moment", "Label:", text=moment.span.label or ""
-                )
-                if ok:
-                    m.rename(label)
-
-        return {
-            "find_moments": find,
-            "accept_moment": lambda: m.decide("accepted"),
-            "reject_moment": lambda: m.decide("rejected"),
-            "next_moment": lambda: m.step(1),
-            "previous_moment": lambda: m.step(-1),
-            "loop_moment": m.toggle_loop,
-            "mark_in": m.mark_in,
-            "mark_out": m.mark_out,
-            "split_moment": lambda: m.split_at(m.position_s),
-            "merge_moments": m.merge_next,
-            "rename_moment": rename,
-            "refine_moment": lambda: m.refine_selected(self.moments_page.query.text()),
-            "delete_moment": m.delete,
-            "undo": m.undo.undo,
-            "redo": m.undo.redo,
-        }
 
     # ----- opening ------------------------------------------------------------------------------------------
     def open_video(self, path: str | Path) -> Call | None:
