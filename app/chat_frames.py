@@ -68,6 +68,10 @@ class ChatFrames(QObject):
         elif self._asked is None:
             self._next(self._generation)
 
+    def idle(self) -> bool:
+        """Every thumbnail asked for is made (or known to be unreadable)."""
+        return not (self._queue or self._scaling or self._opening or self._asked is not None)
+
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()

@@ -113,6 +113,10 @@ class ChatPanel(QWidget):
         self._busy_changed(False)
         self.render()
 
+    def pictures_pending(self) -> bool:
+        """Answer thumbnails are still being made, or the transcript has yet to show the ones made."""
+        return not self.frames.idle() or self._render_timer.isActive()
+
     def _build(self) -> None:
         top = QHBoxLayout()
         top.setContentsMargins(8, 6, 8, 0)

@@ -5,8 +5,9 @@ as on the command line.
     scenescope [VIDEO] [--model ID|DIR] [--sam-model ID|DIR] [--device D] [--precision P]
                [--screenshot FILE.png [--at TIME]]
 
-`--screenshot` opens the window, waits until the frame at TIME (default 0) is painted, saves the whole
-window as a PNG and exits: for docs, and a smoke test of the real window.
+`--screenshot` opens the window, waits until the frame at TIME (default 0) is painted and the thumbnails
+(timeline, answers of a restored chat) are made, saves the whole window as a PNG and exits: for docs, and
+a smoke test of the real window.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.display import display_problem
@@ -25,6 +26,7 @@ from engine.errors import ScenescopeError
 from engine.user_files import regular_file
 
 SCREENSHOT_TIMEOUT_MS = 60_000
+PICTURES_WAIT_MS = 10_000  # for thumbnails, once the frame is shown
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -80,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _screenshot_when_shown(window, path: Path, at_s: float, app: QApplication) -> None:
-    """Seek to `at_s` once the video is open; save when the frame of that time is on screen."""
+    """Seek to `at_s` once the video is open; save when the frame of that time and the thumbnails are on
+    screen."""
     target: list[int] = []
     # Owned by the window and stopped once the screenshot is settled either way: a stray `app.exit`
     # would end every event loop the application runs later, not only this one.
@@ -103,7 +106,20 @@ def _screenshot_when_shown(window, path: Path, at_s: float, app: QApplication) -
 
     def shown(index: int, _time_s: float) -> None:
         if target and index == target[0] and settle():
-            QTimer.singleShot(50, lambda: _save(window, path, app))  # let the frame and the labels paint
+            waited.start()
+            pictures.start()
+
+    # The frame is on screen; the timeline's thumbnails and the answers' frames (a session's chat) are
+    # made after it. Saved once none is pending, or with what there is after `PICTURES_WAIT_MS`.
+    pictures, waited = QTimer(window, interval=50), QElapsedTimer()
+
+    def save_when_drawn() -> None:
+        pending = window.timeline.thumbnails_pending() or window.chat_panel.pictures_pending()
+        if not pending or waited.hasExpired(PICTURES_WAIT_MS):
+            pictures.stop()
+            _save(window, path, app)
+
+    pictures.timeout.connect(save_when_drawn)
 
     def failed(message: str) -> None:
         if settle():

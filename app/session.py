@@ -17,11 +17,13 @@ they are and written back on save, at the top level and inside `video` and `view
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
 import re
 import shutil
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -45,6 +47,14 @@ LINED_LEVELS = 2  # a key of the document, of `video` or `view`, a moment, a cha
 
 class SessionError(ScenescopeError):
     """A session file that cannot be read or written, or a video that is not the session's."""
+
+
+class DamagedSession(SessionError):
+    """A session file that is not JSON, or whose fields are wrong (`reason` says which and how)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path} is damaged ({reason}): fix it, or delete it to start a fresh session")
+        self.path, self.reason = path, reason
 
 
 @dataclass
@@ -177,18 +187,14 @@ def load_session(path: str | os.PathLike) -> Session:
     try:
         data = json.loads(text)
     except ValueError as e:
-        raise SessionError(
-            f"{path} is damaged (not JSON: {getattr(e, 'msg', e)} at line {getattr(e, 'lineno', '?')}): "
-            "fix it, or delete it to start a fresh session"
-        ) from None
+        where = f"{getattr(e, 'msg', e)} at line {getattr(e, 'lineno', '?')}"
+        raise DamagedSession(path, f"not JSON: {where}") from None
     try:
         return Session.from_dict(data)
     except _NotASession as e:
         raise SessionError(f"{path} {e}") from None
     except ValueError as e:
-        raise SessionError(
-            f"{path} is damaged ({e}): fix it, or delete it to start a fresh session"
-        ) from None
+        raise DamagedSession(path, str(e)) from None
 
 
 def save_session(session: Session, path: str | os.PathLike) -> None:
@@ -251,6 +257,20 @@ def open_video_session(video_path: str | os.PathLike) -> tuple[Session, Path]:
         return Session(video), path
     session = load_session(path)
     return replace(session, video=replace(video, extra=session.video.extra)), path
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged session and its data folder out of the way, kept for the analyst to fix:
+    `<name>.damaged-<date>-<time>.scenescope`. Raises OSError when the folder refuses the rename."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in itertools.count(1):
+        aside = path.with_name(f"{path.stem}.damaged-{stamp}{f'-{n}' if n > 1 else ''}{path.suffix}")
+        if not aside.exists() and not data_folder(aside).exists():
+            break
+    os.rename(path, aside)
+    if data_folder(path).is_dir():  # the files the damaged session names go with it
+        os.rename(data_folder(path), data_folder(aside))
+    return aside
 
 
 # ----- the video of a session -------------------------------------------------------------------------------

@@ -21,12 +21,14 @@ from app.recent_files import RecentFiles
 from app.relink_dialog import ask_relink
 from app.session import (
     SUFFIX,
+    DamagedSession,
     Session,
     SessionError,
     load_session,
     open_video_session,
     save_session,
     save_session_copy,
+    set_aside,
     video_problem,
 )
 from app.session_keeper import Recoverable, SessionKeeper, recoverable
@@ -60,13 +62,29 @@ class SessionController(QObject):
                         return None
                     save_session(session, session_path)
             else:
-                session, session_path = open_video_session(path)
+                session, session_path = self._video_session(path)
         except SessionError as e:
             self.failed.emit(str(e))
             return None
         self.keeper.open(session, session_path)
         self.recent.add(session.video.path)
         return session.video.path
+
+    def _video_session(self, video: Path) -> tuple[Session, Path]:
+        """The video's own session. A damaged one is set aside (renamed, kept) and a fresh one started: a
+        broken file must not keep the analyst from the video."""
+        try:
+            return open_video_session(video)
+        except DamagedSession as e:
+            try:
+                aside = set_aside(e.path)
+            except OSError:
+                raise e from None
+            self.failed.emit(
+                f"The session of this video was damaged ({e.reason}), so a fresh one was started. The old "
+                f"one is kept as {aside}: fix it, then open it with File ▸ Open."
+            )
+            return open_video_session(video)
 
     def position_changed(self, time_s: float) -> None:
         if self.session is not None and abs(self.session.view.position_s - time_s) > 1e-6:

@@ -198,6 +198,28 @@ def test_a_moved_video_is_relinked_and_other_content_refused(
     assert json.loads(session_file.read_text())["video"]["path"] == str(moved.resolve())
 
 
+def test_a_damaged_session_is_set_aside_and_the_video_opens_with_a_fresh_one(qtbot, window, media) -> None:
+    from app.session import SUFFIX, data_folder, load_session, open_video_session
+
+    video = media("window damaged session.mp4", frames=50, fps=25)
+    _, path = open_video_session(video)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cut = '{"format": "scenescope-session", "version": 1, "vid'  # a save cut short by a full disk
+    path.write_text(cut)
+    data_folder(path).mkdir()
+    (data_folder(path) / "tracks-boats.json").write_text("{}")
+    open_and_wait(qtbot, window, video)  # the video opens all the same
+    asides = list(path.parent.glob(f"{path.stem}.damaged-*{SUFFIX}"))
+    assert len(asides) == 1 and asides[0].read_text() == cut  # kept as it was, with its files
+    assert (data_folder(asides[0]) / "tracks-boats.json").read_text() == "{}"
+    text = window.banner.label.text()
+    assert window.banner.isVisible() and "damaged (not JSON" in text and str(asides[0]) in text, text
+    assert window.sessions.keeper.path == path and not data_folder(path).exists()
+    window.player.seek(1.0)
+    on_screen(qtbot, window, 25)
+    assert window.sessions.keeper.flush() and load_session(path).view.position_s == 1.0  # a fresh one
+
+
 def test_the_engine_killed_mid_job_leaves_the_window_up_and_a_restart_serves(
     qtbot, window, media, tmp_path
 ) -> None:
@@ -279,6 +301,34 @@ def test_screenshot_waits_for_the_frame_at_the_time_asked(
     assert saved == [(62, 62, True)]  # the frame on screen at 2.5 s (62.5 frames in), painted
     qtbot.wait(3200)  # past the time it gives up after: done, it must not end the application
     assert "cannot take the screenshot" not in capsys.readouterr().err
+
+
+def test_screenshot_of_a_restored_chat_waits_for_its_answer_frames(
+    qtbot, qapp, window, media, tmp_path, monkeypatch
+) -> None:
+    import app.main as main_module
+    from app.chat_turn import ChatTurn
+    from app.session import open_video_session, save_session
+    from tests.test_session import ANSWER
+
+    video = media("window shot chat.mp4", frames=100, fps=25, gop=25, width=320, height=240)
+    session, path = open_video_session(video)
+    frames = [{"index": i, "time_s": i / 25} for i in (7, 41, 88)]
+    answer = {**ANSWER, "answer": "A boat.", "frames": frames}
+    session.chat = [ChatTurn("Who enters?", text="A boat.", state="done", answer=answer).to_dict()]
+    save_session(session, path)
+    saved = []
+
+    def save(shown, path, app) -> None:
+        images = shown.chat_panel.frames.images
+        saved.append({i: barcode_of(images[i].scaled(320, 240)) for i in (7, 41, 88) if i in images})
+
+    monkeypatch.setattr(main_module, "_save", save)
+    main_module._screenshot_when_shown(window, tmp_path / "shot.png", 2.0, qapp)
+    window.open_video(video)
+    qtbot.waitUntil(lambda: bool(saved), timeout=30_000)
+    assert saved == [{7: 7, 41: 41, 88: 88}]  # every thumbnail of the answer made, of its own frame
+    assert not window.chat_panel.pictures_pending() and not window.timeline.thumbnails_pending()
 
 
 def screenshot(video, png, env, platform: str, runner: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
