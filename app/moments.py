@@ -157,20 +157,21 @@ class MomentsController(QObject):
         return next((i for i, m in enumerate(self.moments) if m.id == moment_id), -1)
 
     def step(self, direction: int) -> None:
-        """Select the next (1) or previous (-1) moment and seek to its start."""
-        if not self.moments:
-            return
+        """Select the next (1) or previous (-1) moment and seek to its start, counted from the selected
+        moment, else from the playhead. With none that way, nothing moves and the status bar says so."""
         current = self.selected()
         here = current.span.start_s if current is not None else self.position_s
         starts = [m.span.start_s for m in self.moments]
         if direction > 0:
-            later = [i for i, s in enumerate(starts) if s > here + 1e-9]
-            index = later[0] if later else (len(starts) - 1 if current is None else self.index_of(current.id))
+            ahead = [i for i, s in enumerate(starts) if s > here + 1e-9]
         else:
-            earlier = [i for i, s in enumerate(starts) if s < here - 1e-9]
-            index = earlier[-1] if earlier else 0
-        self.select_index(index)
-        self.seek_requested.emit(self.moments[index].span.start_s)
+            ahead = [i for i, s in enumerate(starts) if s < here - 1e-9][::-1]
+        if not ahead:
+            where = "the playhead" if current is None else "this one"
+            self.message.emit(f"No moment {'after' if direction > 0 else 'before'} {where}.")
+            return
+        self.select_index(ahead[0])
+        self.seek_requested.emit(self.moments[ahead[0]].span.start_s)
 
     def position_changed(self, seconds: float) -> None:
         """The playhead moved: I/O and split use it; a moment playing in a loop starts over at its end."""

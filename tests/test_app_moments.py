@@ -193,6 +193,38 @@ def seek_to_frame(qtbot, window, index: int) -> float:
     return t
 
 
+def test_next_and_previous_moment_never_go_the_other_way(qtbot, window, clip) -> None:
+    stage(clip, [Moment(Span(1.0, 1.5), "a"), Moment(Span(2.0, 2.5), "b")])
+    open_and_wait(qtbot, window, clip)
+    m, said = window.moments, []
+    m.message.connect(said.append)
+    early = seek_to_frame(qtbot, window, 4)  # 0.2 s: before every moment
+    press(window, "Ctrl+Left")
+    assert m.selected_id is None and m.position_s == early and said == ["No moment before the playhead."]
+    press(window, "Ctrl+Right")
+    assert m.selected_id == "a"
+    qtbot.waitUntil(lambda: m.position_s == 1.0)
+    press(window, "Ctrl+Right")
+    assert m.selected_id == "b"
+    qtbot.waitUntil(lambda: m.position_s == 2.0)
+    press(window, "Ctrl+Right")  # the last one: it stays selected, and the playhead where it is
+    late = seek_to_frame(qtbot, window, 56)  # 2.8 s
+    press(window, "Ctrl+Right")
+    assert m.selected_id == "b" and m.position_s == late and said[-1] == "No moment after this one."
+    press(window, "Ctrl+Left")
+    assert m.selected_id == "a"
+    qtbot.waitUntil(lambda: m.position_s == 1.0)
+    press(window, "Ctrl+Left")  # the first one
+    assert m.selected_id == "a" and said[-1] == "No moment before this one."
+    window.moments.select(None)
+    late = seek_to_frame(qtbot, window, 56)  # no moment selected: from the playhead
+    press(window, "Ctrl+Right")
+    assert m.selected_id is None and m.position_s == late and said[-1] == "No moment after the playhead."
+    press(window, "Ctrl+Left")
+    assert m.selected_id == "b"
+    qtbot.waitUntil(lambda: m.position_s == 2.0)
+
+
 def test_edits_by_key_and_on_the_timeline_with_undo_and_redo(qtbot, window, vfr_clip) -> None:
     stage(vfr_clip, staged_moments())
     kinds = kinds_requested(window)
