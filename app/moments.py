@@ -244,6 +244,7 @@ class MomentsController(QObject):
     def delete(self) -> None:
         moment = self.selected()
         if moment is None:
+            self.message.emit("Select a moment to delete it.")
             return
         index = self.index_of(moment.id)
         rest = [m for m in self.moments if m.id != moment.id]
@@ -272,12 +273,14 @@ class MomentsController(QObject):
         self.changed.emit()
 
     def mark_out(self) -> None:
-        """With an in point set (I): a new moment from there to the playhead."""
+        """With an in point set (I): a new moment between it and the playhead (an out before the in is
+        the moment's start, the in its end: both marks count, whichever came first)."""
         start, end = self.mark_in_s, self.position_s
         if start is None or self.grid is None:
             self.message.emit("Press I at the moment's start first, then O at its end.")
             return
-        if end <= start:
+        start, end = min(start, end), max(start, end)
+        if end == start:
             end = self.grid.after(start)  # O on the in point's frame: a moment of that one frame
         self.mark_in_s = None
         moment = Moment(span=Span(start, end))

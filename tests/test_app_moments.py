@@ -217,6 +217,8 @@ def test_next_and_previous_moment_never_go_the_other_way(qtbot, window, clip) ->
     press(window, "Ctrl+Left")  # the first one
     assert m.selected_id == "a" and said[-1] == "No moment before this one."
     window.moments.select(None)
+    press(window, "Delete")  # nothing selected: nothing goes, and the status bar says why
+    assert len(m.moments) == 2 and said[-1] == "Select a moment to delete it."
     late = seek_to_frame(qtbot, window, 56)  # no moment selected: from the playhead
     press(window, "Ctrl+Right")
     assert m.selected_id is None and m.position_s == late and said[-1] == "No moment after the playhead."
@@ -293,6 +295,11 @@ def test_edits_by_key_and_on_the_timeline_with_undo_and_redo(qtbot, window, vfr_
     assert made.provenance == {} and len(m.moments) == 4
     press(window, "Ctrl+Z")
     assert len(m.moments) == 3 and m.selected_id != made.id
+    press(window, "I")  # at frame 80 now; O before it: the moment between the two marks
+    seek_to_frame(qtbot, window, 70)
+    press(window, "O")
+    assert (m.selected().span.start_s, m.selected().span.end_s) == (t_in, t_out)
+    press(window, "Ctrl+Z")
 
     # Rename in the list (an edit like the others).
     label = page.proxy.index(page.row_of("a"), 6)
