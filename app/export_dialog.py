@@ -55,7 +55,6 @@ TRACK_CHOICES = (
     ("mot", "MOT CSV (boxes)"),
     ("video", "Video with masks burned in, with audio"),
 )
-
 SHOWN_EXISTING = 12  # existing files listed by name before "and N more"
 
 

@@ -82,7 +82,7 @@ class SessionController(QObject):
                 raise e from None
             self.failed.emit(
                 f"The session of this video was damaged ({e.reason}), so a fresh one was started. The old "
-                f"one is kept as {aside}: fix it, then open it with File ▸ Open."
+                f"one is kept as {aside}: fix it, then open it with File ▸ Open Video… (All files)."
             )
             return open_video_session(video)
 

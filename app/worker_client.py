@@ -157,9 +157,9 @@ class WorkerClient(QObject):
         self._buffer += bytes(self._process.readAllStandardOutput())
         *lines, self._buffer = self._buffer.split(b"\n")
         events = [event for event in map(self._parse, lines) if event is not None]
-        # A progress line only says where a job is now, and showing one costs a window repaint at once
-        # (QProgressBar.setValue paints synchronously). When the window was busy and the worker was not,
-        # lines come in bursts: only the newest progress of each call in a burst is shown.
+        # A progress line only says where a job is now, and each one shown updates the status bar and the
+        # job's own page. When the window was busy and the worker was not, lines come in bursts: only the
+        # newest progress of each call in a burst is shown.
         newest = {event["id"]: n for n, event in enumerate(events) if event["event"] == "progress"}
         for n, event in enumerate(events):
             if event["event"] != "progress" or newest[event["id"]] == n:
