@@ -8,6 +8,7 @@ model-missing error offers its setup."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -377,7 +378,11 @@ def test_the_session_reopens_with_moments_states_and_provenance_without_the_mode
     again.close()
 
 
-def test_cancel_during_find_and_the_event_loop_keeps_running(qtbot, window, clip) -> None:
+def test_cancel_during_find_and_the_event_loop_keeps_running(qtbot, window, media) -> None:
+    # A scan of many batches: cancelled after its first, it must not be able to finish before the cancel
+    # reaches the worker (with the two batches of FRAMES, a loaded machine let it finish: "1 moment").
+    clip = media("moments long clip.mp4", frames=400, fps=20, width=160, height=120, gop=10, texture=True)
+    window.settings = replace(window.settings, frame_budget=4 * FRAMES)  # 63 windows, 8 batches
     open_and_wait(qtbot, window, clip)
     beat = Heartbeat()
     beat.start()
