@@ -30,12 +30,20 @@ class Banner(QFrame):
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._layout.addWidget(self.label, 1)
         self.buttons: list[QPushButton] = []
+        self.keep = False
         self.hide()
 
     def show_message(
-        self, text: str, kind: str = "error", actions: Sequence[tuple[str, Callable[[], None]]] = ()
+        self,
+        text: str,
+        kind: str = "error",
+        actions: Sequence[tuple[str, Callable[[], None]]] = (),
+        keep: bool = False,
     ) -> None:
-        """Show `text` with a button per (label, callback) and Dismiss; a button also hides the banner."""
+        """Show `text` with a button per (label, callback) and Dismiss; a button also hides the banner.
+        `keep`: the message stays when another video opens (an engine crash, a session to restore); the
+        others are about the video that was open and go with it (`video_closed`)."""
+        self.keep = keep
         background, border, text_colour = COLOURS[kind]
         self.setStyleSheet(
             f"QFrame#banner {{ background: {background}; border-bottom: 1px solid {border}; }}"
@@ -53,6 +61,10 @@ class Banner(QFrame):
             self._layout.addWidget(button)
             self.buttons.append(button)
         self.show()
+
+    def video_closed(self) -> None:
+        if not self.keep:
+            self.hide()
 
     def button(self, label: str) -> QPushButton:
         return next(b for b in self.buttons if b.text() == label)

@@ -232,6 +232,7 @@ class MainWindow(QMainWindow):
     def open_video(self, path: str | Path) -> Call | None:
         """Open a video (or a .scenescope session): its session first, then the worker probes the video;
         the video appears when it answers, with the view as the session left it."""
+        self.banner.video_closed()  # what it said was about the video open until now
         path = self.sessions.begin(path)
         if path is None:
             return None
@@ -315,7 +316,7 @@ class MainWindow(QMainWindow):
 
         name = last.session.video.path.name
         text = f"Scenescope did not close cleanly last time, with {name} open. Restore that session?"
-        self.banner.show_message(text, "info", [("Restore", restore)])
+        self.banner.show_message(text, "info", [("Restore", restore)], keep=True)
         self.banner.button("Dismiss").clicked.connect(last.dismiss)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -364,7 +365,7 @@ class MainWindow(QMainWindow):
         actions = [("Restart engine", lambda: self._restart_engine(False))]
         if memory:
             actions.append(("Restart with lighter settings", lambda: self._restart_engine(True)))
-        self.banner.show_message(reason + advice, "error", actions)
+        self.banner.show_message(reason + advice, "error", actions, keep=True)
 
     def _restart_engine(self, lighter: bool) -> None:
         running = self.settings.with_overrides(self.overrides)

@@ -186,9 +186,11 @@ def load_session(path: str | os.PathLike) -> Session:
         ) from None
     try:
         data = json.loads(text)
-    except ValueError as e:
-        where = f"{getattr(e, 'msg', e)} at line {getattr(e, 'lineno', '?')}"
+    except json.JSONDecodeError as e:  # its msg may end in "at" ("Unterminated string starting at")
+        where = f"{e.msg.removesuffix(' at')} at line {e.lineno}, column {e.colno}"
         raise DamagedSession(path, f"not JSON: {where}") from None
+    except (ValueError, RecursionError) as e:  # a 5,000-digit number; lists nested thousands deep
+        raise DamagedSession(path, f"not a session's JSON: {e}") from None
     try:
         return Session.from_dict(data)
     except _NotASession as e:

@@ -218,6 +218,15 @@ def test_a_damaged_session_is_set_aside_and_the_video_opens_with_a_fresh_one(qtb
     window.player.seek(1.0)
     on_screen(qtbot, window, 25)
     assert window.sessions.keeper.flush() and load_session(path).view.position_s == 1.0  # a fresh one
+    open_and_wait(qtbot, window, media("window next video.mp4", frames=20, fps=25))
+    assert not window.banner.isVisible()  # it was about the other video
+
+
+def test_a_crash_banner_stays_when_another_video_opens(qtbot, window, media) -> None:
+    with qtbot.waitSignal(window.worker.crashed, timeout=10_000):
+        os.kill(window.worker.pid, signal.SIGKILL)
+    window.open_video(media("window after crash.mp4", frames=20, fps=25))
+    assert window.banner.isVisible() and "Restart engine" in [b.text() for b in window.banner.buttons]
 
 
 def test_the_engine_killed_mid_job_leaves_the_window_up_and_a_restart_serves(

@@ -271,8 +271,13 @@ def test_a_bad_session_is_refused_in_one_line_that_says_what_to_do(video, tmp_pa
 def test_a_damaged_or_missing_file_is_refused_with_its_name(tmp_path):
     damaged = tmp_path / "cut.scenescope"
     damaged.write_text('{"format": "scenescope-session", "version": 1, "vid')
-    with pytest.raises(SessionError, match=r"cut\.scenescope is damaged \(not JSON: .* at line 1\): fix it"):
+    where = "Unterminated string starting at line 1, column 48"  # the quote before "vid"
+    with pytest.raises(SessionError, match=rf"cut\.scenescope is damaged \(not JSON: {where}\): fix it"):
         load_session(damaged)
+    for hostile in ("[" * 100_000, '{"format": ' + "9" * 5000 + "}"):  # past the parser's depth, digit limits
+        damaged.write_text(hostile)
+        with pytest.raises(SessionError, match=r"cut\.scenescope is damaged \(not a session's JSON: "):
+            load_session(damaged)
     with pytest.raises(SessionError, match=r"gone\.scenescope does not exist"):
         load_session(tmp_path / "gone.scenescope")
     (tmp_path / "binary.scenescope").write_bytes(b"\xff\xfe\x00garbage")
