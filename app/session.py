@@ -201,7 +201,16 @@ def load_session(path: str | os.PathLike) -> Session:
 
 def save_session(session: Session, path: str | os.PathLike) -> None:
     """Write `session` to `path` atomically: a reader (or a crash) sees the old file or the new one."""
-    text = _lined(session.to_dict()) + "\n"
+    write_session_text(session_text(session), path)
+
+
+def session_text(session: Session) -> str:
+    """The session file's text: a snapshot, for writing on another thread (`write_session_text`)."""
+    return _lined(session.to_dict()) + "\n"
+
+
+def write_session_text(text: str, path: str | os.PathLike) -> None:
+    """Write a `session_text` atomically (and durably: this waits for the disk)."""
     try:
         write_text_atomic(path, text)
     except OSError as e:

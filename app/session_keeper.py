@@ -7,7 +7,9 @@
 
 A change is saved once things are quiet for `quiet_ms` (1 s), and at the latest `every_ms` (5 s) after
 the first unsaved change, so a stream of changes (the playhead moving during playback) cannot put saving
-off for ever.
+off for ever. Those saves take the file's text on the GUI thread (a snapshot: ~8 ms for an hour's session)
+and write it on a thread of their own, so a slow disk's fsync never holds the window; one write at a time,
+in order. `flush()` and `close()` save at once and wait for the disk.
 
 While a session is open, `running/<pid>-<random>.json` in the data folder names it, and this process holds
 an advisory lock (flock) on that file. The kernel drops the lock when the process ends however it ends, so
@@ -23,12 +25,23 @@ import json
 import logging
 import os
 import secrets
+import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.session import Session, SessionError, data_root, load_session, save_session
+from app.session import (
+    Session,
+    SessionError,
+    data_root,
+    load_session,
+    save_session,
+    session_text,
+    write_session_text,
+)
 from engine.atomic import nobody_holds_lock
 
 try:
@@ -40,13 +53,23 @@ log = logging.getLogger(__name__)
 
 QUIET_MS = 1000
 EVERY_MS = 5000
+WAIT_S = 10.0  # a flush waits this long at most for the write in flight (a disk that hangs)
+
+
+@dataclass
+class _Write:
+    path: Path
+    text: str
+    error: str = ""
+    future: Future | None = None
 
 
 class SessionKeeper(QObject):
     """Holds the open session and saves it: after changes, periodically while changed, and on close."""
 
-    saved = Signal(str)  # the session file
+    saved = Signal(str)  # the session file, now on disk
     save_failed = Signal(str)  # a one-line message for the banner; the session stays unsaved and is retried
+    _written = Signal(object)  # from the writing thread: its _Write
 
     def __init__(
         self, parent: QObject | None = None, quiet_ms: int = QUIET_MS, every_ms: int = EVERY_MS
@@ -54,42 +77,52 @@ class SessionKeeper(QObject):
         super().__init__(parent)
         self.session: Session | None = None
         self.path: Path | None = None
-        self.dirty = False
+        self._changed = False  # changes in no text taken yet
+        self._writing: _Write | None = None
         self._marker: _Marker | None = None
         self._quiet = QTimer(self, singleShot=True, interval=quiet_ms)
         self._deadline = QTimer(self, singleShot=True, interval=every_ms)
-        self._quiet.timeout.connect(self.flush)
-        self._deadline.timeout.connect(self.flush)
+        self._quiet.timeout.connect(self._autosave)
+        self._deadline.timeout.connect(self._autosave)
+        self._written.connect(self._write_ended)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="save-session")
+        self._pool.submit(int)  # start the thread now: starting one waits until it holds the interpreter lock
+
+    @property
+    def dirty(self) -> bool:
+        """Changes that are not on disk yet (not saved, or being written)."""
+        return self._changed or self._writing is not None
 
     def open(self, session: Session, path: str | os.PathLike) -> None:
         """Keep `session`, saved to `path`; the session open before is saved and closed first."""
         self.close()
-        self.session, self.path, self.dirty = session, Path(path), False
+        self.session, self.path, self._changed = session, Path(path), False
         self._marker = _Marker.create(self.path)
 
     def mark_dirty(self) -> None:
         """The session changed: save it soon."""
         if self.session is None:
             return
-        if not self.dirty:
-            self.dirty = True
-            self._deadline.start()
+        if not self._changed:
+            self._changed = True
+            if not self._deadline.isActive():
+                self._deadline.start()
         self._quiet.start()  # restarts: saved once changes pause
 
     def flush(self) -> bool:
-        """Save now if there are unsaved changes; False if saving failed (`save_failed` says why)."""
+        """Save now and wait for the disk; False if saving failed (`save_failed` says why)."""
         self._quiet.stop()
         self._deadline.stop()
-        if not self.dirty or self.session is None or self.path is None:
+        if not self._wait_for_write():
+            return False
+        if not self._changed or self.session is None or self.path is None:
             return True
         try:
             save_session(self.session, self.path)
         except SessionError as e:
-            log.warning("%s", e)
-            self._deadline.start()  # try again later; the changes stay in memory
-            self.save_failed.emit(str(e))
+            self._failed(str(e))
             return False
-        self.dirty = False
+        self._changed = False
         self.saved.emit(str(self.path))
         return True
 
@@ -101,8 +134,68 @@ class SessionKeeper(QObject):
         saved = self.flush()
         if self._marker is not None:
             self._marker.close(remove=saved)
-        self.session, self.path, self._marker, self.dirty = None, None, None, False
+        self.session, self.path, self._marker, self._changed = None, None, None, False
         return saved
+
+    def _autosave(self) -> None:
+        self._quiet.stop()
+        self._deadline.stop()
+        if self._writing is not None:  # one write at a time: this one follows when that ends
+            return
+        if not self._changed or self.session is None or self.path is None:
+            return
+        job = _Write(self.path, session_text(self.session))
+        self._changed = False
+        self._writing = job
+        job.future = self._pool.submit(_write, job, weakref.ref(self))
+
+    def _write_ended(self, job: _Write) -> None:
+        if job is not self._writing:  # a flush waited for it and handled it
+            return
+        self._writing = None
+        if job.error:
+            self._failed(job.error)
+        else:
+            self.saved.emit(str(job.path))
+        if self._changed and not self._quiet.isActive() and not self._deadline.isActive():
+            self._quiet.start()  # what changed while it was written
+
+    def _wait_for_write(self) -> bool:
+        """Let the write in flight end (False: the disk has not answered for `WAIT_S`)."""
+        job = self._writing
+        if job is None:
+            return True
+        assert job.future is not None
+        try:
+            job.future.result(timeout=WAIT_S)
+        except FutureTimeout:
+            self._failed(
+                f"cannot save the session to {job.path} (the disk has not answered for {WAIT_S:g} s): "
+                "check the disk; the changes stay in memory and are saved again"
+            )
+            return False
+        self._write_ended(job)
+        return job.error == ""
+
+    def _failed(self, message: str) -> None:
+        log.warning("%s", message)
+        self._changed = True  # the changes stay in memory, and are tried again later
+        if not self._deadline.isActive():
+            self._deadline.start()
+        self.save_failed.emit(message)
+
+
+def _write(job: _Write, keeper: weakref.ref[SessionKeeper]) -> None:
+    """On the writing thread. It holds the keeper weakly: a keeper let go during a write must be destroyed
+    on the GUI thread, where its timers are."""
+    try:
+        write_session_text(job.text, job.path)
+    except SessionError as e:
+        job.error = str(e)
+    except Exception as e:  # a bug must not leave every later save waiting on this one
+        job.error = f"cannot save the session to {job.path} ({type(e).__name__}: {e})"
+    if (alive := keeper()) is not None:
+        alive._written.emit(job)
 
 
 @dataclass(frozen=True)

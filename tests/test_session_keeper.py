@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from app.recent_files import RecentFiles
 from app.session import Session, VideoRef, load_session, open_video_session, save_session
 from app.session_keeper import QUIET_MS, SessionKeeper, recoverable
 from tests.conftest import checkout_env
+from tests.heartbeat import Heartbeat
 
 QUIET, EVERY = 300, 1000  # ms: shorter than the app's, so the tests are quick
 
@@ -111,6 +113,79 @@ def test_a_failed_save_is_reported_and_tried_again(qtbot, keeper, video, tmp_pat
     with qtbot.waitSignal(keeper.saved, timeout=EVERY + 3000):
         pass
     assert saved_position(path) == 3.0 and not keeper.dirty
+
+
+@pytest.fixture
+def slow_disk(monkeypatch):
+    """Each session write waits `delay_s` first, as an fsync on a busy or network disk does (the GIL free)."""
+    import app.session as session_module
+
+    real = session_module.write_text_atomic
+    disk = {"delay_s": 0.6, "writes": 0}
+
+    def slow(path, text, **kwargs):
+        time.sleep(disk["delay_s"])
+        real(path, text, **kwargs)
+        disk["writes"] += 1
+
+    monkeypatch.setattr(session_module, "write_text_atomic", slow)
+    return disk
+
+
+def test_a_slow_disk_never_holds_the_event_loop(qtbot, keeper, video, tmp_path, slow_disk):
+    path = tmp_path / "s.scenescope"
+    keeper.open(Session(VideoRef.of(video)), path)
+    heartbeat = Heartbeat()
+    heartbeat.start()
+    keeper.session.view.position_s = 1.5
+    keeper.mark_dirty()
+    with qtbot.waitSignal(keeper.saved, timeout=5000):
+        pass
+    heartbeat.stop()
+    assert saved_position(path) == 1.5 and not keeper.dirty
+    assert heartbeat.held(QUIET // 10), heartbeat.report()  # the 0.6 s write ran beside the loop
+
+
+def test_changes_during_a_write_are_saved_after_it_and_flush_waits_for_the_disk(
+    qtbot, keeper, video, tmp_path, slow_disk
+):
+    path = tmp_path / "s.scenescope"
+    keeper.open(Session(VideoRef.of(video)), path)
+    saved = []
+    keeper.saved.connect(lambda p: saved.append(saved_position(Path(p))))
+    keeper.session.view.position_s = 1.0
+    keeper.mark_dirty()
+    qtbot.waitUntil(lambda: keeper._writing is not None, timeout=5000)  # the first write is on the disk
+    keeper.session.view.position_s = 2.0  # changed while it is written: a second write follows, in order
+    keeper.mark_dirty()
+    qtbot.waitUntil(lambda: len(saved) == 2, timeout=5000)
+    assert saved == [1.0, 2.0] and saved_position(path) == 2.0 and slow_disk["writes"] == 2
+    keeper.session.view.position_s = 3.0
+    keeper.mark_dirty()
+    qtbot.waitUntil(lambda: keeper._writing is not None, timeout=5000)
+    keeper.session.view.position_s = 4.0
+    keeper.mark_dirty()
+    assert keeper.flush() and saved_position(path) == 4.0 and saved == [1.0, 2.0, 3.0, 4.0]
+    assert not keeper.dirty
+
+
+def test_a_disk_that_hangs_fails_the_flush_and_close_keeps_the_crash_marker(
+    qtbot, keeper, video, tmp_path, slow_disk, data_dir, monkeypatch
+):
+    monkeypatch.setattr("app.session_keeper.WAIT_S", 0.3)
+    slow_disk["delay_s"] = 1.5
+    path = tmp_path / "s.scenescope"
+    keeper.open(Session(VideoRef.of(video)), path)
+    failures = []
+    keeper.save_failed.connect(failures.append)
+    keeper.session.view.position_s = 1.0
+    keeper.mark_dirty()
+    qtbot.waitUntil(lambda: keeper._writing is not None, timeout=5000)
+    assert keeper.close() is False
+    assert "the disk has not answered for 0.3 s): check the disk" in failures[0]
+    assert len(list((data_dir / "running").glob("*.json"))) == 1  # the next start offers it
+    qtbot.waitUntil(lambda: slow_disk["writes"] == 1, timeout=5000)  # the disk answers at last
+    assert saved_position(path) == 1.0
 
 
 CHILD = """
